@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing paramdelta needs on Debian 12, once:
+# the C++ libraries from Debian's packages and the Python interoperability
+# tools (Hugging Face's own safetensors and tokenizers) into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
+  libopenblas-dev libpcre2-dev
+  clang libclang-rt-14-dev time python3-venv
+)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sys" 2>/dev/null; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.requirements-installed
+if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
+  echo "setup: installing Python test tools into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+  touch "$stamp"
+fi
