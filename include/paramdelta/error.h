@@ -18,9 +18,9 @@ enum class ErrorKind {
 };
 
 struct ErrorContext {
-  std::string file;    // path of the file concerned, if any
-  std::string tensor;  // tensor name, if any
-  std::string field;   // JSON field or other sub-location, if any
+  std::string file = {};    // path of the file concerned, if any
+  std::string tensor = {};  // tensor name, if any
+  std::string field = {};   // JSON field or other sub-location, if any
 };
 
 class Error : public std::runtime_error {

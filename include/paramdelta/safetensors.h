@@ -6,6 +6,7 @@
 // written under a temporary name and renamed into place by finish().
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -122,6 +123,7 @@ class SafetensorsWriter {
   std::uint64_t late_end_ = 0;
   Metadata metadata_;
   std::uint64_t reserved_header_ = 0;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> written_;  // bytes written per planned tensor
   int fd_ = -1;
   bool finished_ = false;
 };

@@ -1,0 +1,147 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "io/file_ops.h"
+#include "paramdelta/error.h"
+#include "paramdelta/safetensors.h"
+
+namespace paramdelta {
+
+std::uint64_t TensorSpec::nbytes() const {
+  std::uint64_t n = dtype_size(dtype);
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::string render_safetensors_header(const std::vector<std::pair<TensorSpec, std::uint64_t>>& tensors,
+                                      const Metadata& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) {
+    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : metadata) meta[k] = v;
+    header["__metadata__"] = std::move(meta);
+  }
+  for (const auto& [spec, offset] : tensors) {
+    header[spec.name] = {{"dtype", std::string(dtype_name(spec.dtype))},
+                         {"shape", spec.shape},
+                         {"data_offsets", {offset, offset + spec.nbytes()}}};
+  }
+  return header.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::strict);
+}
+
+namespace {
+std::uint64_t round_up8(std::uint64_t n) { return (n + 7) / 8 * 8; }
+}  // namespace
+
+SafetensorsWriter::SafetensorsWriter(std::filesystem::path final_path, std::vector<TensorSpec> planned,
+                                     Metadata metadata, std::uint64_t late_reserve_bytes)
+    : final_path_(std::move(final_path)), planned_(std::move(planned)), metadata_(std::move(metadata)) {
+  std::vector<std::pair<TensorSpec, std::uint64_t>> entries;
+  std::uint64_t offset = 0;
+  for (const auto& spec : planned_) {
+    planned_offsets_.push_back(offset);
+    entries.emplace_back(spec, offset);
+    offset += spec.nbytes();
+  }
+  late_end_ = offset;
+  // The header is written last, so the data area starts after room for it:
+  // the header as it stands now plus what late tensors and metadata may add.
+  const std::uint64_t header_now = render_safetensors_header(entries, metadata_).size();
+  reserved_header_ = round_up8(8 + header_now + late_reserve_bytes) - 8;
+  temp_path_ = temporary_sibling(final_path_);
+  fd_ = create_exclusive(temp_path_);
+  written_ = std::make_unique<std::atomic<std::uint64_t>[]>(planned_.size());
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (fd_ >= 0) close(fd_);
+  if (!finished_) {
+    std::error_code ec;
+    std::filesystem::remove(temp_path_, ec);
+  }
+}
+
+void SafetensorsWriter::write_at(std::size_t index, std::uint64_t offset, std::span<const std::byte> bytes) {
+  const auto& spec = planned_.at(index);
+  if (offset + bytes.size() > spec.nbytes()) {
+    throw Error(ErrorKind::kInternal, "write past the end of a planned tensor",
+                ErrorContext{final_path_.string(), spec.name, {}});
+  }
+  write_all_at(fd_, bytes, 8 + reserved_header_ + planned_offsets_[index] + offset, final_path_);
+  written_[index].fetch_add(bytes.size(), std::memory_order_relaxed);
+}
+
+void SafetensorsWriter::append_late(const TensorSpec& spec, std::span<const std::byte> bytes) {
+  if (bytes.size() != spec.nbytes()) {
+    throw Error(ErrorKind::kInternal, "late tensor size does not match its spec",
+                ErrorContext{final_path_.string(), spec.name, {}});
+  }
+  write_all_at(fd_, bytes, 8 + reserved_header_ + late_end_, final_path_);
+  late_.emplace_back(spec, late_end_);
+  late_end_ += bytes.size();
+}
+
+void SafetensorsWriter::set_metadata(Metadata metadata) { metadata_ = std::move(metadata); }
+
+std::uint64_t SafetensorsWriter::bytes_written() const { return 8 + reserved_header_ + late_end_; }
+
+void SafetensorsWriter::finish() {
+  // A planned tensor that was not written completely would read back as zeros:
+  // refuse to publish such a file.
+  for (std::size_t i = 0; i < planned_.size(); ++i) {
+    if (written_[i].load() != planned_[i].nbytes()) {
+      throw Error(ErrorKind::kInternal,
+                  "tensor was not written completely (" + std::to_string(written_[i].load()) + " of " +
+                      std::to_string(planned_[i].nbytes()) + " bytes)",
+                  ErrorContext{final_path_.string(), planned_[i].name, {}});
+    }
+  }
+  std::vector<std::pair<TensorSpec, std::uint64_t>> entries;
+  for (std::size_t i = 0; i < planned_.size(); ++i) entries.emplace_back(planned_[i], planned_offsets_[i]);
+  for (const auto& late : late_) entries.push_back(late);
+  std::string header = render_safetensors_header(entries, metadata_);
+
+  if (header.size() <= reserved_header_) {
+    // Pad with spaces, as the format allows, so the data starts where it was written.
+    header.append(reserved_header_ - header.size(), ' ');
+    std::string prefix(8, '\0');
+    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((reserved_header_ >> (8 * i)) & 0xff);
+    prefix += header;
+    write_all_at(fd_, std::as_bytes(std::span(prefix)), 0, final_path_);
+  } else {
+    // The header outgrew its room: write a new file with the larger header and
+    // copy the data after it. Correct, only slower; callers size the reserve to avoid it.
+    const std::uint64_t new_reserved = round_up8(8 + header.size()) - 8;
+    header.append(new_reserved - header.size(), ' ');
+    std::filesystem::path second = temporary_sibling(final_path_);
+    int fd2 = create_exclusive(second);
+    try {
+      std::string prefix(8, '\0');
+      for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((new_reserved >> (8 * i)) & 0xff);
+      prefix += header;
+      write_all_at(fd2, std::as_bytes(std::span(prefix)), 0, final_path_);
+      copy_range(fd_, 8 + reserved_header_, fd2, 8 + new_reserved, late_end_, final_path_);
+    } catch (...) {
+      close(fd2);
+      std::filesystem::remove(second);
+      throw;
+    }
+    close(fd_);
+    std::filesystem::remove(temp_path_);
+    fd_ = fd2;
+    temp_path_ = second;
+    reserved_header_ = new_reserved;
+  }
+  close_checked(fd_, final_path_);
+  fd_ = -1;
+  publish_file(temp_path_, final_path_);
+  finished_ = true;
+}
+
+}  // namespace paramdelta
