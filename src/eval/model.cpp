@@ -1,0 +1,195 @@
+// The decoder forward pass: embedding, then per layer
+//   x += o_proj(attention(rope(q), rope(k), v))   on rms_norm(x)
+//   x += down_proj(silu(gate_proj(h)) * up_proj(h)) on h = rms_norm(x)
+// then a final rms_norm and the output projection.
+#include <algorithm>
+
+#include "eval/kernels.h"
+#include "eval/model_weights.h"
+#include "paramdelta/error.h"
+#include "paramdelta/model.h"
+
+namespace paramdelta {
+
+using eval::LayerWeights;
+
+struct Model::Impl {
+  std::filesystem::path path;
+  ModelConfig config;
+  std::vector<std::string> notes;
+  eval::ModelWeights weights;
+  std::vector<double> inv_freq;
+};
+
+namespace {
+
+// A prompt is pushed through the network in chunks of this many tokens, so
+// that activations stay bounded for long windows; with the KV cache the
+// result is the same as one pass over all tokens.
+constexpr std::size_t kChunkTokens = 512;
+
+void add_bias(float* rows, std::size_t count, const std::vector<float>& bias) {
+  if (bias.empty()) return;
+  const std::size_t dim = bias.size();
+  for (std::size_t r = 0; r < count; ++r) {
+    float* row = rows + r * dim;
+    for (std::size_t i = 0; i < dim; ++i) row[i] += bias[i];
+  }
+}
+
+// x += rows · weightᵀ + bias, for a weight [dim(x)][in].
+void add_projection(float* x, std::size_t dim, const float* rows, std::size_t in, std::size_t count,
+                    const std::vector<float>& weight, const std::vector<float>& bias) {
+  eval::matmul_bt(rows, in, weight.data(), in, x, dim, count, dim, in, /*accumulate=*/true);
+  add_bias(x, count, bias);
+}
+
+}  // namespace
+
+void KvCache::truncate(std::size_t new_size) { size_ = std::min(size_, new_size); }
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::load(const std::filesystem::path& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->weights = eval::load_model_weights(path, impl->config, impl->notes);
+  impl->inv_freq = rope_inverse_frequencies(impl->config);
+  return Model(std::move(impl));
+}
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const std::filesystem::path& Model::path() const { return impl_->path; }
+const std::vector<std::string>& Model::notes() const { return impl_->notes; }
+
+KvCache Model::new_cache(std::size_t capacity) const {
+  const ModelConfig& c = impl_->config;
+  if (capacity == 0) throw Error(ErrorKind::kUsage, "a key/value cache needs room for at least one token");
+  KvCache cache;
+  cache.capacity_ = capacity;
+  cache.kv_dim_ = static_cast<std::size_t>(c.kv_dim());
+  cache.keys_.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  cache.values_.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  for (std::size_t l = 0; l < cache.keys_.size(); ++l) {
+    cache.keys_[l].resize(capacity * cache.kv_dim_);
+    cache.values_[l].resize(capacity * cache.kv_dim_);
+  }
+  return cache;
+}
+
+std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::int32_t> ids,
+                                         std::size_t keep_rows) const {
+  const ModelConfig& c = impl_->config;
+  const eval::ModelWeights& w = impl_->weights;
+  const std::size_t hidden = static_cast<std::size_t>(c.hidden_size);
+  const std::size_t q_dim = static_cast<std::size_t>(c.q_dim());
+  const std::size_t kv_dim = static_cast<std::size_t>(c.kv_dim());
+  const std::size_t qkv_dim = q_dim + 2 * kv_dim;
+  const std::size_t inter = static_cast<std::size_t>(c.intermediate_size);
+  const std::size_t heads = static_cast<std::size_t>(c.num_attention_heads);
+  const std::size_t kv_heads = static_cast<std::size_t>(c.num_key_value_heads);
+  const std::size_t head_dim = static_cast<std::size_t>(c.head_dim);
+
+  if (keep_rows > ids.size()) {
+    throw Error(ErrorKind::kInternal, "asked for " + std::to_string(keep_rows) + " output rows of " +
+                                          std::to_string(ids.size()) + " tokens");
+  }
+  if (cache.kv_dim_ != kv_dim || cache.keys_.size() != w.layers.size()) {
+    throw Error(ErrorKind::kInternal, "key/value cache was made for another model");
+  }
+  if (cache.size_ + ids.size() > cache.capacity_) {
+    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(cache.size_) + " + " +
+                                       std::to_string(ids.size()) + " tokens exceed the cache's " +
+                                       std::to_string(cache.capacity_));
+  }
+  for (std::int32_t id : ids) {
+    if (id < 0 || id >= c.vocab_size) {
+      throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                                std::to_string(c.vocab_size) + ")",
+                  ErrorContext{impl_->path.string(), {}, {}},
+                  "the tokenizer does not belong to this model");
+    }
+  }
+
+  std::vector<float> kept(keep_rows * hidden);
+  const std::size_t first_kept = ids.size() - keep_rows;
+  std::vector<float> x, normed, qkv, q, attended, gate_up, activated;
+
+  for (std::size_t chunk_begin = 0; chunk_begin < ids.size(); chunk_begin += kChunkTokens) {
+    const std::size_t rows = std::min(kChunkTokens, ids.size() - chunk_begin);
+    const std::size_t start = cache.size_;  // position of the chunk's first token
+    x.resize(rows * hidden);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* e = w.embedding.data() + static_cast<std::size_t>(ids[chunk_begin + r]) * hidden;
+      std::copy(e, e + hidden, x.data() + r * hidden);
+    }
+    const eval::RopeTable rope = eval::rope_table(impl_->inv_freq, start, rows);
+    normed.resize(rows * hidden);
+    qkv.resize(rows * qkv_dim);
+    q.resize(rows * q_dim);
+    attended.resize(rows * q_dim);
+    gate_up.resize(rows * 2 * inter);
+    activated.resize(rows * inter);
+
+    for (std::size_t l = 0; l < w.layers.size(); ++l) {
+      const LayerWeights& layer = w.layers[l];
+      eval::rms_norm(x.data(), layer.input_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
+      eval::matmul_bt(normed.data(), hidden, layer.qkv.data(), hidden, qkv.data(), qkv_dim, rows, qkv_dim, hidden);
+      add_bias(qkv.data(), rows, layer.qkv_bias);
+      eval::apply_rope(qkv.data(), rows, qkv_dim, heads, head_dim, rope);                  // queries
+      eval::apply_rope(qkv.data() + q_dim, rows, qkv_dim, kv_heads, head_dim, rope);       // keys
+      float* keys = cache.keys_[l].data();
+      float* values = cache.values_[l].data();
+      for (std::size_t r = 0; r < rows; ++r) {
+        const float* row = qkv.data() + r * qkv_dim;
+        std::copy(row, row + q_dim, q.data() + r * q_dim);
+        std::copy(row + q_dim, row + q_dim + kv_dim, keys + (start + r) * kv_dim);
+        std::copy(row + q_dim + kv_dim, row + qkv_dim, values + (start + r) * kv_dim);
+      }
+      std::optional<std::size_t> window;
+      if (c.sliding_window) window = static_cast<std::size_t>(*c.sliding_window);
+      eval::attention(q.data(), keys, values, attended.data(), rows, start, heads, kv_heads, head_dim, window);
+      add_projection(x.data(), hidden, attended.data(), q_dim, rows, layer.output, layer.output_bias);
+
+      eval::rms_norm(x.data(), layer.post_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
+      eval::matmul_bt(normed.data(), hidden, layer.gate_up.data(), hidden, gate_up.data(), 2 * inter, rows,
+                      2 * inter, hidden);
+      add_bias(gate_up.data(), rows, layer.gate_up_bias);
+      eval::silu_gate(gate_up.data(), activated.data(), rows, inter);
+      add_projection(x.data(), hidden, activated.data(), inter, rows, layer.down, layer.down_bias);
+    }
+    cache.size_ += rows;
+
+    // Keep the final-normalised states of the rows the caller asked for.
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::size_t index = chunk_begin + r;
+      if (index < first_kept) continue;
+      eval::rms_norm(x.data() + r * hidden, w.final_norm.data(), kept.data() + (index - first_kept) * hidden, 1,
+                     hidden, c.rms_norm_eps);
+    }
+  }
+  return kept;
+}
+
+void Model::logits(std::span<const float> hidden_rows, std::size_t rows, std::span<float> out) const {
+  const ModelConfig& c = impl_->config;
+  const std::size_t hidden = static_cast<std::size_t>(c.hidden_size);
+  const std::size_t vocab = static_cast<std::size_t>(c.vocab_size);
+  if (hidden_rows.size() != rows * hidden || out.size() != rows * vocab) {
+    throw Error(ErrorKind::kInternal, "logits: buffer sizes do not match the model");
+  }
+  eval::matmul_bt(hidden_rows.data(), hidden, impl_->weights.output_matrix().data(), hidden, out.data(), vocab, rows,
+                  vocab, hidden);
+}
+
+std::vector<float> Model::forward(KvCache& cache, std::span<const std::int32_t> ids, std::size_t keep_rows) const {
+  std::vector<float> hidden = forward_hidden(cache, ids, keep_rows);
+  std::vector<float> out(keep_rows * static_cast<std::size_t>(impl_->config.vocab_size));
+  logits(hidden, keep_rows, out);
+  return out;
+}
+
+}  // namespace paramdelta
