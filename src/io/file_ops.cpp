@@ -164,3 +164,25 @@ void StagedOutput::commit() {
 }
 
 }  // namespace paramdelta
+
+namespace paramdelta {
+void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
+  const auto temp = temporary_sibling(path);
+  int fd = create_exclusive(temp);
+  try {
+    write_all_at(fd, std::as_bytes(std::span(contents.data(), contents.size())), 0, path);
+  } catch (...) {
+    ::close(fd);
+    std::filesystem::remove(temp);
+    throw;
+  }
+  try {
+    close_checked(fd, path);
+    publish_file(temp, path);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(temp, ec);
+    throw;
+  }
+}
+}  // namespace paramdelta

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string_view>
 
 namespace paramdelta {
 
@@ -47,4 +48,9 @@ class StagedOutput {
 // Throws kExists if `destination` exists and !force; kUsage if its parent directory is missing.
 void check_output_destination(const std::filesystem::path& destination, bool force);
 
+}  // namespace paramdelta
+
+namespace paramdelta {
+// Writes a whole small file under a temporary name and renames it into place.
+void write_file_atomically(const std::filesystem::path& path, std::string_view contents);
 }  // namespace paramdelta

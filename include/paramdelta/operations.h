@@ -1,0 +1,125 @@
+// The ParamΔ operations: compute a delta, apply it (scaled) to a base, combine
+// deltas, verify exactness, inspect checkpoints. Each is one call taking an
+// options struct and returning a summary; the command line is a thin layer
+// over these.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "paramdelta/dtype.h"
+
+namespace paramdelta {
+
+// Receives progress from long operations (e.g. to draw a progress bar).
+// Called from the calling thread and from worker threads.
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual void begin(const std::string& operation, std::uint64_t total_bytes) = 0;
+  virtual void advance(std::uint64_t bytes) = 0;  // thread-safe
+  virtual void end() = 0;
+};
+
+// What to do when the base and the post model disagree on a tensor's first
+// dimension for embedding/head tensors (a vocabulary extended with chat tokens).
+enum class VocabMismatch { kError, kOverlap };
+
+struct RunOptions {
+  int threads = 0;                         // 0: one per hardware thread
+  ProgressSink* progress = nullptr;
+  bool force = false;                      // replace an existing output
+  std::uint64_t max_shard_size = 5'000'000'000;  // bytes, for directory outputs
+};
+
+struct ComputeOptions {
+  std::string base;  // model directory or .safetensors file (or a location the resolver knows)
+  std::string post;
+  std::filesystem::path output;  // a directory, or a single file if it ends with .safetensors
+  // nullopt: lossless (delta in the post model's dtype plus a sparse list of
+  // the elements that dtype cannot carry exactly). A dtype: compact and lossy.
+  std::optional<DType> delta_dtype;
+  VocabMismatch vocab_mismatch = VocabMismatch::kError;
+  bool allow_non_finite = false;
+  RunOptions run;
+};
+
+struct ApplyOptions {
+  std::string base;   // the new base model
+  std::string delta;  // a delta directory or single file
+  std::filesystem::path output;  // a directory, or a single file if it ends with .safetensors
+  double scale = 1.0;
+  std::optional<DType> dtype;  // nullopt: each tensor keeps the new base's dtype
+  bool allow_non_finite = false;
+  RunOptions run;
+};
+
+struct CombineOptions {
+  std::vector<std::string> deltas;
+  std::vector<double> weights;  // empty: all 1 (a sum, i.e. chaining); else one per delta
+  std::filesystem::path output;
+  std::optional<DType> delta_dtype;  // nullopt: the first delta's dtype per tensor
+  RunOptions run;
+};
+
+struct VerifyOptions {
+  std::string base;
+  std::string delta;
+  std::string expect;
+  double scale = 1.0;
+  RunOptions run;
+};
+
+struct TensorCount {
+  std::string name;
+  std::string detail;
+};
+
+// What an operation did, for the final summary line and --json.
+struct OperationSummary {
+  std::string operation;
+  std::string output;
+  std::uint64_t tensors = 0;
+  std::uint64_t elements = 0;
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_written = 0;
+  double seconds = 0;
+  int threads = 1;
+  // compute: elements the delta dtype could not carry exactly (stored as exceptions)
+  std::uint64_t exception_elements = 0;
+  std::string encoding;  // compute/combine: the delta encoding written
+  bool lossless = false;
+  std::uint64_t post_bytes = 0;  // compute: size of the post model's tensors, to compare the delta with
+  std::vector<std::string> notes;  // policy decisions and warnings, one line each
+};
+
+struct TensorVerification {
+  std::string name;
+  std::uint64_t elements = 0;
+  std::uint64_t differing = 0;
+  double max_abs_difference = 0;
+  std::string note;  // e.g. "missing in output"
+};
+
+struct VerifyReport {
+  OperationSummary summary;
+  std::vector<TensorVerification> tensors;
+  std::uint64_t total_elements = 0;
+  std::uint64_t total_differing = 0;
+  bool base_matches_manifest = false;  // the base's checksums equal those recorded at compute time
+  bool exact() const { return total_differing == 0; }
+};
+
+OperationSummary compute_delta(const ComputeOptions& options);
+OperationSummary apply_delta(const ApplyOptions& options);
+OperationSummary combine_deltas(const CombineOptions& options);
+VerifyReport verify_delta(const VerifyOptions& options);
+
+// JSON renderings shared by the CLI and future bindings.
+std::string to_json(const OperationSummary& summary);
+std::string to_json(const VerifyReport& report);
+
+}  // namespace paramdelta

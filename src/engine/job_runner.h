@@ -1,0 +1,29 @@
+// Runs a sequence of per-tensor jobs as one stream of fixed-size chunks over
+// a thread pool. Chunks are handed out in order, so all threads work on the
+// same few tensors at a time (bounded memory, sequential I/O); each job's
+// finalize step runs exactly once, in job order, after its last chunk.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "engine/thread_pool.h"
+#include "paramdelta/operations.h"
+
+namespace paramdelta::engine {
+
+struct Job {
+  std::uint64_t elements = 0;
+  std::uint64_t bytes_per_element = 0;  // input + output bytes moved per element, for progress
+  // Called once, before the first chunk, with the number of chunks.
+  std::function<void(std::size_t chunks)> prepare;
+  // Processes elements [begin, end) of the job; `chunk` = begin / chunk size.
+  std::function<void(std::size_t chunk, std::uint64_t begin, std::uint64_t end, int worker)> run_chunk;
+  // Called once, in job order, after every chunk of this job is done.
+  std::function<void()> finalize;
+};
+
+void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements);
+
+}  // namespace paramdelta::engine
