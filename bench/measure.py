@@ -97,6 +97,15 @@ def resident_fraction(files: list[Path]) -> float | None:
     return min(1.0, res / size) if size else None
 
 
+def read_through(files: list[Path]) -> None:
+    """Reads the files once so that their pages are in the page cache."""
+    buffer = bytearray(1 << 20)
+    for path in files:
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(buffer):
+                pass
+
+
 def parse_gnu_time(text: str) -> dict[str, float]:
     counters: dict[str, float] = {}
     for line in text.splitlines():
@@ -117,17 +126,22 @@ def remove(path: Path) -> None:
 
 
 def run_measured(argv: list[str], inputs: list[Path], output: Path, timeout_s: float = 3600.0,
-                 keep_output: bool = False, sync_before: bool = True) -> RunResult:
+                 keep_output: bool = False, sync_before: bool = True, warm_inputs: bool = False) -> RunResult:
     """Runs `argv` (which writes to `output`) under /usr/bin/time -v.
 
-    Before the clock starts: any old output is removed and dirty pages are
-    flushed (so one run's write-back does not land in the next one's time).
+    Before the clock starts: any old output is removed, dirty pages are
+    flushed (so one run's write-back does not land in the next one's time)
+    and, with warm_inputs, inputs that another run pushed out of the page
+    cache are read back in, so that every run starts from the same state.
     The output is measured, then removed unless keep_output."""
     remove(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if sync_before:
         os.sync()
     resident = resident_fraction(inputs)
+    if warm_inputs and resident is not None and resident < 0.999:
+        read_through(inputs)
+        resident = resident_fraction(inputs)
     input_bytes = sum(p.stat().st_size for p in inputs)
     with tempfile.NamedTemporaryFile("r", prefix="gnu-time-", suffix=".txt") as tf:
         start = time.perf_counter()

@@ -110,22 +110,25 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def prepare(tools: Tools, trio: Path, prep: Path, operations: list[str], with_peer: bool) -> dict[str, Path | str]:
+def prepare(tools: Tools, trio: Path, prep: Path, operations: list[str], with_peer: bool,
+            made: dict[str, Path | str]) -> dict[str, Path | str]:
     """Untimed inputs of apply and combine: deltas made by paramdelta (and by the
-    peer for the peer's apply). A failure is recorded, not raised."""
-    made: dict[str, Path | str] = {}
+    peer for the peer's apply), added to `made` unless already there. A failure
+    is recorded, not raised."""
     wanted: list[str] = []
     if "apply" in operations or "combine" in operations:
         wanted.append("post")
     if "combine" in operations:
         wanted += ["post2", "newbase"]
     for model in wanted:
+        if model in made:
+            continue
         out = prep / f"delta-{model}"
         log(f"  prepare: paramdelta compute base -> {model}")
         r = run_measured(paramdelta_argv(tools, "compute", "--base", str(trio / "base"), "--post", str(trio / model),
                                          "-o", str(out)), [], out, tools.timeout_s, keep_output=True)
         made[model] = out if r.ok else f"paramdelta compute exited {r.exit_code}: {r.stderr_tail.strip()[-300:]}"
-    if with_peer and "apply" in operations:
+    if with_peer and "apply" in operations and "peer" not in made:
         out = prep / "peer-delta"
         log("  prepare: peer compute base -> post")
         r = run_measured([str(tools.peer_python), str(BENCH_DIR / "peer_state_dict.py"), "compute", "--base",
@@ -203,7 +206,7 @@ def run_phase(contenders: list[Contender], tools: Tools, work: Path, runs: int) 
                 c.error = f"no floor: {c.operation} failed"
                 continue
         log(f"  warm-up: {c.key}")
-        c.warmup = run_measured(c.make_argv(output_of(c)), c.inputs, output_of(c), tools.timeout_s)
+        c.warmup = run_measured(c.make_argv(output_of(c)), c.inputs, output_of(c), tools.timeout_s, warm_inputs=True)
         if not c.warmup.ok:
             c.error = f"exited {c.warmup.exit_code}: {c.warmup.stderr_tail.strip()[-300:]}"
             log(f"    failed: {c.error}")
@@ -213,7 +216,8 @@ def run_phase(contenders: list[Contender], tools: Tools, work: Path, runs: int) 
         order = active[shift:] + active[:shift]
         log(f"  round {r + 1}/{runs}: " + ", ".join(c.key for c in order))
         for c in order:
-            result = run_measured(c.make_argv(output_of(c)), c.inputs, output_of(c), tools.timeout_s)
+            result = run_measured(c.make_argv(output_of(c)), c.inputs, output_of(c), tools.timeout_s,
+                                  warm_inputs=True)
             c.runs.append(result)
             if not result.ok:
                 log(f"    {c.key} failed: exit {result.exit_code}: {result.stderr_tail.strip()[-300:]}")
@@ -300,15 +304,17 @@ def residency_note(contenders: list[Contender]) -> str:
     if not values:
         return "page cache: not measured (no fincore)"
     low = min(values)
-    state = "warm" if low >= 0.99 else "partly warm"
-    return f"page cache {state}: at least {100 * low:.0f}% of each run's input was cached when it started"
+    state = "warm" if low >= 0.99 else "partly warm (the inputs do not fit in memory next to the runs)"
+    return (f"Page cache {state}: inputs pushed out by an earlier run are read back before the clock starts; "
+            f"at least {100 * low:.1f}% of each run's input was cached when it started")
 
 
 def report(results: dict[str, list[Contender]], meta: dict[str, object], runs: int) -> str:
     lines = ["## paramdelta benchmark", "",
              f"Machine: {machine.describe_line(meta['machine'])}.  ",
              f"CLI: {meta['cli_version']}; peer: {meta['peer']}.  ",
-             f"Median of {runs} interleaved runs after one warm-up; {meta['date']}."]
+             f"Median of {runs} interleaved runs after one warm-up; {meta['date']}; 1-minute load average "
+             f"{meta['load_average']['start']:.2f} at the start, {meta['load_average']['end']:.2f} at the end."]
     if runs < MIN_RUNS:
         lines.append(f"**Only {runs} run(s): a trial of the harness, not a result to publish.**")
     for size, contenders in results.items():
@@ -351,13 +357,16 @@ def bench_size(size: str, args: argparse.Namespace, tools: Tools, operations: li
     if free_bytes(args.work) < needed:
         raise SystemExit(f"run_bench: {args.work} needs about {needed / 1e9:.0f} GB free for {size}; "
                          f"it has {free_bytes(args.work) / 1e9:.0f} GB")
-    prep = prepare(tools, trio, work / "prep", operations, with_peer)
+    prep: dict[str, Path | str] = {}
     contenders: list[Contender] = []
     try:
         for phase in PHASES:
             ops = [op for op in phase if op in operations]
             if not ops:
                 continue
+            # Made just before the phase that reads them, so as not to push the
+            # earlier phases' inputs out of the page cache.
+            prepare(tools, trio, work / "prep", ops, with_peer, prep)
             cs = make_contenders(tools, trio, prep, ops, with_peer)
             log(f"{size}: measuring {', '.join(c.key for c in cs)}")
             run_phase(cs, tools, work / "runs", args.runs)
@@ -421,7 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     if meta["machine"]["build_type"] not in ("Release", "unknown"):
         log(f"warning: {cli} is a {meta['machine']['build_type']} build; the benchmark wants Release")
 
+    load_before = os.getloadavg()[0]
     results = {size: bench_size(size, args, tools, operations, with_peer) for size in sizes}
+    # Other work on the machine shows up in the timings; say how much there was.
+    meta["load_average"] = {"start": load_before, "end": os.getloadavg()[0]}
     text = report(results, meta, args.runs)
     print(text)
     if not args.no_save:
