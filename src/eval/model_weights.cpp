@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
+#include <cstdint>
 
+#include "io/json_strict.h"
 #include "paramdelta/checkpoint.h"
 #include "paramdelta/error.h"
 
@@ -29,6 +30,29 @@ struct Wanted {
 
 std::uint64_t u(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 
+// generation_config.json often lists more end-of-sequence tokens than
+// config.json (Llama-3 instruct models end turns with <|eot_id|>).
+void merge_generation_config(const Checkpoint& checkpoint, ModelConfig& config) {
+  std::optional<std::string> text = checkpoint.read_text_file("generation_config.json");
+  if (!text) return;
+  const std::string label = (checkpoint.root() / "generation_config.json").string();
+  nlohmann::json json = parse_json_strict(*text, label);
+  if (!json.is_object() || !json.contains("eos_token_id") || json.at("eos_token_id").is_null()) return;
+  const nlohmann::json& value = json.at("eos_token_id");
+  std::vector<nlohmann::json> entries = value.is_array() ? value.get<std::vector<nlohmann::json>>()
+                                                         : std::vector<nlohmann::json>{value};
+  for (const nlohmann::json& entry : entries) {
+    if (!entry.is_number_integer() || entry.get<std::int64_t>() < 0 || entry.get<std::int64_t>() > INT32_MAX) {
+      throw Error(ErrorKind::kInvalidInput, "expected token ids, got " + value.dump(),
+                  ErrorContext{label, {}, "eos_token_id"});
+    }
+    auto id = static_cast<std::int32_t>(entry.get<std::int64_t>());
+    if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) == config.eos_token_ids.end()) {
+      config.eos_token_ids.push_back(id);
+    }
+  }
+}
+
 }  // namespace
 
 ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& config,
@@ -41,6 +65,7 @@ ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& 
                 "evaluation needs the model's Hugging Face config.json");
   }
   config = parse_model_config(*config_text, config_label);
+  merge_generation_config(checkpoint, config);
 
   const std::uint64_t hidden = u(config.hidden_size);
   const std::uint64_t inter = u(config.intermediate_size);
