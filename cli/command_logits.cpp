@@ -131,7 +131,8 @@ std::function<int()> setup(CLI::App& app) {
 static CommandRegistrar registrar{{"logits",
                                    "print a model's next-token logits for given token ids, and their perplexity "
                                    "(checks the forward pass; no tokenizer needed)",
-                                   setup}};
+                                   setup,
+                                   {}}};
 
 }  // namespace
 
