@@ -18,7 +18,7 @@ struct CommandDefinition {
   std::string name;
   std::string description;
   CommandSetup setup;
-  std::vector<std::string> aliases;
+  std::vector<std::string> aliases = {};
 };
 
 std::vector<CommandDefinition>& command_registry();

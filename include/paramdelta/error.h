@@ -14,6 +14,7 @@ enum class ErrorKind {
   kNonFinite,     // NaN or infinity where finite values are required
   kIo,            // the operating system refused a read, write, rename...
   kExists,        // an output already exists and --force was not given
+  kNotFound,      // an input path does not exist
   kInternal,      // a bug: should never happen
 };
 

@@ -53,6 +53,7 @@ struct ApplyOptions {
   std::filesystem::path output;  // a directory, or a single file if it ends with .safetensors
   double scale = 1.0;
   std::optional<DType> dtype;  // nullopt: each tensor keeps the new base's dtype
+  VocabMismatch vocab_mismatch = VocabMismatch::kError;
   bool allow_non_finite = false;
   RunOptions run;
 };
@@ -113,13 +114,39 @@ struct VerifyReport {
   bool exact() const { return total_differing == 0; }
 };
 
+struct InspectTensor {
+  std::string name;
+  std::string dtype;
+  std::vector<std::uint64_t> shape;
+  std::uint64_t bytes = 0;
+  std::string file;        // the shard holding it
+  std::string delta_kind;  // deltas: "delta", "full" or "carry"
+  std::uint64_t exceptions = 0;
+};
+
+struct InspectReport {
+  std::string path;
+  std::string kind;  // "model" or "delta"
+  std::vector<InspectTensor> tensors;
+  std::uint64_t total_bytes = 0;
+  std::uint64_t parameters = 0;  // elements of floating-point tensors
+  std::size_t shards = 0;
+  std::vector<std::pair<std::string, std::string>> metadata;  // first shard's __metadata__ (manifest omitted)
+  std::vector<std::string> files;                             // non-weight files present
+  std::string manifest_json;                                  // deltas: the manifest
+  std::vector<std::string> warnings;
+};
+
 OperationSummary compute_delta(const ComputeOptions& options);
 OperationSummary apply_delta(const ApplyOptions& options);
 OperationSummary combine_deltas(const CombineOptions& options);
 VerifyReport verify_delta(const VerifyOptions& options);
 
+InspectReport inspect(const std::string& path);
+
 // JSON renderings shared by the CLI and future bindings.
 std::string to_json(const OperationSummary& summary);
 std::string to_json(const VerifyReport& report);
+std::string to_json(const InspectReport& report);
 
 }  // namespace paramdelta

@@ -39,7 +39,7 @@ Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
   ckpt.path_ = path;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    throw Error(ErrorKind::kUsage, "no such file or directory", ErrorContext{path.string()});
+    throw Error(ErrorKind::kNotFound, "no such file or directory", ErrorContext{path.string()});
   }
   if (!fs::is_directory(path, ec)) {
     ckpt.single_file_ = true;

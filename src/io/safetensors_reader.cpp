@@ -25,7 +25,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   FileDescriptor file;
   file.fd = ::open(label.c_str(), O_RDONLY | O_CLOEXEC);
   if (file.fd < 0) {
-    throw Error(errno == ENOENT ? ErrorKind::kUsage : ErrorKind::kIo,
+    throw Error(errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo,
                 std::string("cannot open: ") + std::strerror(errno), ErrorContext{label, {}, {}});
   }
   struct stat st {};

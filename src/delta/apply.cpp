@@ -1,0 +1,309 @@
+// apply: Θ'post = Θ'base + s·Δ, streamed tensor by tensor; and verify, which
+// runs the same computation and compares it with an expected model.
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "delta/apply_chunk.h"
+#include "delta/apply_plan.h"
+#include "delta/model_files.h"
+#include "delta/operation_support.h"
+#include "delta/tensor_output.h"
+#include "engine/convert.h"
+#include "engine/job_runner.h"
+#include "engine/tensor_hash.h"
+#include "io/file_ops.h"
+#include "io/json_strict.h"
+#include "paramdelta/error.h"
+#include "paramdelta/location.h"
+#include "paramdelta/operations.h"
+
+namespace paramdelta {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::byte* in_base_data(const Checkpoint& base, const ApplyItem& item) {
+  return base.data(*item.base).data();
+}
+
+void check_scale(double scale) {
+  if (!std::isfinite(scale)) throw Error(ErrorKind::kUsage, "--scale must be a finite number");
+}
+
+void check_result_finite(const ApplyItem& item, const std::byte* out, std::uint64_t begin, std::size_t n) {
+  auto nf = engine::find_non_finite(out, item.out_dtype, n, "result");
+  if (nf.found) {
+    throw Error(ErrorKind::kNonFinite,
+                "element " + std::to_string(begin + nf.index) + " of the result is NaN or infinite (overflow in " +
+                    std::string(dtype_name(item.out_dtype)) + "?)",
+                ErrorContext{{}, item.name, {}},
+                "lower --scale, choose a wider --dtype, or pass --allow-non-finite");
+  }
+}
+
+// The output's config.json: the new base's, adjusted to what was written.
+std::string output_config(const Checkpoint& base, const ApplyPlan& plan, const std::optional<DType>& dtype,
+                          std::vector<std::string>& notes) {
+  auto text = base.read_text_file(kConfigFile);
+  const std::string label = (base.root() / kConfigFile).string();
+  nlohmann::ordered_json config = parse_json_strict_ordered(*text, label);
+  if (!config.is_object()) throw_invalid(label, "config must be a JSON object");
+  if (plan.vocab_rows && config.contains("vocab_size")) {
+    config["vocab_size"] = *plan.vocab_rows;
+    notes.push_back("config.json: vocab_size set to " + std::to_string(*plan.vocab_rows));
+  }
+  if (plan.untied_head && config.value("tie_word_embeddings", false)) {
+    config["tie_word_embeddings"] = false;
+    notes.push_back("config.json: tie_word_embeddings set to false");
+  }
+  if (dtype) {
+    const char* name = *dtype == DType::kBF16 ? "bfloat16" : *dtype == DType::kF16 ? "float16" : "float32";
+    if (config.contains("torch_dtype")) config["torch_dtype"] = name;
+    if (config.contains("dtype")) config["dtype"] = name;
+  }
+  return config.dump(2) + "\n";
+}
+
+void write_model_files(const Checkpoint& base, const DeltaSource& delta, const ApplyPlan& plan,
+                       const std::optional<DType>& dtype, const fs::path& dir, std::vector<std::string>& notes) {
+  if (base.has_file(kConfigFile)) {
+    write_file_atomically(dir / kConfigFile, output_config(base, plan, dtype, notes));
+  } else {
+    notes.push_back("the new base has no config.json: none written");
+  }
+  // Tokenizer and chat files travel as a set: the delta's (the post model's) if
+  // it carries any, else the new base's.
+  const bool from_delta = delta.is_directory() && !present_tokenizer_files(delta.path()).empty();
+  const fs::path source = from_delta ? delta.path() : base.root();
+  if (!base.is_single_file() || from_delta) {
+    for (const auto& name : present_tokenizer_files(source)) copy_file_atomically(source / name, dir / name);
+  }
+  notes.push_back(std::string("tokenizer and chat files taken from the ") + (from_delta ? "delta" : "new base"));
+  std::error_code ec;
+  if (delta.is_directory() && fs::is_regular_file(delta.path() / kGenerationConfigFile, ec)) {
+    copy_file_atomically(delta.path() / kGenerationConfigFile, dir / kGenerationConfigFile);
+  } else if (base.has_file(kGenerationConfigFile)) {
+    copy_file_atomically(base.root() / kGenerationConfigFile, dir / kGenerationConfigFile);
+  }
+}
+
+}  // namespace
+
+OperationSummary apply_delta(const ApplyOptions& options) {
+  Stopwatch clock;
+  check_scale(options.scale);
+  if (options.dtype && !is_floating(*options.dtype)) throw Error(ErrorKind::kUsage, "--dtype must be a floating-point type");
+  OperationSummary summary;
+  summary.operation = "apply";
+  summary.output = options.output.string();
+  const bool single_file = is_single_file_output(options.output);
+  StagedOutput staged(options.output, single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
+                      options.run.force);
+
+  const ResolvedLocation base_loc = resolve_location(options.base);
+  const ResolvedLocation delta_loc = resolve_location(options.delta);
+  const Checkpoint base = Checkpoint::open(base_loc.path);
+  const DeltaSource delta = DeltaSource::open(delta_loc.path);
+  for (const auto& w : base.warnings()) summary.notes.push_back(w);
+  const bool allow_non_finite = options.allow_non_finite || delta.manifest().allow_non_finite;
+
+  ApplyPlan plan = plan_apply(base, delta, options.vocab_mismatch, [&](const std::string&, DType d) {
+    return options.dtype ? *options.dtype : d;
+  });
+  for (auto& n : plan.notes) summary.notes.push_back(n);
+
+  std::vector<TensorSpec> specs;
+  for (const auto& item : plan.items) specs.push_back({item.name, item.out_dtype, item.shape});
+  TensorOutput output(staged.staging_path(), single_file, "model", specs, options.run.max_shard_size,
+                      Metadata{{"format", "pt"}}, 0, false);
+
+  engine::ThreadPool pool(options.run.threads);
+  summary.threads = pool.size();
+  const ApplyInputs inputs{&base, &delta, options.scale};
+  std::vector<ExceptionList> exceptions(plan.items.size());
+  std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
+  std::vector<engine::Job> jobs;
+  std::uint64_t total_bytes = 0;
+  for (std::size_t k = 0; k < plan.items.size(); ++k) {
+    const ApplyItem& item = plan.items[k];
+    engine::Job job;
+    job.elements = 1;
+    for (auto d : item.shape) job.elements *= d;
+    job.bytes_per_element = dtype_size(item.out_dtype) + (item.base ? dtype_size(item.base->info->dtype) : 0) +
+                            (item.delta ? dtype_size(item.delta->info->dtype) : 0);
+    total_bytes += job.elements * job.bytes_per_element;
+    job.prepare = [&, k](std::size_t) {
+      const ApplyItem& it = plan.items[k];
+      if (it.source == ApplyItem::Source::kDelta) exceptions[k] = delta.exceptions(*it.entry);
+    };
+    job.run_chunk = [&, k](std::size_t, std::uint64_t begin, std::uint64_t end, int worker) {
+      const ApplyItem& it = plan.items[k];
+      const std::size_t os = dtype_size(it.out_dtype);
+      auto& buf = scratch[static_cast<std::size_t>(worker)];
+      buf.resize(static_cast<std::size_t>(end - begin) * os);
+      produce_apply_range(inputs, it, exceptions[k], begin, end, buf.data());
+      if (!allow_non_finite && it.source == ApplyItem::Source::kDelta) {
+        check_result_finite(it, buf.data(), begin, static_cast<std::size_t>(end - begin));
+      }
+      output.write_at(k, begin * os, buf);
+      release_apply_range(inputs, it, begin, end);
+    };
+    job.finalize = [&, k]() {
+      const ApplyItem& it = plan.items[k];
+      summary.elements += it.base ? it.base->info->numel() : 0;
+      summary.bytes_read += (it.base ? it.base->info->nbytes() : 0) + (it.delta ? it.delta->info->nbytes() : 0);
+      exceptions[k] = ExceptionList{};
+    };
+    jobs.push_back(std::move(job));
+  }
+  if (options.run.progress) options.run.progress->begin("apply", total_bytes);
+  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
+  if (options.run.progress) options.run.progress->end();
+
+  output.finish(std::nullopt);
+  if (!single_file) write_model_files(base, delta, plan, options.dtype, staged.staging_path(), summary.notes);
+  staged.commit();
+
+  summary.tensors = plan.items.size();
+  summary.bytes_written = output.bytes_written();
+  summary.seconds = clock.seconds();
+  return summary;
+}
+
+VerifyReport verify_delta(const VerifyOptions& options) {
+  Stopwatch clock;
+  check_scale(options.scale);
+  VerifyReport report;
+  report.summary.operation = "verify";
+  const ResolvedLocation base_loc = resolve_location(options.base);
+  const ResolvedLocation delta_loc = resolve_location(options.delta);
+  const ResolvedLocation expect_loc = resolve_location(options.expect);
+  const Checkpoint base = Checkpoint::open(base_loc.path);
+  const DeltaSource delta = DeltaSource::open(delta_loc.path);
+  const Checkpoint expect = Checkpoint::open(expect_loc.path);
+
+  // Each tensor is produced in the dtype the expected model stores it in.
+  ApplyPlan plan = plan_apply(base, delta, VocabMismatch::kOverlap, [&](const std::string& name, DType d) {
+    const TensorRef* e = expect.find(name);
+    return e && is_floating(e->info->dtype) ? e->info->dtype : d;
+  });
+  for (auto& n : plan.notes) report.summary.notes.push_back(n);
+
+  engine::ThreadPool pool(options.run.threads);
+  report.summary.threads = pool.size();
+  const ApplyInputs inputs{&base, &delta, options.scale};
+  report.tensors.resize(plan.items.size());
+  std::vector<const TensorRef*> expected(plan.items.size(), nullptr);
+  std::vector<ExceptionList> exceptions(plan.items.size());
+  std::vector<std::vector<std::uint64_t>> differing(plan.items.size());
+  std::vector<std::vector<double>> max_diff(plan.items.size());
+  std::vector<std::vector<std::uint64_t>> base_hashes(plan.items.size());
+  std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
+  bool base_matches = true;
+  std::vector<engine::Job> jobs;
+  for (std::size_t k = 0; k < plan.items.size(); ++k) {
+    const ApplyItem& item = plan.items[k];
+    auto& tv = report.tensors[k];
+    tv.name = item.name;
+    std::uint64_t elements = 1;
+    for (auto d : item.shape) elements *= d;
+    tv.elements = elements;
+    const TensorRef* e = expect.find(item.name);
+    if (e == nullptr) {
+      tv.note = "not in the expected model";
+      continue;
+    }
+    if (e->info->shape != item.shape || e->info->dtype != item.out_dtype) {
+      tv.note = "expected " + std::string(dtype_name(e->info->dtype)) + " " + shape_string(e->info->shape) +
+                ", produced " + std::string(dtype_name(item.out_dtype)) + " " + shape_string(item.shape);
+      tv.differing = elements;
+      continue;
+    }
+    expected[k] = e;
+    const bool hash_base = item.source == ApplyItem::Source::kDelta && !item.entry->base_checksum.empty() &&
+                           item.base->info->shape == item.entry->base_shape;
+    engine::Job job;
+    job.elements = elements;
+    job.bytes_per_element = 2 * dtype_size(item.out_dtype);
+    job.prepare = [&, k, hash_base](std::size_t chunks) {
+      const ApplyItem& it = plan.items[k];
+      if (it.source == ApplyItem::Source::kDelta) exceptions[k] = delta.exceptions(*it.entry);
+      differing[k].assign(chunks, 0);
+      max_diff[k].assign(chunks, 0.0);
+      base_hashes[k].assign(hash_base ? chunks : 0, 0);
+    };
+    job.run_chunk = [&, k, hash_base](std::size_t chunk, std::uint64_t begin, std::uint64_t end, int worker) {
+      const ApplyItem& it = plan.items[k];
+      const std::size_t os = dtype_size(it.out_dtype);
+      const std::size_t n = static_cast<std::size_t>(end - begin);
+      auto& buf = scratch[static_cast<std::size_t>(worker)];
+      buf.resize(n * os);
+      produce_apply_range(inputs, it, exceptions[k], begin, end, buf.data());
+      const std::byte* want = expect.data(*expected[k]).data() + begin * os;
+      std::uint64_t count = 0;
+      double worst = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (std::memcmp(buf.data() + i * os, want + i * os, os) != 0) {
+          ++count;
+          const double a = engine::bits_to_f64(engine::element_bits(buf.data(), it.out_dtype, i), it.out_dtype);
+          const double b = engine::bits_to_f64(engine::element_bits(want, it.out_dtype, i), it.out_dtype);
+          const double diff = std::fabs(a - b);
+          worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
+        }
+      }
+      differing[k][chunk] = count;
+      max_diff[k][chunk] = worst;
+      if (hash_base) {
+        const std::size_t bs = dtype_size(it.base->info->dtype);
+        base_hashes[k][chunk] = engine::hash_block({in_base_data(base, it) + begin * bs, n * bs});
+      }
+      release_apply_range(inputs, it, begin, end);
+    };
+    job.finalize = [&, k, hash_base]() {
+      auto& t = report.tensors[k];
+      for (auto c : differing[k]) t.differing += c;
+      for (auto w : max_diff[k]) t.max_abs_difference = std::max(t.max_abs_difference, w);
+      if (hash_base) {
+        base_matches &= engine::hash_to_hex(engine::combine_block_hashes(base_hashes[k])) ==
+                        plan.items[k].entry->base_checksum;
+      }
+      exceptions[k] = ExceptionList{};
+      differing[k] = {};
+      max_diff[k] = {};
+      base_hashes[k] = {};
+    };
+    jobs.push_back(std::move(job));
+  }
+  std::uint64_t total_bytes = 0;
+  for (const auto& j : jobs) total_bytes += j.elements * j.bytes_per_element;
+  if (options.run.progress) options.run.progress->begin("verify", total_bytes);
+  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
+  if (options.run.progress) options.run.progress->end();
+
+  for (const auto& e : expect.tensors()) {
+    bool produced = false;
+    for (const auto& item : plan.items) produced |= item.name == e.name();
+    if (!produced) {
+      TensorVerification tv;
+      tv.name = e.name();
+      tv.elements = e.info->numel();
+      tv.differing = tv.elements;
+      tv.note = "in the expected model but not produced";
+      report.tensors.push_back(tv);
+    }
+  }
+  for (const auto& t : report.tensors) {
+    report.total_elements += t.elements;
+    report.total_differing += t.differing;
+    if (!t.note.empty() && t.note == "not in the expected model") report.summary.notes.push_back("'" + t.name + "': " + t.note);
+  }
+  report.base_matches_manifest = base_matches;
+  report.summary.tensors = plan.items.size();
+  report.summary.elements = report.total_elements;
+  report.summary.seconds = clock.seconds();
+  return report;
+}
+
+}  // namespace paramdelta

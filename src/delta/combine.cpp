@@ -1,0 +1,238 @@
+// combine: Δ = Σ wᵢ·Δᵢ (multi-delta fusion; with unit weights, chaining of
+// updates). The sum of rounded values is itself rounded, so a combined delta
+// is recorded as lossy ("plain" encoding); --delta-dtype F32 keeps more digits.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "delta/delta_source.h"
+#include "delta/manifest.h"
+#include "delta/model_files.h"
+#include "delta/operation_support.h"
+#include "delta/tensor_output.h"
+#include "engine/convert.h"
+#include "engine/delta_kernels.h"
+#include "engine/job_runner.h"
+#include "engine/tensor_hash.h"
+#include "io/file_ops.h"
+#include "paramdelta/error.h"
+#include "paramdelta/location.h"
+#include "paramdelta/operations.h"
+
+namespace paramdelta {
+
+namespace fs = std::filesystem;
+
+OperationSummary combine_deltas(const CombineOptions& options) {
+  Stopwatch clock;
+  OperationSummary summary;
+  summary.operation = "combine";
+  summary.output = options.output.string();
+  if (options.deltas.size() < 2) throw Error(ErrorKind::kUsage, "combine needs at least two --delta inputs");
+  std::vector<double> weights = options.weights;
+  if (weights.empty()) weights.assign(options.deltas.size(), 1.0);
+  if (weights.size() != options.deltas.size()) {
+    throw Error(ErrorKind::kUsage, "got " + std::to_string(weights.size()) + " --weight values for " +
+                                       std::to_string(options.deltas.size()) + " deltas",
+                ErrorContext{}, "give one --weight per --delta, or none for a plain sum");
+  }
+  for (double w : weights) {
+    if (!std::isfinite(w)) throw Error(ErrorKind::kUsage, "--weight values must be finite numbers");
+  }
+  if (options.delta_dtype && !is_floating(*options.delta_dtype)) {
+    throw Error(ErrorKind::kUsage, "--delta-dtype must be a floating-point type");
+  }
+  const bool single_file = is_single_file_output(options.output);
+  StagedOutput staged(options.output, single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
+                      options.run.force);
+
+  std::vector<DeltaSource> deltas;
+  for (const auto& spec : options.deltas) deltas.push_back(DeltaSource::open(resolve_location(spec).path));
+  const Manifest& first = deltas.front().manifest();
+
+  // Every delta must describe the same tensors in the same way.
+  for (std::size_t i = 1; i < deltas.size(); ++i) {
+    const Manifest& m = deltas[i].manifest();
+    const std::string label = deltas[i].path().string();
+    for (const auto& t : first.tensors) {
+      const ManifestTensor* o = m.find(t.name);
+      if (o == nullptr) {
+        throw Error(ErrorKind::kMismatch, "present in the first delta but not in this one",
+                    ErrorContext{label, t.name, {}}, "combined deltas must cover the same tensors");
+      }
+      if (o->shape != t.shape || o->kind != t.kind) {
+        throw Error(ErrorKind::kMismatch,
+                    "shape or kind differs from the first delta: " + shape_string(o->shape) + " vs " +
+                        shape_string(t.shape),
+                    ErrorContext{label, t.name, {}});
+      }
+    }
+    if (m.tensors.size() != first.tensors.size()) {
+      for (const auto& t : m.tensors) {
+        if (first.find(t.name) == nullptr) {
+          throw Error(ErrorKind::kMismatch, "present in this delta but not in the first one",
+                      ErrorContext{label, t.name, {}}, "combined deltas must cover the same tensors");
+        }
+      }
+    }
+  }
+  for (const auto& d : deltas) {
+    for (const auto& t : d.manifest().tensors) {
+      if (t.delta_rows) {
+        throw Error(ErrorKind::kUsage, "combining deltas with vocabulary-overlap rows is not supported",
+                    ErrorContext{d.path().string(), t.name, {}}, "apply the deltas one after another instead");
+      }
+    }
+  }
+
+  Manifest manifest;
+  manifest.tool = tool_identity();
+  manifest.created = utc_timestamp();
+  manifest.operation = "combine";
+  manifest.encoding = kEncodingPlain;
+  manifest.lossless = false;
+  manifest.checksum = engine::kTensorHashName;
+  manifest.base_source = first.base_source;
+  manifest.base_tensor_bytes = first.base_tensor_bytes;
+  manifest.post_source = "";
+  manifest.combined_from = options.deltas;
+  manifest.combine_weights = weights;
+  std::set<std::string> removed;
+  for (const auto& d : deltas) removed.insert(d.manifest().removed_tensors.begin(), d.manifest().removed_tensors.end());
+  manifest.removed_tensors.assign(removed.begin(), removed.end());
+
+  std::vector<TensorSpec> specs;
+  for (const auto& t : first.tensors) {
+    ManifestTensor e = t;
+    if (t.kind != TensorKind::kCarry && options.delta_dtype) e.dtype = *options.delta_dtype;
+    e.exceptions = 0;
+    e.post_checksum.clear();
+    e.post_dtype.reset();
+    manifest.tensors.push_back(e);
+    specs.push_back({e.name, e.dtype, e.shape});
+  }
+  const Metadata metadata{{"format", "pt"}, {"paramdelta.content", "delta"}};
+  std::uint64_t reserve = 4096;
+  for (const auto& t : first.tensors) reserve += 2 * t.name.size() + 700;
+  TensorOutput output(staged.staging_path(), single_file, "delta", specs, options.run.max_shard_size, metadata,
+                      single_file ? reserve : 0, false);
+
+  engine::ThreadPool pool(options.run.threads);
+  summary.threads = pool.size();
+  const std::size_t k_inputs = deltas.size();
+  std::vector<std::vector<ExceptionList>> exceptions(first.tensors.size());
+  std::vector<std::vector<float>> acc(static_cast<std::size_t>(pool.size()));
+  std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
+  std::vector<engine::Job> jobs;
+  std::uint64_t total_bytes = 0;
+  for (std::size_t k = 0; k < first.tensors.size(); ++k) {
+    const ManifestTensor& out = manifest.tensors[k];
+    engine::Job job;
+    job.elements = 1;
+    for (auto d : out.shape) job.elements *= d;
+    job.bytes_per_element = dtype_size(out.dtype) * (k_inputs + 1);
+    total_bytes += job.elements * job.bytes_per_element;
+    job.prepare = [&, k](std::size_t) {
+      exceptions[k].clear();
+      for (const auto& d : deltas) exceptions[k].push_back(d.exceptions(*d.manifest().find(manifest.tensors[k].name)));
+    };
+    job.run_chunk = [&, k](std::size_t, std::uint64_t begin, std::uint64_t end, int worker) {
+      const ManifestTensor& t = manifest.tensors[k];
+      const std::size_t n = static_cast<std::size_t>(end - begin);
+      const std::size_t os = dtype_size(t.dtype);
+      auto& buf = scratch[static_cast<std::size_t>(worker)];
+      buf.resize(n * os);
+      if (t.kind != TensorKind::kDelta) {
+        // Full values and integer tensors are not summed: every delta must agree.
+        const TensorRef* ref0 = deltas[0].tensors().find(t.name);
+        const std::size_t s0 = dtype_size(ref0->info->dtype);
+        const std::byte* v0 = deltas[0].tensors().data(*ref0).data() + begin * s0;
+        for (std::size_t i = 1; i < k_inputs; ++i) {
+          const TensorRef* r = deltas[i].tensors().find(t.name);
+          if (r->info->dtype != ref0->info->dtype ||
+              std::memcmp(deltas[i].tensors().data(*r).data() + begin * s0, v0, n * s0) != 0) {
+            throw Error(ErrorKind::kMismatch, "is a full-value (post-only) tensor whose value differs between deltas",
+                        ErrorContext{{}, t.name, {}}, "such tensors cannot be summed");
+          }
+        }
+        engine::convert_block(v0, ref0->info->dtype, n, buf.data(), t.dtype);
+      } else {
+        auto& a = acc[static_cast<std::size_t>(worker)];
+        a.assign(n, 0.0f);
+        for (std::size_t i = 0; i < k_inputs; ++i) {
+          const TensorRef* r = deltas[i].tensors().find(t.name);
+          const DType dd = r->info->dtype;
+          const std::byte* data = deltas[i].tensors().data(*r).data() + begin * dtype_size(dd);
+          engine::accumulate_block(data, dd, n, static_cast<float>(weights[i]), a.data());
+          // Where a delta stored the exact difference separately, use it.
+          const ExceptionList& ex = exceptions[k][i];
+          for (std::uint64_t e = ex.lower_bound(begin); e < ex.count; ++e) {
+            const std::uint64_t idx = ex.index_at(e);
+            if (idx >= end) break;
+            std::uint64_t bb = 0, pb = 0;
+            std::memcpy(&bb, ex.base + e * dtype_size(ex.base_dtype), dtype_size(ex.base_dtype));
+            std::memcpy(&pb, ex.post + e * dtype_size(ex.post_dtype), dtype_size(ex.post_dtype));
+            const double exact = engine::bits_to_f64(pb, ex.post_dtype) - engine::bits_to_f64(bb, ex.base_dtype);
+            const double stored = engine::bits_to_f64(engine::element_bits(data, dd, idx - begin), dd);
+            a[idx - begin] += static_cast<float>(weights[i] * (exact - stored));
+          }
+        }
+        engine::store_from_f32(a.data(), n, t.dtype, buf.data());
+        auto nf = engine::find_non_finite(buf.data(), t.dtype, n, "result");
+        if (nf.found) {
+          throw Error(ErrorKind::kNonFinite, "element " + std::to_string(begin + nf.index) + " of the combined delta is not finite",
+                      ErrorContext{{}, t.name, {}}, "check the weights and the input deltas");
+        }
+      }
+      output.write_at(k, begin * os, buf);
+    };
+    const std::uint64_t elements = job.elements;
+    job.finalize = [&, k, elements]() {
+      exceptions[k].clear();
+      summary.elements += elements;
+    };
+    jobs.push_back(std::move(job));
+  }
+  if (options.run.progress) options.run.progress->begin("combine", total_bytes);
+  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
+  if (options.run.progress) options.run.progress->end();
+
+  if (!single_file) {
+    // Tokenizer files of the last delta that carries any: for a chain of
+    // updates that is the newest post model's.
+    const fs::path dir = staged.staging_path();
+    for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) {
+      if (!it->is_directory()) continue;
+      auto names = present_tokenizer_files(it->path());
+      if (names.empty()) continue;
+      for (const auto& name : names) {
+        copy_file_atomically(it->path() / name, dir / name);
+        manifest.files.push_back(name);
+      }
+      std::error_code ec;
+      if (fs::is_regular_file(it->path() / "generation_config.json", ec)) {
+        copy_file_atomically(it->path() / "generation_config.json", dir / "generation_config.json");
+        manifest.files.push_back("generation_config.json");
+      }
+      summary.notes.push_back("tokenizer and chat files taken from " + it->path().string());
+      break;
+    }
+    output.finish(std::nullopt);
+    write_file_atomically(dir / kManifestFileName, manifest_to_json(manifest));
+  } else {
+    Metadata final_metadata = metadata;
+    final_metadata[kManifestMetadataKey] = manifest_to_json(manifest);
+    output.finish(final_metadata);
+  }
+  staged.commit();
+  for (const auto& d : deltas) summary.bytes_read += d.tensors().total_tensor_bytes();
+  summary.tensors = manifest.tensors.size();
+  summary.bytes_written = output.bytes_written();
+  summary.encoding = manifest.encoding;
+  summary.lossless = false;
+  summary.seconds = clock.seconds();
+  return summary;
+}
+
+}  // namespace paramdelta

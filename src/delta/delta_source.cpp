@@ -1,0 +1,130 @@
+#include "delta/delta_source.h"
+
+#include <cstring>
+
+#include "paramdelta/error.h"
+
+namespace paramdelta {
+
+namespace fs = std::filesystem;
+
+std::uint64_t ExceptionList::index_at(std::uint64_t i) const {
+  if (index_dtype == DType::kU32) {
+    std::uint32_t v;
+    std::memcpy(&v, index + i * 4, 4);
+    return v;
+  }
+  std::uint64_t v;
+  std::memcpy(&v, index + i * 8, 8);
+  return v;
+}
+
+std::uint64_t ExceptionList::lower_bound(std::uint64_t element) const {
+  std::uint64_t lo = 0, hi = count;
+  while (lo < hi) {
+    std::uint64_t mid = lo + (hi - lo) / 2;
+    if (index_at(mid) < element) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+DeltaSource DeltaSource::open(const fs::path& path) {
+  DeltaSource d;
+  d.path_ = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const fs::path manifest_path = path / kManifestFileName;
+    if (!fs::exists(manifest_path, ec)) {
+      throw Error(ErrorKind::kUsage, std::string("not a paramdelta delta: no ") + kManifestFileName,
+                  ErrorContext{path.string()}, "a delta is what 'paramdelta compute' writes; a model goes to --base");
+    }
+    d.manifest_ = manifest_from_json(Checkpoint::open(path, "delta").read_text_file(kManifestFileName).value_or(""),
+                                     manifest_path.string());
+    d.tensors_ = Checkpoint::open(path, "delta");
+    if (!d.manifest_.exceptions_location.empty()) {
+      const std::string& loc = d.manifest_.exceptions_location;
+      if (loc.find('/') != std::string::npos || loc == "." || loc == "..") {
+        throw_invalid(manifest_path.string(), "exceptions file name is not a plain file name", {}, "encoding.exceptions");
+      }
+      d.exception_store_ = Checkpoint::open(path / loc);
+    }
+  } else {
+    d.tensors_ = Checkpoint::open(path);
+    const auto& meta = d.tensors_.metadata();
+    auto it = meta.find(kManifestMetadataKey);
+    if (it == meta.end()) {
+      throw Error(ErrorKind::kUsage, std::string("not a paramdelta delta: no '") + kManifestMetadataKey + "' metadata",
+                  ErrorContext{path.string()}, "a delta is what 'paramdelta compute' writes; a model goes to --base");
+    }
+    d.manifest_ = manifest_from_json(it->second, path.string() + " (metadata " + kManifestMetadataKey + ")");
+    if (!d.manifest_.exceptions_location.empty()) d.exception_store_ = d.tensors_;
+  }
+  const std::string label = path.string();
+  // The manifest and the tensor files must describe the same tensors.
+  for (const auto& t : d.manifest_.tensors) {
+    const TensorRef* ref = d.tensors_.find(t.name);
+    if (ref == nullptr) throw_invalid(label, "listed in the manifest but missing from the delta's tensors", t.name);
+    if (ref->info->dtype != t.dtype || ref->info->shape != t.shape) {
+      throw_invalid(label, "dtype or shape differs between the manifest and the tensor file", t.name);
+    }
+    if (t.exceptions > 0 && !d.exception_store_) {
+      throw_invalid(label, "manifest records exceptions but the delta has no exceptions store", t.name);
+    }
+  }
+  for (const auto& ref : d.tensors_.tensors()) {
+    if (ref.name().find("::exceptions.") != std::string::npos) continue;
+    if (d.manifest_.find(ref.name()) == nullptr) {
+      throw_invalid(label, "present in the delta's tensors but not in its manifest", ref.name());
+    }
+  }
+  return d;
+}
+
+ExceptionList DeltaSource::exceptions(const ManifestTensor& tensor) const {
+  ExceptionList list;
+  if (tensor.exceptions == 0 || !exception_store_) return list;
+  const std::string label = exception_store_->path().string();
+  const TensorRef* index = exception_store_->find(exception_tensor_name(tensor.name, "index"));
+  const TensorRef* base = exception_store_->find(exception_tensor_name(tensor.name, "base"));
+  const TensorRef* post = exception_store_->find(exception_tensor_name(tensor.name, "post"));
+  if (index == nullptr || base == nullptr || post == nullptr) {
+    throw_invalid(label, "exception lists missing for a tensor whose manifest records " +
+                             std::to_string(tensor.exceptions) + " exceptions", tensor.name);
+  }
+  const std::vector<std::uint64_t> expected{tensor.exceptions};
+  if (index->info->shape != expected || base->info->shape != expected || post->info->shape != expected) {
+    throw_invalid(label, "exception lists do not hold the number of entries the manifest records", tensor.name);
+  }
+  if (index->info->dtype != DType::kU32 && index->info->dtype != DType::kI64) {
+    throw_invalid(label, "exception index must be U32 or I64", tensor.name);
+  }
+  if (tensor.base_dtype && base->info->dtype != *tensor.base_dtype) {
+    throw_invalid(label, "exception base values have the wrong dtype", tensor.name);
+  }
+  if (tensor.post_dtype && post->info->dtype != *tensor.post_dtype) {
+    throw_invalid(label, "exception post values have the wrong dtype", tensor.name);
+  }
+  list.count = tensor.exceptions;
+  list.index_dtype = index->info->dtype;
+  list.base_dtype = base->info->dtype;
+  list.post_dtype = post->info->dtype;
+  list.index = exception_store_->data(*index).data();
+  list.base = exception_store_->data(*base).data();
+  list.post = exception_store_->data(*post).data();
+  // Indices must be strictly increasing and inside the tensor: lookups rely on it.
+  std::uint64_t numel = 1;
+  for (auto dim : tensor.shape) numel *= dim;
+  std::uint64_t previous = 0;
+  for (std::uint64_t i = 0; i < list.count; ++i) {
+    const std::uint64_t v = list.index_at(i);
+    if (v >= numel || (i > 0 && v <= previous)) {
+      throw_invalid(label, "exception indices must be increasing and below " + std::to_string(numel), tensor.name,
+                    "index[" + std::to_string(i) + "]");
+    }
+    previous = v;
+  }
+  return list;
+}
+
+}  // namespace paramdelta

@@ -1,0 +1,37 @@
+// Small pieces shared by the operations: clocks, tool identity, messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/delta_kernels.h"
+#include "paramdelta/dtype.h"
+
+namespace paramdelta {
+
+std::string utc_timestamp();
+std::string tool_identity();  // "paramdelta 0.1.0"
+std::string shape_string(const std::vector<std::uint64_t>& shape);
+std::string human_bytes(std::uint64_t bytes);
+
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Throws the kNonFinite error for element `index` of `tensor`.
+[[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, std::uint64_t index,
+                                   const std::string& flag_hint);
+
+// A delta dtype that carries `post` values exactly in most cases (lossless mode).
+DType lossless_delta_dtype(DType post);
+
+}  // namespace paramdelta

@@ -1,0 +1,189 @@
+#include "engine/delta_kernels.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/convert.h"
+
+namespace paramdelta::engine {
+
+namespace {
+
+// Elements processed per inner step: small enough that the float scratch
+// arrays stay in L1/L2 cache between the passes below.
+constexpr std::size_t kStep = 2048;
+
+template <typename W>
+void load_wide(const std::byte* src, DType dtype, std::size_t n, W* dst) {
+  if constexpr (std::is_same_v<W, float>) load_as_f32(src, dtype, n, dst);
+  else load_as_f64(src, dtype, n, dst);
+}
+
+template <typename W>
+void store_wide(const W* src, std::size_t n, DType dtype, std::byte* dst) {
+  if constexpr (std::is_same_v<W, float>) store_from_f32(src, n, dtype, dst);
+  else store_from_f64(src, n, dtype, dst);
+}
+
+template <typename W>
+bool all_finite(const W* v, std::size_t n) {
+  bool ok = true;
+  for (std::size_t i = 0; i < n; ++i) ok &= std::isfinite(v[i]);
+  return ok;
+}
+
+template <typename W>
+std::size_t first_non_finite(const W* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return i;
+  }
+  return n;
+}
+
+bool uses_double(DType a, DType b, DType c) { return a == DType::kF64 || b == DType::kF64 || c == DType::kF64; }
+
+template <typename W>
+void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType pd, std::size_t n, std::byte* out,
+                  DType od, std::uint64_t first_index, ExceptionBuffer* exceptions, NonFinite& nf) {
+  const std::size_t bs = dtype_size(bd), ps = dtype_size(pd), os = dtype_size(od);
+  W b[kStep], p[kStep], d[kStep];
+  std::byte check[kStep * 8];
+  for (std::size_t start = 0; start < n; start += kStep) {
+    const std::size_t m = std::min(kStep, n - start);
+    load_wide(base + start * bs, bd, m, b);
+    load_wide(post + start * ps, pd, m, p);
+    for (std::size_t i = 0; i < m; ++i) d[i] = p[i] - b[i];
+    std::byte* o = out + start * os;
+    store_wide(d, m, od, o);
+    const bool finite = all_finite(b, m) && all_finite(p, m);
+    if (!finite && !nf.found) {
+      std::size_t ib = first_non_finite(b, m), ip = first_non_finite(p, m);
+      nf.found = true;
+      nf.index = start + std::min(ib, ip);
+      nf.which = ib <= ip ? "base" : "post";
+    }
+    if (exceptions == nullptr) continue;
+    // Reconstruct exactly as apply will (base + 1 * stored delta, rounded to
+    // the post dtype) and keep the elements where that is not the post value.
+    load_wide(o, od, m, d);
+    for (std::size_t i = 0; i < m; ++i) d[i] = b[i] + d[i];
+    store_wide(d, m, pd, check);
+    const std::byte* expected = post + start * ps;
+    for (std::size_t i = 0; i < m; ++i) {
+      if (std::memcmp(check + i * ps, expected + i * ps, ps) != 0) {
+        exceptions->index.push_back(first_index + start + i);
+        exceptions->base.insert(exceptions->base.end(), base + (start + i) * bs, base + (start + i + 1) * bs);
+        exceptions->post.insert(exceptions->post.end(), expected + i * ps, expected + (i + 1) * ps);
+      }
+    }
+  }
+}
+
+template <typename W>
+void apply_impl(const std::byte* base, DType bd, const std::byte* delta, DType dd, std::size_t n, W scale,
+                std::byte* out, DType od) {
+  const std::size_t bs = dtype_size(bd), ds = dtype_size(dd), os = dtype_size(od);
+  W b[kStep], d[kStep];
+  for (std::size_t start = 0; start < n; start += kStep) {
+    const std::size_t m = std::min(kStep, n - start);
+    load_wide(base + start * bs, bd, m, b);
+    load_wide(delta + start * ds, dd, m, d);
+    for (std::size_t i = 0; i < m; ++i) b[i] = b[i] + scale * d[i];
+    store_wide(b, m, od, out + start * os);
+  }
+}
+
+}  // namespace
+
+void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
+                         std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
+                         ExceptionBuffer* exceptions, NonFinite& non_finite) {
+  if (uses_double(base_dtype, post_dtype, out_dtype)) {
+    compute_impl<double>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite);
+  } else {
+    compute_impl<float>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite);
+  }
+}
+
+void apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
+                       std::size_t n, float scale, std::byte* out, DType out_dtype) {
+  if (uses_double(base_dtype, delta_dtype, out_dtype)) {
+    apply_impl<double>(base, base_dtype, delta, delta_dtype, n, static_cast<double>(scale), out, out_dtype);
+  } else {
+    apply_impl<float>(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype);
+  }
+}
+
+void convert_block(const std::byte* src, DType sd, std::size_t n, std::byte* out, DType od) {
+  if (sd == od) {
+    std::memcpy(out, src, n * dtype_size(sd));
+    return;
+  }
+  if (sd == DType::kF64 || od == DType::kF64) {
+    double tmp[kStep];
+    for (std::size_t s = 0; s < n; s += kStep) {
+      const std::size_t m = std::min(kStep, n - s);
+      load_as_f64(src + s * dtype_size(sd), sd, m, tmp);
+      store_from_f64(tmp, m, od, out + s * dtype_size(od));
+    }
+    return;
+  }
+  float tmp[kStep];
+  for (std::size_t s = 0; s < n; s += kStep) {
+    const std::size_t m = std::min(kStep, n - s);
+    load_as_f32(src + s * dtype_size(sd), sd, m, tmp);
+    store_from_f32(tmp, m, od, out + s * dtype_size(od));
+  }
+}
+
+void accumulate_block(const std::byte* delta, DType dd, std::size_t n, float weight, float* acc) {
+  float tmp[kStep];
+  for (std::size_t s = 0; s < n; s += kStep) {
+    const std::size_t m = std::min(kStep, n - s);
+    load_as_f32(delta + s * dtype_size(dd), dd, m, tmp);
+    for (std::size_t i = 0; i < m; ++i) acc[s + i] += weight * tmp[i];
+  }
+}
+
+namespace {
+// OR-reduces "exponent all ones" over the block first (vectorised), and only
+// scans for the position when something was found.
+template <typename T>
+NonFinite scan_masked(const std::byte* data, std::size_t n, T mask, T pattern, const char* which) {
+  NonFinite r;
+  bool any = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+    any |= (v & mask) == pattern;
+  }
+  if (!any) return r;
+  for (std::size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+    if ((v & mask) == pattern) {
+      r.found = true;
+      r.index = i;
+      r.which = which;
+      return r;
+    }
+  }
+  return r;
+}
+}  // namespace
+
+NonFinite find_non_finite(const std::byte* data, DType dtype, std::size_t n, const char* which) {
+  switch (dtype) {
+    case DType::kBF16: return scan_masked<std::uint16_t>(data, n, 0x7f80u, 0x7f80u, which);
+    case DType::kF16: return scan_masked<std::uint16_t>(data, n, 0x7c00u, 0x7c00u, which);
+    case DType::kF32: return scan_masked<std::uint32_t>(data, n, 0x7f800000u, 0x7f800000u, which);
+    case DType::kF64:
+      return scan_masked<std::uint64_t>(data, n, 0x7ff0000000000000ull, 0x7ff0000000000000ull, which);
+    // E4M3FN has no infinity; its only NaN is the all-ones pattern.
+    case DType::kF8E4M3: return scan_masked<std::uint8_t>(data, n, 0x7fu, 0x7fu, which);
+    case DType::kF8E5M2: return scan_masked<std::uint8_t>(data, n, 0x7cu, 0x7cu, which);
+    default: return {};
+  }
+}
+
+}  // namespace paramdelta::engine

@@ -1,0 +1,56 @@
+// The element-wise arithmetic of ParamΔ on blocks of stored elements.
+// 8/16/32-bit floats are computed in float32 (as the format promises: "math
+// in fp32, round-to-nearest-even on output"), F64 in double.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "paramdelta/dtype.h"
+
+namespace paramdelta::engine {
+
+// Elements of a delta that its dtype cannot carry exactly, as found by compute.
+struct ExceptionBuffer {
+  std::vector<std::uint64_t> index;
+  std::vector<std::byte> base;  // element bytes in the base dtype
+  std::vector<std::byte> post;  // element bytes in the post dtype
+  void clear() {
+    index.clear();
+    base.clear();
+    post.clear();
+  }
+};
+
+// First non-finite element found, if any (index relative to the block).
+struct NonFinite {
+  bool found = false;
+  std::size_t index = 0;
+  const char* which = "";  // "base", "post", "delta", "result"
+};
+
+// delta = post - base, stored as `out_dtype`. When `exceptions` is given, each
+// element where round(base + delta) != post (bit for bit, in the post dtype)
+// is recorded with its global index (first_index + i), so that apply can
+// reproduce the post model exactly. Non-finite inputs are reported in
+// `non_finite` (and, when `exceptions` is given, recorded as exceptions).
+void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
+                         std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
+                         ExceptionBuffer* exceptions, NonFinite& non_finite);
+
+// out = base + scale * delta, rounded to out_dtype. Non-finite results are
+// left for the caller to detect (after exceptions are patched in).
+void apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
+                       std::size_t n, float scale, std::byte* out, DType out_dtype);
+
+// out = convert(src) (a plain dtype conversion, exact when widening).
+void convert_block(const std::byte* src, DType src_dtype, std::size_t n, std::byte* out, DType out_dtype);
+
+// acc += weight * delta (float accumulation).
+void accumulate_block(const std::byte* delta, DType delta_dtype, std::size_t n, float weight, float* acc);
+
+// First non-finite element of a block of stored floats.
+NonFinite find_non_finite(const std::byte* data, DType dtype, std::size_t n, const char* which);
+
+}  // namespace paramdelta::engine
