@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "delta/operation_support.h"
 #include "paramdelta/error.h"
 
 namespace paramdelta::cli {
@@ -85,9 +86,10 @@ void print_summary(const OperationSummary& s, const SharedFlags& flags) {
   }
   if (flags.quiet) return;
   const double moved = static_cast<double>(s.bytes_read + s.bytes_written);
-  std::printf("%s: %llu tensors, %.3f GB read, %.3f GB written in %.2f s (%.2f GB/s, %d threads)", s.operation.c_str(),
-              static_cast<unsigned long long>(s.tensors), s.bytes_read / 1e9, s.bytes_written / 1e9, s.seconds,
-              s.seconds > 0 ? moved / s.seconds / 1e9 : 0.0, s.threads);
+  std::printf("%s: %llu tensors, %s read, %s written in %.2f s (%.2f GB/s, %d threads)", s.operation.c_str(),
+              static_cast<unsigned long long>(s.tensors), human_bytes(s.bytes_read).c_str(),
+              human_bytes(s.bytes_written).c_str(), s.seconds, s.seconds > 0 ? moved / s.seconds / 1e9 : 0.0,
+              s.threads);
   if (s.operation == "compute") {
     std::printf("; %s delta, %.3fx the post model's size, %llu exception elements", s.lossless ? "lossless" : "lossy",
                 s.post_bytes ? static_cast<double>(s.bytes_written) / s.post_bytes : 0.0,
