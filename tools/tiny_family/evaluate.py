@@ -67,14 +67,20 @@ def greedy_generate(model, prompt_ids: Sequence[Sequence[int]], eos_ids: Sequenc
     return out
 
 
-def exact_match_eval(model, tok, items: List[dict], eos_ids, pad_id, device) -> Dict:
+def exact_match_eval(model, tok, items: List[dict], eos_ids, pad_id, device,
+                     first_line: bool = False, max_new_tokens: int = MAX_NEW_TOKENS) -> Dict:
+    """Exact-match accuracy. first_line keeps only the output's first line (for
+    probing base models in their own plain-text Q/A format, which has no stop token)."""
     prompts = [e.ids for e in tok.encode_batch([it["prompt"] for it in items], add_special_tokens=False)]
-    gens = greedy_generate(model, prompts, eos_ids, pad_id, device)
+    gens = greedy_generate(model, prompts, eos_ids, pad_id, device, max_new_tokens=max_new_tokens)
     correct = 0
     by_task: Dict[str, List[int]] = {}
     samples = []
     for it, g in zip(items, gens):
-        pred = tok.decode(g, skip_special_tokens=True).strip()
+        pred = tok.decode(g, skip_special_tokens=True)
+        if first_line:
+            pred = pred.lstrip().split("\n")[0]
+        pred = pred.strip()
         ok = int(pred == it["answer"].strip())
         correct += ok
         t = by_task.setdefault(it.get("task", "all"), [0, 0])

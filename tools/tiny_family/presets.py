@@ -43,7 +43,7 @@ PRESETS = {
         "worlds": dict(n_old=2000, n_new=500, qa_per_person=0.5, word_games_per_bio=0.5),
         "tokenizer_docs": 40000,
         "base_v1": dict(steps=2500, batch=64, lr=1.5e-3, warmup=150),
-        "chat": dict(steps=800, batch=128, lr=3e-4, warmup=50, instruction_frac=0.5),
+        "chat": dict(steps=800, batch=128, lr=2e-4, warmup=50, instruction_frac=0.5),
         "base_v2": dict(steps=800, batch=64, lr=3e-4, warmup=50, replay=0.5),
         "drift_sweep": [
             dict(lr_mult=0.5, steps_mult=1.0, replay=0.5),

@@ -281,47 +281,54 @@ def versions(device) -> dict:
     return v
 
 
-def estimate_seconds(p: dict, ms_per_token: float) -> float:
-    """Training time estimate from a measured cost per pre-training token;
-    chat batches are counted at their padded length (about 48 tokens)."""
-    pre = p["base_v1"]["steps"] * p["base_v1"]["batch"] * p["seq_len"]
-    per_v2 = p["base_v2"]["steps"] * p["base_v2"]["batch"] * p["seq_len"]
-    chat = p["chat"]["steps"] * p["chat"]["batch"] * 48
-    points = 1 + len(p["drift_sweep"])
-    v2_total = sum(per_v2 * s.get("steps_mult", 1.0) for s in p["drift_sweep"]) + per_v2
-    tokens = pre + v2_total + chat * (1 + points)
-    return tokens * ms_per_token / 1000.0
+CHAT_PROBE_LEN = 48  # about the longest chat example, in tokens
 
 
-def probe_speed(p: dict, device) -> float:
-    """Milliseconds per pre-training token of the real model on this device."""
+def estimate_seconds(p: dict, speed: dict) -> float:
+    """Training time of every stage (the drift sweep included) from measured
+    seconds per step, with a 25% margin for logging and evaluation."""
+    v2_steps = p["base_v2"]["steps"] * (1 + sum(s.get("steps_mult", 1.0) for s in p["drift_sweep"]))
+    chats = 2 + len(p["drift_sweep"])
+    return 1.25 * (p["base_v1"]["steps"] * speed["pretrain_step_s"]
+                   + v2_steps * speed["pretrain_step_s"]
+                   + chats * p["chat"]["steps"] * speed["chat_step_s"])
+
+
+def probe_speed(p: dict, device) -> dict:
+    """Seconds per training step of the real model on this device, at the
+    pre-training and the post-training batch shapes."""
     mcfg = LlamaConfig(**p["model"])
     m = LlamaForCausalLM(mcfg)
     m.init_weights(torch.Generator().manual_seed(0))
     m = m.to(device)
     opt = make_optimizer(m, 1e-4, p)
-    b, t = p["base_v1"]["batch"], p["seq_len"]
-    x = torch.randint(0, mcfg.vocab_size, (b, t + 1), generator=torch.Generator().manual_seed(0)).to(device)
+    g = torch.Generator().manual_seed(0)
 
-    def step():
-        logits = m(x[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-        opt.step()
+    def timed(b: int, t: int, n: int) -> float:
+        x = torch.randint(0, mcfg.vocab_size, (b, t + 1), generator=g).to(device)
 
-    for _ in range(5):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    n = 20
-    t0 = time.time()
-    for _ in range(n):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.time() - t0) * 1000.0 / (n * b * t)
+        def step():
+            logits = m(x[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+
+        for _ in range(3):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.time()
+        for _ in range(n):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.time() - t0) / n
+
+    n = 20 if device.type == "cuda" else 3
+    return {"pretrain_step_s": timed(p["base_v1"]["batch"], p["seq_len"], n),
+            "chat_step_s": timed(p["chat"]["batch"], CHAT_PROBE_LEN, n)}
 
 
 def write_jsonl(path: Path, items: List[dict]) -> None:
@@ -380,19 +387,17 @@ def main() -> None:
     if factor is None and args.budget_s:
         with Timer(timings, "speed_probe"):
             set_tf32(tf32)
-            ms_tok = probe_speed(p, device)
+            speed = probe_speed(p, device)
             set_tf32(False)
-        factor = 0.35
-        for f in (1.0, 0.75, 0.5, 0.35):
-            if estimate_seconds(scale_steps(p, f), ms_tok) <= args.budget_s:
-                factor = f
-                break
-        results["auto_fit"] = {"ms_per_token": ms_tok, "budget_s": args.budget_s,
-                               "estimates_s": {str(f): round(estimate_seconds(scale_steps(p, f), ms_tok), 1)
-                                               for f in (1.0, 0.75, 0.5, 0.35)},
+        factors = (1.0, 0.75, 0.5, 0.35)
+        estimates = {f: estimate_seconds(scale_steps(p, f), speed) for f in factors}
+        factor = next((f for f in factors if estimates[f] <= args.budget_s), factors[-1])
+        results["auto_fit"] = {"speed": speed, "budget_s": args.budget_s,
+                               "estimates_s": {str(f): round(v, 1) for f, v in estimates.items()},
                                "chosen_steps_factor": factor}
-        log(f"speed probe: {ms_tok * 1e3:.3f} us/token; steps factor {factor} "
-            f"(estimates {results['auto_fit']['estimates_s']})")
+        log(f"speed probe: {speed['pretrain_step_s'] * 1e3:.1f} ms per pre-training step, "
+            f"{speed['chat_step_s'] * 1e3:.1f} ms per chat step; steps factor {factor} "
+            f"(estimated training seconds {results['auto_fit']['estimates_s']})")
     factor = 1.0 if factor is None else factor
     p = scale_steps(p, factor)
     results["config"] = p
@@ -573,6 +578,12 @@ def main() -> None:
         if diagnostics:
             for name, items in diag.items():
                 r[name] = exact_match_eval(m, tok, D.chat_variant(items), eos_ids, ids[D.EOT], device)
+            # Does the model hold the facts at all? Asked in the plain-text
+            # Q/A format of pre-training, first line of the output only.
+            for name, base_set in (("plain_qa_old_held", "knowledge_old"), ("plain_qa_new_held", "knowledge_new")):
+                items = [dict(it, prompt=f"Question: {it['prompt']}\nAnswer:") for it in evalsets[base_set]]
+                r[name] = exact_match_eval(m, tok, items, eos_ids, ids[D.EOT], device, first_line=True,
+                                           max_new_tokens=12)
         if ppl:
             for name, pid in ppl_ids.items():
                 r[name] = perplexity(m, pid, mcfg.max_position_embeddings, device)
@@ -670,7 +681,8 @@ def pct(a: float, b: float) -> Optional[float]:
 
 def summary_line(r: dict) -> str:
     parts = []
-    for k in ("instruct", "knowledge_new", "knowledge_old", "knowledge_new_qa_seen", "knowledge_old_post_trained"):
+    for k in ("instruct", "knowledge_new", "knowledge_old", "knowledge_new_qa_seen", "knowledge_old_post_trained",
+              "plain_qa_old_held", "plain_qa_new_held"):
         if k in r:
             parts.append(f"{k} {r[k]['score']:.3f}")
     for k in ("ppl_old", "ppl_new"):
