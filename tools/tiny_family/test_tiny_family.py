@@ -16,10 +16,10 @@ pytest.importorskip("tokenizers")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import data as D  # noqa: E402
-from evaluate import greedy_generate  # noqa: E402
-from model import LlamaConfig, LlamaForCausalLM, rotate_half, round_state  # noqa: E402
-from tokenizer_files import train_tokenizer  # noqa: E402
+import tiny_data as D  # noqa: E402
+from tiny_eval import greedy_generate  # noqa: E402
+from tiny_llama import LlamaConfig, LlamaForCausalLM, rotate_half, round_state  # noqa: E402
+from tiny_tokenizer import train_tokenizer  # noqa: E402
 
 
 def small_model(seed=0):

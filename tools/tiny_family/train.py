@@ -3,7 +3,7 @@
 ParamDelta on it, and writes everything into one output folder:
 
   OUT/base-v1, chat-v1, base-v2, chat-v2   Hugging Face model directories
-  OUT/data/eval/*.jsonl, *.txt             evaluation sets (see evaluate.py)
+  OUT/data/eval/*.jsonl, *.txt             evaluation sets (see tiny_eval.py)
   OUT/golden/                              token ids and logits for cross-checks
   OUT/results.json                         configuration, timings, scores, sweeps
 
@@ -35,12 +35,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import data as D  # noqa: E402
-from evaluate import MAX_NEW_TOKENS, exact_match_eval, greedy_generate, perplexity  # noqa: E402
-from model import (LlamaConfig, LlamaForCausalLM, param_count, round_state,  # noqa: E402
+import tiny_data as D  # noqa: E402
+from tiny_eval import MAX_NEW_TOKENS, exact_match_eval, greedy_generate, perplexity  # noqa: E402
+from tiny_llama import (LlamaConfig, LlamaForCausalLM, param_count, round_state,  # noqa: E402
                    save_safetensors, state_dict_f32)
-from presets import get_preset, scale_steps  # noqa: E402
-from tokenizer_files import encode_many, special_ids, train_tokenizer, write_tokenizer_files  # noqa: E402
+from tiny_presets import get_preset, scale_steps  # noqa: E402
+from tiny_tokenizer import encode_many, special_ids, train_tokenizer, write_tokenizer_files  # noqa: E402
 
 T0 = time.time()
 
@@ -459,12 +459,10 @@ def main() -> None:
             write_jsonl(ddir / "eval" / f"{name}_chat.jsonl", D.chat_variant(items))
         (ddir / "eval" / "ppl_old.txt").write_text(ppl_old + "\n")
         (ddir / "eval" / "ppl_new.txt").write_text(ppl_new + "\n")
-        write_jsonl(ddir / "world_old.jsonl", [{"name": q.name, **dict(q.facts),
-                                                "qa_in_pretraining": q in world_a.qa_people}
-                                               for q in world_a.people])
-        write_jsonl(ddir / "world_new.jsonl", [{"name": q.name, **dict(q.facts),
-                                                "qa_in_pretraining": q in world_b.qa_people}
-                                               for q in world_b.people])
+        for fname, world in (("world_old.jsonl", world_a), ("world_new.jsonl", world_b)):
+            qa_names = {q.name for q in world.qa_people}
+            write_jsonl(ddir / fname, [{"name": q.name, **dict(q.facts), "qa_in_pretraining": q.name in qa_names}
+                                       for q in world.people])
         (ddir / "eval" / "conventions.json").write_text(json.dumps({
             "generation": "greedy; prompt encoded as is, no special tokens added; stop at <|end|> or "
                           "<|endoftext|>; decode without special tokens; exact match after trimming",

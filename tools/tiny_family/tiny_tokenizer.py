@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Iterable, List
 
-from data import CHAT_TEMPLATE, END, EOT, SPECIAL_TOKENS
+from tiny_data import CHAT_TEMPLATE, END, EOT, SPECIAL_TOKENS
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int):
