@@ -364,7 +364,7 @@ class Renderer {
         return Value::from(std::move(joined));
       }
       if (a.kind == Value::Kind::kInteger && b.kind == Value::Kind::kInteger) return Value::from(a.integer + b.integer);
-      fail(e.line, std::string("cannot add a ") + kind_name(a.kind) + " and a " + kind_name(b.kind));
+      fail(e.line, std::string("cannot add ") + kind_name(a.kind) + " and " + kind_name(b.kind));
     }
     if (op == "<" || op == ">" || op == "<=" || op == ">=") {
       int order = 0;
@@ -373,7 +373,7 @@ class Renderer {
       } else if (a.kind == Value::Kind::kString && b.kind == Value::Kind::kString) {
         order = a.string.compare(b.string);
       } else {
-        fail(e.line, std::string("cannot compare a ") + kind_name(a.kind) + " and a " + kind_name(b.kind));
+        fail(e.line, std::string("cannot compare ") + kind_name(a.kind) + " and " + kind_name(b.kind));
       }
       if (op == "<") return Value::from(order < 0);
       if (op == ">") return Value::from(order > 0);
