@@ -193,6 +193,7 @@ def all_texts():
 
 
 def byte_level_tokenizer(pre_tokenizer, specials, normalizer=None, extra_added=(), ignore_merges=False):
+    """Trains a byte-level BPE with this pipeline; returns its tokenizer.json as a dict."""
     tok = Tokenizer(models.BPE())
     if normalizer is not None:
         tok.normalizer = normalizer
@@ -442,6 +443,44 @@ def test_unknown_characters_without_byte_fallback(tmp_path, fuse_unk):
     unk = hf.token_to_id("<unk>")
     assert any(unk in hf.encode(t).ids for t in CORPUS), "the corpus must contain unknown characters"
     compare(tmp_path, f"unk-{fuse_unk}", hf, model_dir, all_texts())
+
+
+@pytest.mark.parametrize("behavior", ["removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous"])
+@pytest.mark.parametrize("invert", [False, True])
+def test_split_behaviors(tmp_path, behavior, invert):
+    pre = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\s+|\p{P}|\d"), behavior=behavior, invert=invert),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    data = byte_level_tokenizer(pre_tokenizers.ByteLevel(add_prefix_space=False), CHATML_SPECIALS)
+    hf = Tokenizer.from_str(json.dumps(data))
+    hf.pre_tokenizer = pre
+    name = f"split-{behavior}-{invert}"
+    model_dir = write_model_dir(tmp_path / name, hf.to_str())
+    compare(tmp_path, name, hf, model_dir, CORPUS + stress_strings()[:40])
+
+
+def test_other_normalizers_and_pre_tokenizers(tmp_path):
+    """Strip and regex Replace normalizers; WhitespaceSplit, Digits, CharDelimiterSplit
+    and a literal Split (Gemma style) in one pipeline."""
+    data = byte_level_tokenizer(pre_tokenizers.ByteLevel(add_prefix_space=False), CHATML_SPECIALS)
+    hf = Tokenizer.from_str(json.dumps(data))
+    hf.normalizer = normalizers.Sequence([
+        normalizers.Strip(left=True, right=True),
+        normalizers.Replace(Regex(r"[ \t]{2,}"), " "),
+        normalizers.Replace("x", "ks"),
+    ])
+    for individual in (True, False):
+        hf.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(" ", behavior="merged_with_previous"),
+            pre_tokenizers.CharDelimiterSplit("o"),
+            pre_tokenizers.Digits(individual_digits=individual),
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=False),
+        ])
+        name = f"misc-{individual}"
+        model_dir = write_model_dir(tmp_path / name, hf.to_str())
+        compare(tmp_path, name, hf, model_dir, all_texts())
 
 
 def test_plain_text_output_and_file_input(tmp_path):
