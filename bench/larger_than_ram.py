@@ -59,14 +59,16 @@ def choose_preset(requested: str, free: int) -> str:
 
 def row(step: str, r: RunResult | None, note: str = "") -> str:
     if r is None:
-        return f"| {step} | skipped: {note} | | | | | | |"
+        return f"| {step} | skipped: {note} | | | | | | | |"
     if not r.ok:
-        return f"| {step} | failed (exit {r.exit_code}): {r.stderr_tail.strip()[-150:]} | | | | | | |"
+        return f"| {step} | failed (exit {r.exit_code}): {r.stderr_tail.strip()[-150:]} | | | | | | | |"
     rss = f"{r.peak_rss_mib:.0f}" if r.peak_rss_mib is not None else "–"
     disk_in = r.counters.get("fs_input_blocks")
     disk_in_text = f"{disk_in * 512 / 1e9:.1f}" if disk_in is not None else "–"
     resident = f"{100 * r.input_resident:.0f}%" if r.input_resident is not None else "–"
-    return (f"| {step} | {r.wall_s:.1f} | {r.input_bytes / 1e9:.2f} | {r.output_bytes / 1e9:.2f} | {r.gb_per_s:.2f} "
+    c = r.counters
+    cpu = f"{c['user_s'] + c['system_s']:.1f}" if "user_s" in c and "system_s" in c else "–"
+    return (f"| {step} | {r.wall_s:.1f} | {cpu} | {r.input_bytes / 1e9:.2f} | {r.output_bytes / 1e9:.2f} | {r.gb_per_s:.2f} "
             f"| {rss} | {disk_in_text} | {resident} |")
 
 
@@ -153,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
              f"Trio: {preset} ({shape.layers} layers, hidden {shape.hidden}), {trio_bytes / 1e9:.1f} GB of files "
              f"for {ram / 2**30:.1f} GiB of RAM" + (" (exceeds RAM)" if exceeds else " (**does not exceed RAM**)")
              + f"; one run each, {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.", "",
-             "| step | wall s | input GB | output GB | GB/s | peak RSS MiB | read from disk GB | input cached at start |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|"]
+             "| step | wall s | CPU s | input GB | output GB | GB/s | peak RSS MiB | read from disk GB "
+             "| input cached at start |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     lines += [row(step, r, note) for step, r, note in steps]
     lines += ["", "GB/s counts input plus output bytes over the wall time. 'Read from disk' is the file system "
               "input that `/usr/bin/time -v` reports; outputs are not fsynced (paramdelta does not fsync)."]

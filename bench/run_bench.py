@@ -230,6 +230,8 @@ def summarize(c: Contender) -> dict[str, object] | None:
     walls = [r.wall_s for r in ok]
     median = statistics.median(walls)
     rss = [r.peak_rss_mib for r in ok if r.peak_rss_mib is not None]
+    cpu = [r.counters["user_s"] + r.counters["system_s"] for r in ok
+           if "user_s" in r.counters and "system_s" in r.counters]
     resident = [r.input_resident for r in ok if r.input_resident is not None]
     out_bytes = statistics.median([r.output_bytes for r in ok])
     return {
@@ -243,6 +245,7 @@ def summarize(c: Contender) -> dict[str, object] | None:
         "output_bytes_vary": len({r.output_bytes for r in ok}) > 1,
         "gb_per_s": (ok[0].input_bytes + out_bytes) / median / 1e9 if median > 0 else 0.0,
         "peak_rss_mib": max(rss) if rss else None,
+        "median_cpu_s": statistics.median(cpu) if cpu else None,
         "min_input_resident": min(resident) if resident else None,
     }
 
@@ -269,8 +272,9 @@ def size_table(size: str, contenders: list[Contender]) -> list[str]:
     params = sum(t.numel for t in generate_trio.llama_tensors(shape))
     lines = [f"### {size}: {human(params, '')} parameters, {human(2 * params, 'B')} per bf16 model "
              f"({shape.layers} layers, hidden {shape.hidden}, vocab {shape.vocab})", "",
-             "| operation | tool | median s | min–max s | input GB | output GB | GB/s | peak RSS MiB | × floor | × peer |",
-             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "| operation | tool | median s | min–max s | CPU s | input GB | output GB | GB/s | peak RSS MiB | × floor "
+             "| × peer |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     by_key = {c.key: c for c in contenders}
     summaries = {c.key: summarize(c) for c in contenders}
     tool_names = {"paramdelta": "paramdelta", "floor": "I/O floor", "peer": "Python peer (whole state dict)"}
@@ -288,12 +292,13 @@ def size_table(size: str, contenders: list[Contender]) -> list[str]:
             title = OPERATION_TITLES[op] if i == 0 else ""
             if s is None:
                 lines.append(f"| {title} | {tool_names[c.tool]} | failed: {(c.error or 'all runs failed')[:120]} "
-                             "| | | | | | | |")
+                             "| | | | | | | | |")
                 continue
             rss = f"{s['peak_rss_mib']:.0f}" if s["peak_rss_mib"] is not None else "–"
+            cpu = f"{s['median_cpu_s']:.2f}" if s["median_cpu_s"] is not None else "–"
             vary = " (varies)" if s["output_bytes_vary"] else ""
             to_peer = ratio_text(s, peer_s) if c.tool == "paramdelta" else ""
-            lines.append(f"| {title} | {tool_names[c.tool]} | {s['median_s']:.2f} | {s['min_s']:.2f}–{s['max_s']:.2f} "
+            lines.append(f"| {title} | {tool_names[c.tool]} | {s['median_s']:.2f} | {s['min_s']:.2f}–{s['max_s']:.2f} | {cpu} "
                          f"| {gb(s['input_bytes'])} | {gb(s['output_bytes'])}{vary} | {s['gb_per_s']:.2f} "
                          f"| {rss} | {ratio_text(s, floor_s)} | {to_peer} |")
     return lines
@@ -321,6 +326,8 @@ def report(results: dict[str, list[Contender]], meta: dict[str, object], runs: i
         lines += ["", *size_table(size, contenders), "", residency_note(contenders) + "."]
     lines += ["",
               "GB/s counts input plus output bytes (10⁹ bytes) over the median wall time of the whole process. "
+              "CPU s is the median user + system time of the process (all its threads): unlike the wall time it "
+              "hardly changes when other work shares the machine. "
               "The I/O floor reads the operation's input files once and writes as many bytes, in as many files, "
               "as the operation wrote (1 MiB buffers, write then rename, no fsync: what paramdelta does). "
               "The peer loads both checkpoints whole with the `safetensors` library, works in bf16 and saves "
