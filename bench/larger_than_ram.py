@@ -8,7 +8,7 @@ longer needed so that the disk holds at most the trio plus one delta and one
 output at a time):
   1. generate base, post and newbase;
   2. paramdelta compute base post -> delta, then its I/O floor (if the disk has
-     room for a second delta);
+     room for a second delta; it needs ~75 GB free for 7b, ~62 GB without);
   3. remove base and post; paramdelta apply newbase delta -> model, then its floor;
   4. remove everything (unless --keep).
 
@@ -43,8 +43,10 @@ def log(msg: str) -> None:
 
 
 def disk_needed(model: int) -> int:
-    """Peak disk use: the trio plus a delta of up to twice a model (float32)."""
-    return 5 * model + MARGIN
+    """Peak disk use: the trio plus the lossless delta (the post's dtype plus a
+    list of the elements it cannot carry: a little over one model); apply's
+    output comes after base and post are gone."""
+    return 3 * model + model * 5 // 4 + MARGIN
 
 
 def choose_preset(requested: str, free: int) -> str:

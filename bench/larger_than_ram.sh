@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A run on a model trio whose files together exceed this machine's memory:
-# generates it (7B shapes if the disk holds ~75 GB more, else 3B; check `df -h`
+# generates it (7B shapes if the disk has ~62 GB free, else 3B; check `df -h`
 # first), runs compute and apply under /usr/bin/time -v next to their I/O
 # floors, reports time, throughput and peak RSS, and deletes everything.
 # Arguments go to larger_than_ram.py, e.g. `bench/larger_than_ram.sh --preset 3b`.
