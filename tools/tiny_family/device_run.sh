@@ -5,7 +5,8 @@
 #   extras.tar     data/ (evaluation sets, worlds), golden/, results.json
 #   results.json   configuration, versions, timings, scores, sweeps
 #   train.log      everything train.py printed
-# Usage: tools/tiny_family/device_run.sh OUTDIR   (PYTHON=... to pick the interpreter)
+# Usage: tools/tiny_family/device_run.sh OUTDIR
+#   PYTHON=... picks the interpreter; SCALE=tiny DEVICE=cpu try the packing on a CPU.
 #
 # The whole command is meant to end within about 8 minutes: train.py measures
 # the GPU first and shortens every stage by one recorded factor if its
@@ -17,6 +18,8 @@ set -uo pipefail
 OUTDIR=${1:?usage: device_run.sh OUTDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python3}
+SCALE=${SCALE:-full}
+DEVICE=${DEVICE:-cuda}
 TRAIN_BUDGET_S=${TRAIN_BUDGET_S:-240}
 DEADLINE_S=${DEADLINE_S:-390}
 HARD_LIMIT_S=${HARD_LIMIT_S:-450}
@@ -26,7 +29,7 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-timeout "$HARD_LIMIT_S" "$PYTHON" -u "$HERE/train.py" --scale full --device cuda \
+timeout "$HARD_LIMIT_S" "$PYTHON" -u "$HERE/train.py" --scale "$SCALE" --device "$DEVICE" \
   --out "$WORK/family" --budget-s "$TRAIN_BUDGET_S" --deadline-s "$DEADLINE_S" \
   2>&1 | tee "$OUTDIR/train.log"
 rc=${PIPESTATUS[0]}
