@@ -186,6 +186,12 @@ OperationSummary combine_deltas(const CombineOptions& options) {
         }
       }
       output.write_at(k, begin * os, buf);
+      // Mapped input pages would otherwise stay resident until the end.
+      for (const auto& d : deltas) {
+        const TensorRef* r = d.tensors().find(t.name);
+        const std::size_t size = dtype_size(r->info->dtype);
+        d.tensors().shard(r->shard).release(*r->info, begin * size, end * size);
+      }
     };
     const std::uint64_t elements = job.elements;
     job.finalize = [&, k, elements]() {
