@@ -201,9 +201,9 @@ int run_eval(const EvalOptions& options) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     Row& row = rows[i];
     std::cerr << "paramdelta: evaluating " << row.model << " (" << i + 1 << "/" << rows.size() << ")\n";
+    Tokenizer tokenizer = Tokenizer::from_model_dir(row.model);  // cheap, so a missing one fails before the load
     Model model = Model::load(row.model);
     for (const std::string& note : model.notes()) std::cerr << "paramdelta: note: " << row.model << ": " << note << "\n";
-    Tokenizer tokenizer = Tokenizer::from_model_dir(row.model);
     if (ppl) {
       PerplexityOptions perplexity;
       perplexity.context = options.context;

@@ -79,7 +79,8 @@ int compute_threads();
 class Model;
 
 // Keys and values of every layer for the tokens seen so far, for up to
-// `capacity` positions. Positions are implicit: token i of the cache is at position i.
+// `capacity` positions (memory is taken as positions are filled). Positions
+// are implicit: token i of the cache is at position i.
 class KvCache {
  public:
   std::size_t size() const { return size_; }
@@ -93,8 +94,8 @@ class KvCache {
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
   std::size_t kv_dim_ = 0;
-  std::vector<std::vector<float>> keys_;    // per layer, [capacity][kv_dim]
-  std::vector<std::vector<float>> values_;  // per layer, [capacity][kv_dim]
+  std::vector<std::vector<float>> keys_;    // per layer, [positions allocated][kv_dim]
+  std::vector<std::vector<float>> values_;  // per layer, [positions allocated][kv_dim]
 };
 
 class Model {

@@ -48,6 +48,19 @@ void add_projection(float* x, std::size_t dim, const float* rows, std::size_t in
 
 void KvCache::truncate(std::size_t new_size) { size_ = std::min(size_, new_size); }
 
+namespace {
+// Makes room for `positions` positions in every layer, growing geometrically
+// (up to the capacity) so that token-by-token decoding reallocates rarely.
+void reserve_cache(std::vector<std::vector<float>>& layers, std::size_t positions, std::size_t capacity,
+                   std::size_t kv_dim) {
+  for (std::vector<float>& layer : layers) {
+    if (layer.size() >= positions * kv_dim) continue;
+    const std::size_t grown = std::min(capacity, std::max(positions, 2 * layer.size() / kv_dim + 16));
+    layer.resize(grown * kv_dim);
+  }
+}
+}  // namespace
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
@@ -73,10 +86,7 @@ KvCache Model::new_cache(std::size_t capacity) const {
   cache.kv_dim_ = static_cast<std::size_t>(c.kv_dim());
   cache.keys_.resize(static_cast<std::size_t>(c.num_hidden_layers));
   cache.values_.resize(static_cast<std::size_t>(c.num_hidden_layers));
-  for (std::size_t l = 0; l < cache.keys_.size(); ++l) {
-    cache.keys_[l].resize(capacity * cache.kv_dim_);
-    cache.values_[l].resize(capacity * cache.kv_dim_);
-  }
+  // Storage grows with use (see reserve_cache): a generous capacity costs nothing until filled.
   return cache;
 }
 
@@ -105,6 +115,8 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
                                        std::to_string(ids.size()) + " tokens exceed the cache's " +
                                        std::to_string(cache.capacity_));
   }
+  reserve_cache(cache.keys_, cache.size_ + ids.size(), cache.capacity_, kv_dim);
+  reserve_cache(cache.values_, cache.size_ + ids.size(), cache.capacity_, kv_dim);
   for (std::int32_t id : ids) {
     if (id < 0 || id >= c.vocab_size) {
       throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +

@@ -24,6 +24,7 @@ constexpr SupportedArchitecture kSupported[] = {
     {"LlamaForCausalLM", "llama"},
     {"MistralForCausalLM", "mistral"},
     {"Qwen2ForCausalLM", "qwen2"},
+    {"LLaMAForCausalLM", "llama"},  // the name early Llama conversions used
 };
 constexpr const char* kSupportedList = "LlamaForCausalLM (llama), MistralForCausalLM (mistral), Qwen2ForCausalLM (qwen2)";
 

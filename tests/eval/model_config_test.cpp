@@ -42,6 +42,12 @@ TEST(ModelConfig, ReadsALlamaConfigWithDefaults) {
   EXPECT_EQ(config.eos_token_ids, std::vector<std::int32_t>{2});
 }
 
+TEST(ModelConfig, EarlyLlamaConversionsUseAnotherSpelling) {
+  json c = testing::tiny_llama_config();
+  c["architectures"] = {"LLaMAForCausalLM"};
+  EXPECT_EQ(parse(c).model_type, "llama");
+}
+
 TEST(ModelConfig, MissingKeyValueHeadsMeansOnePerQueryHead) {
   json c = testing::tiny_llama_config();
   c.erase("num_key_value_heads");

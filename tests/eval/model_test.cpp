@@ -78,6 +78,16 @@ TEST_F(TinyModel, DifferentTokensGiveDifferentLogits) {
   EXPECT_GT(max_abs_difference(model.forward(a, x), model.forward(b, y)), 1e-2);
 }
 
+TEST_F(TinyModel, AHugeCapacityCostsNothingUntilUsed) {
+  Model model = Model::load(dir_.path());
+  const std::vector<std::int32_t> ids{3, 1, 4, 1, 5, 9, 2, 6};
+  KvCache huge = model.new_cache(std::size_t{1} << 40);  // 2^40 positions would need petabytes up front
+  KvCache exact = model.new_cache(ids.size());
+  std::vector<float> a = model.forward(huge, std::span(ids).first(5), 1);
+  for (std::size_t i = 5; i < ids.size(); ++i) a = model.forward(huge, std::span(ids).subspan(i, 1), 1);
+  EXPECT_LT(max_abs_difference(a, model.forward(exact, ids, 1)), 1e-4);
+}
+
 TEST_F(TinyModel, RefusesOutOfRangeTokensAndAFullContext) {
   Model model = Model::load(dir_.path());
   KvCache cache = model.new_cache(3);
