@@ -34,6 +34,8 @@ BpeModel::BpeModel(BpeModel&& other) noexcept
       id_to_token_(std::move(other.id_to_token_)),
       merges_(std::move(other.merges_)),
       unk_id_(other.unk_id_),
+      missing_unk_(std::move(other.missing_unk_)),
+      unk_at_(std::move(other.unk_at_)),
       continuing_subword_prefix_(std::move(other.continuing_subword_prefix_)),
       end_of_word_suffix_(std::move(other.end_of_word_suffix_)),
       fuse_unk_(other.fuse_unk_),
@@ -92,9 +94,12 @@ BpeModel BpeModel::from_json(const Json& model, const JsonAt& at) {
   if (const Json* unk = optional_member(model, "unk_token")) {
     const std::string name = as_token(*unk, at / "unk_token");
     auto it = bpe.vocab_.find(name);
-    // Hugging Face fails only when an unknown character shows up; failing now is clearer.
-    if (it == bpe.vocab_.end()) fail(at / "unk_token", "unk_token '" + name + "' is not in the vocabulary");
-    bpe.unk_id_ = it->second;
+    if (it != bpe.vocab_.end()) {
+      bpe.unk_id_ = it->second;
+    } else {
+      bpe.missing_unk_ = name;
+      bpe.unk_at_ = at / "unk_token";
+    }
   }
   for (int b = 0; b < 256; ++b) {
     char name[8];
@@ -209,6 +214,10 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<Symbol>& symbo
         for (char b : key) add(byte_ids_[static_cast<unsigned char>(b)], 1);
         continue;
       }
+    }
+    if (!missing_unk_.empty()) {
+      fail(unk_at_, "the text has a character outside the vocabulary, and unk_token '" + missing_unk_ +
+                        "' is not in the vocabulary either");
     }
     if (unk_id_) {
       if (unk_pending && fuse_unk_) {

@@ -63,6 +63,9 @@ class BpeModel {
   std::vector<const std::string*> id_to_token_;  // indexed by id; null for holes
   std::unordered_map<std::uint64_t, MergeInfo> merges_;
   std::optional<std::int32_t> unk_id_;
+  // An unk_token that is not in the vocabulary: an error only once a character needs it, as in Hugging Face.
+  std::string missing_unk_;
+  JsonAt unk_at_;
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;
   bool fuse_unk_ = false;

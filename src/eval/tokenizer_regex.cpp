@@ -95,25 +95,24 @@ std::size_t translate_class(std::string_view p, std::size_t i, const JsonAt& at,
     items.push_back(ch);
     ++j;
   }
+  // Written with append() only: GCC 12 misreports string concatenation here (-Wrestrict).
+  auto bracket = [&out](std::string_view prefix, std::string_view body, std::string_view suffix) {
+    out.append(prefix).append(body).append(suffix);
+  };
   if (required.empty()) {
-    out += negated_class ? "[^" : "[";
-    out += items;
-    out += "]";
+    bracket(negated_class ? "[^" : "[", items, "]");
   } else if (!negated_class) {
     // [A\S] = A or not-space.
-    out += "(?:";
-    if (!items.empty()) out += "[" + items + "]|";
-    for (std::size_t k = 0; k < required.size(); ++k) {
-      if (k) out += "|";
-      out += "[^" + std::string(required[k]) + "]";
-    }
-    out += ")";
+    out.append("(?:");
+    if (!items.empty()) bracket("[", items, "]|");
+    for (std::size_t k = 0; k < required.size(); ++k) bracket(k ? "|[^" : "[^", required[k], "]");
+    out.append(")");
   } else {
     // [^A\S] = not A, and a space.
-    out += "(?:";
-    if (!items.empty()) out += "(?![" + items + "])";
-    for (std::size_t k = 1; k < required.size(); ++k) out += "(?=[" + std::string(required[k]) + "])";
-    out += "[" + std::string(required[0]) + "])";
+    out.append("(?:");
+    if (!items.empty()) bracket("(?![", items, "])");
+    for (std::size_t k = 1; k < required.size(); ++k) bracket("(?=[", required[k], "])");
+    bracket("[", required[0], "])");
   }
   return j + 1;
 }
@@ -164,6 +163,16 @@ std::string translate_onig_pattern(std::string_view p, const JsonAt& at) {
         out += negated ? "[^" : "[";
         out.append(items);
         out += "]";
+        i += 2;
+      } else if (d == 'b' || d == 'B') {
+        // Word boundaries by Oniguruma's \w, written with lookarounds.
+        // \b: (?<=w)(?!w) or (?<!w)(?=w); \B: (?<=w)(?=w) or (?<!w)(?!w).
+        const char* parts[] = {"(?:(?<=", d == 'b' ? ")(?!" : ")(?=", ")|(?<!", d == 'b' ? ")(?=" : ")(?!"};
+        for (const char* part : parts) {
+          out.append(part);
+          out.append("[").append(kWordItems).append("]");
+        }
+        out.append("))");
         i += 2;
       } else if (d == 'Q') {  // quoted literal text up to \E
         const auto end = p.find("\\E", i + 2);

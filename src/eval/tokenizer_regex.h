@@ -22,7 +22,7 @@ struct Range {
 };
 
 // Rewrites an Oniguruma (Ruby syntax) pattern into an equivalent PCRE2 one:
-// \s \S \w \W \h \H get Oniguruma's Unicode meaning; nested classes and class
+// \s \S \w \W \h \H \b \B get Oniguruma's Unicode meaning; nested classes and class
 // intersection (&&), which PCRE2 lacks, are rejected naming `at`.
 std::string translate_onig_pattern(std::string_view pattern, const JsonAt& at);
 

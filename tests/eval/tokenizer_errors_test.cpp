@@ -123,9 +123,6 @@ TEST(TokenizerErrors, BrokenModelsNameTheField) {
   doc["model"]["vocab"]["b"] = 10000000;  // far beyond a 3-entry vocabulary
   EXPECT_NE(load_error(doc.dump()).find("field 'model.vocab'"), std::string::npos);
 
-  doc = valid_doc();
-  doc["model"]["unk_token"] = "<unk>";
-  EXPECT_NE(load_error(doc.dump()).find("field 'model.unk_token'"), std::string::npos);
 
   doc = valid_doc();
   doc["added_tokens"] = json::array({json{{"id", 3}, {"special", true}}});
@@ -136,6 +133,20 @@ TEST(TokenizerErrors, BrokenModelsNameTheField) {
       "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
       "pair": [], "special_tokens": {}})");
   EXPECT_NE(load_error(doc.dump()).find("'<s>'"), std::string::npos);
+}
+
+TEST(TokenizerErrors, MissingUnkTokenFailsOnlyWhenNeeded) {
+  ScratchDir dir;
+  json doc = valid_doc();
+  doc["model"]["unk_token"] = "<unk>";  // not in the vocabulary: Hugging Face loads it too
+  Tokenizer t = load_tokenizer(dir, doc);
+  EXPECT_EQ(t.encode("ab"), (std::vector<std::int32_t>{2}));
+  try {
+    t.encode("abc");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(format_error_line(e).find("field 'model.unk_token'"), std::string::npos) << format_error_line(e);
+  }
 }
 
 TEST(TokenizerErrors, BadPatternsNameTheField) {

@@ -55,6 +55,9 @@ TEST(TokenizerUnicode, RegexShorthandsMeanWhatOnigurumaMeans) {
   EXPECT_EQ(matches(R"(\S+)", "a \xE1\xA0\x8E" "b"), (Strings{"a", "\xE1\xA0\x8E" "b"}));
   // \w: includes marks and superscript two; PCRE2 alone has no marks.
   EXPECT_EQ(matches(R"(\w+)", "e\xCC\x81x\xC2\xB2-y"), (Strings{"e\xCC\x81x\xC2\xB2", "y"}));
+  // Word boundaries follow that \w: no boundary between a letter and its combining mark.
+  EXPECT_EQ(matches(R"(a\b)", "a\xCC\x81 a b"), (Strings{"a"}));
+  EXPECT_EQ(matches(R"(\Bb)", "ab b"), (Strings{"b"}));
   // \h is a hexadecimal digit in Oniguruma.
   EXPECT_EQ(matches(R"(\h+)", "xx1aFg"), (Strings{"1aF"}));
   // Negated shorthands inside classes.
