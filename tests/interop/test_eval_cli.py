@@ -203,6 +203,10 @@ def test_bad_inputs_fail_with_one_clear_line(model, tmp_path):
     assert out.returncode == 1
     assert f"{data}:2" in out.stderr and "label" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
+    data.write_text('{"prompt": "a", "answer": "b", "system": "s"}\n')
+    out = run_cli("eval", "--model", str(directory), "--data", str(data), "--metric", "accuracy", check=False)
+    assert out.returncode == 2 and f"{data}:1" in out.stderr and "--chat-template" in out.stderr
+
     broken = tmp_path / "broken"
     broken.mkdir()
     for name in ["model.safetensors", "tokenizer.json", "tokenizer_config.json"]:
