@@ -10,6 +10,7 @@
 
 #include "eval/tokenizer_json.h"
 #include "eval/tokenizer_regex.h"
+#include "eval/unicode_utf8.h"
 
 namespace paramdelta::tok {
 
@@ -39,16 +40,7 @@ SplitBehavior parse_split_behavior(const Json& value, const JsonAt& at);
 void split_piece(Piece&& piece, const std::vector<Range>& matches, SplitBehavior behavior, bool invert,
                  std::vector<Piece>& out);
 
-// Ranges of single characters for which `predicate(code point)` holds.
-template <typename Predicate>
-void find_chars(std::string_view text, Predicate&& predicate, std::vector<Range>& out);
-
-}  // namespace paramdelta::tok
-
-#include "eval/unicode_utf8.h"
-
-namespace paramdelta::tok {
-
+// Appends the ranges of the single characters for which `predicate(code point)` holds.
 template <typename Predicate>
 void find_chars(std::string_view text, Predicate&& predicate, std::vector<Range>& out) {
   std::size_t pos = 0;

@@ -499,6 +499,20 @@ def test_plain_text_output_and_file_input(tmp_path):
     assert decoded["text"] == document
 
 
+def test_tiny_family_tokenizer_files(tmp_path):
+    """The tokenizer files the bundled tiny model family writes (tokenizer.json
+    plus its tokenizer_config.json) encode as Hugging Face encodes them."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tools" / "tiny_family"))
+    tiny_tokenizer = pytest.importorskip("tiny_tokenizer")
+    tok = tiny_tokenizer.train_tokenizer(training_text(), vocab_size=800)
+    model_dir = tmp_path / "tiny"
+    tiny_tokenizer.write_tokenizer_files(tok, model_dir, model_max_length=512)
+    hf = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    compare(tmp_path, "tiny", hf, model_dir, all_texts())
+
+
 def test_nfc_tables_are_generated_from_unicode_data():
     import tokenizer_unicode_tables
 
