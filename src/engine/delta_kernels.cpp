@@ -1,6 +1,8 @@
 #include "engine/delta_kernels.h"
 
+#include <bit>
 #include <cmath>
+#include <type_traits>
 #include <cstring>
 
 #include "engine/convert.h"
@@ -23,13 +25,6 @@ template <typename W>
 void store_wide(const W* src, std::size_t n, DType dtype, std::byte* dst) {
   if constexpr (std::is_same_v<W, float>) store_from_f32(src, n, dtype, dst);
   else store_from_f64(src, n, dtype, dst);
-}
-
-template <typename W>
-bool all_finite(const W* v, std::size_t n) {
-  bool ok = true;
-  for (std::size_t i = 0; i < n; ++i) ok &= std::isfinite(v[i]);
-  return ok;
 }
 
 template <typename W>
@@ -63,6 +58,42 @@ bool any_mismatch(const std::byte* a, const std::byte* b, std::size_t n, std::si
   }
 }
 
+template <typename T>
+void collect_typed(const std::byte* check, const std::byte* expected, std::size_t n, const std::byte* base,
+                   std::size_t bs, std::uint64_t first_index, ExceptionBuffer& out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T a, b;
+    std::memcpy(&a, check + i * sizeof(T), sizeof(T));
+    std::memcpy(&b, expected + i * sizeof(T), sizeof(T));
+    if (a == b) continue;
+    out.index.push_back(first_index + i);
+    out.base.insert(out.base.end(), base + i * bs, base + (i + 1) * bs);
+    out.post.insert(out.post.end(), expected + i * sizeof(T), expected + (i + 1) * sizeof(T));
+  }
+}
+
+// Records (index, base value, post value) for each element whose reconstruction
+// differs from the post value; the element type is fixed outside the loop.
+void collect_mismatches(const std::byte* check, const std::byte* expected, std::size_t n, std::size_t ps,
+                        const std::byte* base, std::size_t bs, std::uint64_t first_index, ExceptionBuffer& out) {
+  switch (ps) {
+    case 1: return collect_typed<std::uint8_t>(check, expected, n, base, bs, first_index, out);
+    case 2: return collect_typed<std::uint16_t>(check, expected, n, base, bs, first_index, out);
+    case 4: return collect_typed<std::uint32_t>(check, expected, n, base, bs, first_index, out);
+    default: return collect_typed<std::uint64_t>(check, expected, n, base, bs, first_index, out);
+  }
+}
+
+template <typename W>
+bool all_finite_bits(const W* v, std::size_t n) {
+  // Exponent-all-ones test on the bits: vectorises, unlike std::isfinite.
+  using U = std::conditional_t<std::is_same_v<W, float>, std::uint32_t, std::uint64_t>;
+  constexpr U mask = std::is_same_v<W, float> ? U(0x7f800000u) : U(0x7ff0000000000000ull);
+  bool ok = true;
+  for (std::size_t i = 0; i < n; ++i) ok &= (std::bit_cast<U>(v[i]) & mask) != mask;
+  return ok;
+}
+
 bool uses_double(DType a, DType b, DType c) { return a == DType::kF64 || b == DType::kF64 || c == DType::kF64; }
 
 template <typename W>
@@ -78,7 +109,7 @@ void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType 
     for (std::size_t i = 0; i < m; ++i) d[i] = p[i] - b[i];
     std::byte* o = out + start * os;
     store_wide(d, m, od, o);
-    const bool finite = all_finite(b, m) && all_finite(p, m);
+    const bool finite = all_finite_bits(b, m) && all_finite_bits(p, m);
     if (!finite && !nf.found) {
       std::size_t ib = first_non_finite(b, m), ip = first_non_finite(p, m);
       nf.found = true;
@@ -93,13 +124,7 @@ void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType 
     store_wide(d, m, pd, check);
     const std::byte* expected = post + start * ps;
     if (!any_mismatch(check, expected, m, ps)) continue;
-    for (std::size_t i = 0; i < m; ++i) {
-      if (std::memcmp(check + i * ps, expected + i * ps, ps) != 0) {
-        exceptions->index.push_back(first_index + start + i);
-        exceptions->base.insert(exceptions->base.end(), base + (start + i) * bs, base + (start + i + 1) * bs);
-        exceptions->post.insert(exceptions->post.end(), expected + i * ps, expected + (i + 1) * ps);
-      }
-    }
+    collect_mismatches(check, expected, m, ps, base + start * bs, bs, first_index + start, *exceptions);
   }
 }
 
