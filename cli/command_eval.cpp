@@ -34,6 +34,7 @@ struct EvalOptions {
   int threads = 0;
   std::size_t limit = 0;
   std::vector<std::string> stop;
+  bool no_stop = false;
 };
 
 struct Row {
@@ -83,7 +84,19 @@ std::string format_percent(std::optional<double> p) {
   return buffer;
 }
 
-void print_table(const EvalOptions& options, const std::vector<Row>& rows, const Row& reference) {
+std::string describe_stops(const std::vector<std::string>& stops) {
+  if (stops.empty()) return "none";
+  std::string out;
+  for (const std::string& stop : stops) {
+    out += out.empty() ? "\"" : ", \"";
+    for (char c : stop) out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : std::string(1, c);
+    out += "\"";
+  }
+  return out;
+}
+
+void print_table(const EvalOptions& options, const std::vector<Row>& rows, const Row& reference,
+                 const std::vector<std::string>& stops) {
   const bool ppl = options.metric == "perplexity";
   std::size_t width = 5;
   for (const Row& row : rows) width = std::max(width, row.model.size() + (row.reference ? 12 : 0));
@@ -113,10 +126,12 @@ void print_table(const EvalOptions& options, const std::vector<Row>& rows, const
     std::printf("\nperplexity: lower is better; window %zu tokens, stride %zu; tokens = tokens scored\n", r.window,
                 r.stride);
   } else {
-    std::printf("\ngeneration tasks: greedy, at most %zu new tokens, cut at EOS or a stop string; the answer must\n"
-                "match exactly after trimming ASCII whitespace at both ends. choice tasks: highest summed\n"
+    std::printf("\ngeneration tasks: greedy, at most %zu new tokens, ended by EOS; the text after its leading\n"
+                "whitespace is cut at the first stop string (%s, unless a task has its own) and must equal\n"
+                "the answer after trimming ASCII whitespace at both ends. choice tasks: highest summed\n"
                 "log-likelihood of the choice's tokens.%s\n",
-                options.max_new_tokens, options.chat_template ? " prompts rendered with each model's chat template." : "");
+                options.max_new_tokens, describe_stops(stops).c_str(),
+                options.chat_template ? " prompts rendered with each model's chat template." : "");
   }
 }
 
@@ -192,11 +207,18 @@ int run_eval(const EvalOptions& options) {
     text = read_small_file(options.data, kMaxTextBytes);
     if (text.empty()) throw Error(ErrorKind::kUsage, "the text file is empty", ErrorContext{options.data, {}, {}});
   } else {
-    tasks = read_tasks_jsonl(options.data, options.limit);
+    std::vector<std::string> ignored;
+    tasks = read_tasks_jsonl(options.data, options.limit, &ignored);
+    if (!ignored.empty()) {
+      std::string names;
+      for (const std::string& name : ignored) names += (names.empty() ? "'" : ", '") + name + "'";
+      std::cerr << "paramdelta: note: " << options.data << ": ignoring fields " << names << "\n";
+    }
   }
   std::vector<std::string> stop_strings;
   for (const std::string& s : options.stop) stop_strings.push_back(unescape(s));
-  if (stop_strings.empty()) stop_strings.push_back("\n");
+  if (options.no_stop && !stop_strings.empty()) throw Error(ErrorKind::kUsage, "--no-stop contradicts --stop");
+  if (stop_strings.empty() && !options.no_stop) stop_strings.push_back("\n");
 
   for (std::size_t i = 0; i < rows.size(); ++i) {
     Row& row = rows[i];
@@ -223,7 +245,7 @@ int run_eval(const EvalOptions& options) {
   if (options.json) {
     std::cout << to_json(options, rows, reference).dump(2) << "\n";
   } else {
-    print_table(options, rows, reference);
+    print_table(options, rows, reference, stop_strings);
   }
   return 0;
 }
@@ -251,6 +273,8 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option("--stop", options->stop,
                  "accuracy: stop string for generation tasks without their own (repeatable; \\n \\t escapes; "
                  "default \\n)");
+  app.add_flag("--no-stop", options->no_stop,
+               "accuracy: no default stop string; generation ends at EOS or --max-new-tokens");
   app.add_flag("--chat-template", options->chat_template,
                "accuracy: render prompts with each model's chat template (a Jinja subset)");
   app.add_option("--threads", options->threads, "compute threads (default: the BLAS's own setting)")

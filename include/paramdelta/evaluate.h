@@ -106,7 +106,10 @@ std::string render_chat_template(std::string_view template_text, const ChatTempl
 //     optional "stop": "..." or ["...", ...]           replaces the default stop strings
 //   {"prompt": "...", "choices": ["...", ...], "label": 0}   log-likelihood choice
 //   either may carry "system": "..." (a system message when a chat template is used)
-// Unknown fields are errors (a misspelt "answer" must not go unnoticed).
+// Other fields (metadata such as "id" or "task") are ignored and their names
+// reported through `ignored_fields`, so that a misspelt optional field
+// ("stops", "sytem") can be noticed; a record missing "answer" or "choices"
+// is an error.
 enum class TaskKind { kGeneration, kChoice };
 
 struct Task {
@@ -122,8 +125,10 @@ struct Task {
 };
 
 // `label` names the source in errors ("<label>:<line>: ..."). `limit` > 0 keeps the first tasks.
-std::vector<Task> parse_tasks_jsonl(std::string_view text, const std::string& label, std::size_t limit = 0);
-std::vector<Task> read_tasks_jsonl(const std::filesystem::path& path, std::size_t limit = 0);
+std::vector<Task> parse_tasks_jsonl(std::string_view text, const std::string& label, std::size_t limit = 0,
+                                    std::vector<std::string>* ignored_fields = nullptr);
+std::vector<Task> read_tasks_jsonl(const std::filesystem::path& path, std::size_t limit = 0,
+                                   std::vector<std::string>* ignored_fields = nullptr);
 
 // ---------------------------------------------------------------------------
 // Accuracy

@@ -1,6 +1,7 @@
 // JSONL task files. Every error names the file and line ("tasks.jsonl:7")
 // and the field, so that a bad record in a long file is easy to find.
 #include <algorithm>
+#include <set>
 
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
@@ -27,12 +28,12 @@ std::string string_field(const Json& record, const char* field, const std::strin
   return value.get<std::string>();
 }
 
-Task parse_record(const Json& record, const std::string& where, std::size_t line) {
+Task parse_record(const Json& record, const std::string& where, std::size_t line, std::set<std::string>& ignored) {
   if (!record.is_object()) fail(where, {}, "expected a JSON object", kShapes);
   static const char* kKnown[] = {"prompt", "answer", "stop", "choices", "label", "system"};
   for (const auto& [key, value] : record.items()) {
     if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; })) {
-      fail(where, key, "unknown field", kShapes);
+      ignored.insert(key);  // metadata such as "id" or "task"; reported to the caller
     }
   }
   Task task;
@@ -94,7 +95,9 @@ Task parse_record(const Json& record, const std::string& where, std::size_t line
 
 }  // namespace
 
-std::vector<Task> parse_tasks_jsonl(std::string_view text, const std::string& label, std::size_t limit) {
+std::vector<Task> parse_tasks_jsonl(std::string_view text, const std::string& label, std::size_t limit,
+                                    std::vector<std::string>* ignored_fields) {
+  std::set<std::string> ignored;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte-order mark
   std::vector<Task> tasks;
   std::size_t line = 0;
@@ -109,14 +112,16 @@ std::vector<Task> parse_tasks_jsonl(std::string_view text, const std::string& la
     if (std::all_of(content.begin(), content.end(), [](char c) { return c == ' ' || c == '\t'; })) continue;
     const std::string where = label + ":" + std::to_string(line);
     Json record = parse_json_strict(content, where);
-    tasks.push_back(parse_record(record, where, line));
+    tasks.push_back(parse_record(record, where, line, ignored));
   }
   if (tasks.empty()) throw Error(ErrorKind::kInvalidInput, "no tasks in the file", ErrorContext{label, {}, {}});
+  if (ignored_fields) ignored_fields->assign(ignored.begin(), ignored.end());
   return tasks;
 }
 
-std::vector<Task> read_tasks_jsonl(const std::filesystem::path& path, std::size_t limit) {
-  return parse_tasks_jsonl(read_small_file(path.string(), kMaxTaskFileBytes), path.string(), limit);
+std::vector<Task> read_tasks_jsonl(const std::filesystem::path& path, std::size_t limit,
+                                   std::vector<std::string>* ignored_fields) {
+  return parse_tasks_jsonl(read_small_file(path.string(), kMaxTaskFileBytes), path.string(), limit, ignored_fields);
 }
 
 }  // namespace paramdelta

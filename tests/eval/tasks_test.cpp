@@ -54,7 +54,7 @@ TEST(Tasks, ErrorsNameFileLineAndField) {
       {ok + "\n[1, 2]\n", "tasks.jsonl:2: expected a JSON object"},
       {R"({"answer": "b"})", "tasks.jsonl:1: field 'prompt': missing"},
       {R"({"prompt": 3, "answer": "b"})", "field 'prompt': expected a string"},
-      {R"({"prompt": "a", "answer": "b", "anwser": "c"})", "field 'anwser': unknown field"},
+      {R"({"prompt": "a", "anwser": "c"})", "has neither 'answer' nor 'choices'"},
       {R"({"prompt": "a"})", "has neither 'answer' nor 'choices'"},
       {R"({"prompt": "a", "answer": "b", "choices": ["x", "y"], "label": 0})", "has both"},
       {R"({"prompt": "a", "choices": ["x", "y"], "label": 2})", "field 'label': expected an integer index"},
@@ -75,6 +75,16 @@ TEST(Tasks, ErrorsNameFileLineAndField) {
     EXPECT_NE(e.find(c.expected), std::string::npos) << c.text << "\n  -> " << e;
     EXPECT_EQ(e.find('\n'), std::string::npos);
   }
+}
+
+TEST(Tasks, OtherFieldsAreIgnoredAndReported) {
+  std::vector<std::string> ignored;
+  auto tasks = parse_tasks_jsonl("{\"prompt\": \"a\", \"answer\": \"b\", \"task\": \"city\", \"id\": 7}\n"
+                                 "{\"prompt\": \"a\", \"answer\": \"b\", \"stops\": [\".\"]}\n",
+                                 "tasks.jsonl", 0, &ignored);
+  EXPECT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(ignored, (std::vector<std::string>{"id", "stops", "task"}));
+  EXPECT_FALSE(tasks[1].stop.has_value());
 }
 
 TEST(Tasks, ReadsAFileAndNamesIt) {
