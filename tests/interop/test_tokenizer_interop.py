@@ -315,6 +315,10 @@ def test_gpt2_style_byte_level(tmp_path):
         AddedToken("<mask>", lstrip=True),
         AddedToken("[TOOL]", rstrip=True),
         AddedToken("hello", single_word=True),
+        # Not byte-level spellings: a space, a character the byte alphabet maps to a byte, CJK.
+        AddedToken("naïve word"),
+        AddedToken("é"),
+        AddedToken("日本", normalized=False),
     ]
     data = byte_level_tokenizer(pre_tokenizers.ByteLevel(add_prefix_space=False), CHATML_SPECIALS, extra_added=extra)
     hf = Tokenizer.from_str(json.dumps(data))
