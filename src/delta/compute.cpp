@@ -227,7 +227,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     job.elements = pinfo.numel();
     job.bytes_per_element = post_size + base_size + out_size;
     total_bytes += job.elements * job.bytes_per_element;
-    job.prepare = [&, k](std::size_t chunks) {
+    // Loop locals are captured by value: these functions run after this iteration ends.
+    job.prepare = [&, k, hash_base_in_chunks](std::size_t chunks) {
       states[k].exceptions.resize(manifest.lossless && items[k].kind == TensorKind::kDelta ? chunks : 0);
       states[k].post_hashes.resize(chunks);
       states[k].base_hashes.resize(hash_base_in_chunks ? chunks : 0);

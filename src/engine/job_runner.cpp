@@ -21,7 +21,12 @@ class Scheduler {
         std::unique_lock lock(mutex_);
         if (!take(job, chunk, begin, end, lock)) return;
       }
-      jobs_[job].run_chunk(chunk, begin, end, worker);
+      try {
+        jobs_[job].run_chunk(chunk, begin, end, worker);
+      } catch (...) {
+        stop();
+        throw;
+      }
       if (progress_ != nullptr) progress_->advance((end - begin) * jobs_[job].bytes_per_element);
       std::unique_lock lock(mutex_);
       if (--remaining_[job] == 0) done_[job] = 1;
@@ -30,14 +35,29 @@ class Scheduler {
   }
 
  private:
+  // After a failure no more chunks are handed out and no more jobs are
+  // finalized: the error reaches the caller without the rest of the run
+  // (possibly hundreds of gigabytes) being processed first.
+  void stop() {
+    std::lock_guard lock(mutex_);
+    failed_ = true;
+  }
+
   // Picks the next chunk; empty jobs are prepared and marked done on the way.
   bool take(std::size_t& job, std::size_t& chunk, std::uint64_t& begin, std::uint64_t& end,
             std::unique_lock<std::mutex>& lock) {
-    while (next_job_ < jobs_.size()) {
+    while (!failed_ && next_job_ < jobs_.size()) {
       Job& j = jobs_[next_job_];
       if (next_element_ == 0) {
         const std::size_t chunks = static_cast<std::size_t>((j.elements + chunk_ - 1) / chunk_);
-        if (j.prepare) j.prepare(chunks);
+        if (j.prepare) {
+          try {
+            j.prepare(chunks);
+          } catch (...) {
+            failed_ = true;  // the lock is held here
+            throw;
+          }
+        }
         remaining_[next_job_] = chunks;
         if (chunks == 0) {
           done_[next_job_] = 1;
@@ -61,9 +81,9 @@ class Scheduler {
   }
 
   void finalize_ready(std::unique_lock<std::mutex>& lock) {
-    if (finalizing_) return;  // the thread already finalizing will pick this job up
+    if (finalizing_ || failed_) return;  // the thread already finalizing will pick this job up
     finalizing_ = true;
-    while (finalized_ < jobs_.size() && done_[finalized_]) {
+    while (!failed_ && finalized_ < jobs_.size() && done_[finalized_]) {
       const std::size_t index = finalized_++;
       lock.unlock();
       try {
@@ -71,6 +91,7 @@ class Scheduler {
       } catch (...) {
         lock.lock();
         finalizing_ = false;
+        failed_ = true;
         throw;
       }
       lock.lock();
@@ -88,6 +109,7 @@ class Scheduler {
   std::vector<char> done_;
   std::size_t finalized_ = 0;
   bool finalizing_ = false;
+  bool failed_ = false;
 };
 
 }  // namespace

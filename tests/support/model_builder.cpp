@@ -1,7 +1,9 @@
 #include "support/model_builder.h"
 
+#include <cmath>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 
 #include "engine/convert.h"
 #include "io/sharded_writer.h"
@@ -14,6 +16,51 @@ std::vector<std::byte> encode_values(DType dtype, const std::vector<double>& val
   std::vector<std::byte> out(values.size() * dtype_size(dtype));
   engine::store_from_f64(values.data(), values.size(), dtype, out.data());
   return out;
+}
+
+std::vector<double> decode_values(DType dtype, const std::vector<std::byte>& bytes) {
+  std::vector<double> out(bytes.size() / dtype_size(dtype));
+  engine::load_as_f64(bytes.data(), dtype, out.size(), out.data());
+  return out;
+}
+
+long double ulp_in(DType dtype, long double value) {
+  const int digits = dtype == DType::kBF16 ? 8 : dtype == DType::kF16 ? 11 : 24;
+  const int min_exponent = dtype == DType::kF16 ? -14 : -126;  // of the smallest normal
+  int e = 0;
+  std::frexp(static_cast<double>(value), &e);  // value = m·2^e, 0.5 <= |m| < 1
+  if (value == 0 || e - 1 < min_exponent) e = min_exponent + 1;
+  return std::ldexp(1.0L, e - digits);
+}
+
+ReadTensor read_tensor(const std::filesystem::path& path, const std::string& name, const std::string& prefix) {
+  auto ckpt = Checkpoint::open(path, prefix);
+  const TensorRef* ref = ckpt.find(name);
+  if (ref == nullptr) throw std::runtime_error("no tensor '" + name + "' in " + path.string());
+  ReadTensor t;
+  t.dtype = ref->info->dtype;
+  t.shape = ref->info->shape;
+  auto span = ckpt.data(*ref);
+  t.raw.assign(span.begin(), span.end());
+  t.values = decode_values(t.dtype, t.raw);
+  return t;
+}
+
+void append_adversarial_pairs(DType dtype, std::vector<double>& base, std::vector<double>& post) {
+  const double max = dtype == DType::kF16    ? 65504.0
+                     : dtype == DType::kBF16 ? 3.3895313892515355e38
+                                             : 3.4028234663852886e38;
+  const double tiny = dtype == DType::kF16 ? 0x1p-24 : dtype == DType::kBF16 ? 0x1p-133 : 0x1p-149;
+  const double gap = dtype == DType::kF16 ? 0x1p14 : 0x1p40;
+  const std::vector<std::pair<double, double>> pairs = {
+      {0.0, -0.0},  {-0.0, 0.0},       {-0.0, -0.0},     {tiny, -tiny},        {3 * tiny, 0.0},
+      {0.0, 5 * tiny}, {1.0, 0x1p-20}, {0x1p-20, 1.0},   {-1.0, 0x1p-20},      {1.0, 1.0 + gap},
+      {gap, 1.0 / gap}, {-gap, 3.0},   {max, -max},      {-max, max},          {max, max},
+      {max, tiny},  {0.75, -0.75},     {-1.5e-3, 1.5e-3}, {1.0, 1.0},          {max / 2, max}};
+  for (const auto& [b, p] : pairs) {
+    base.push_back(b);
+    post.push_back(p);
+  }
 }
 
 void write_model(const std::filesystem::path& dir, const TensorMap& tensors, const std::string& config_json,

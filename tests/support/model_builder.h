@@ -39,4 +39,25 @@ std::map<std::string, std::vector<std::byte>> read_all_bytes(const std::filesyst
 // Stored bytes of `value` in `dtype` (round to nearest even).
 std::vector<std::byte> encode_values(DType dtype, const std::vector<double>& values);
 
+// Spacing of `dtype`'s values at `value` (BF16, F16, F32; subnormals included):
+// a correctly rounded result is within half of it.
+long double ulp_in(DType dtype, long double value);
+
+// Exact stored values of `bytes` (any dtype) as doubles.
+std::vector<double> decode_values(DType dtype, const std::vector<std::byte>& bytes);
+
+// One tensor of a checkpoint (model or delta) as doubles, with its dtype and shape.
+struct ReadTensor {
+  DType dtype = DType::kF32;
+  std::vector<std::uint64_t> shape;
+  std::vector<double> values;
+  std::vector<std::byte> raw;
+};
+ReadTensor read_tensor(const std::filesystem::path& path, const std::string& name, const std::string& prefix = "model");
+
+// (base, post) value pairs that stress exactness in `dtype`: signed zeros,
+// subnormals, magnitudes 2^20 and 2^40 apart (2^14 for F16, whose range is
+// smaller), the largest finite values, sign flips. Appended to the vectors.
+void append_adversarial_pairs(DType dtype, std::vector<double>& base, std::vector<double>& post);
+
 }  // namespace paramdelta::testing

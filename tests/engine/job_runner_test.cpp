@@ -1,0 +1,146 @@
+// The chunked job runner: every chunk runs once, finalize steps run once each
+// and in job order, exceptions reach the caller, progress adds up.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "engine/job_runner.h"
+
+namespace paramdelta::engine {
+namespace {
+
+struct CountingProgress : ProgressSink {
+  std::atomic<std::uint64_t> bytes{0};
+  void begin(const std::string&, std::uint64_t) override {}
+  void advance(std::uint64_t n) override { bytes += n; }
+  void end() override {}
+};
+
+TEST(JobRunner, CoversEveryElementOnceAndFinalizesInJobOrder) {
+  ThreadPool pool(4);
+  const std::vector<std::uint64_t> sizes = {10, 0, 1, 33, 7, 0, 64, 5};
+  std::vector<std::vector<std::atomic<int>>> seen;
+  for (auto n : sizes) seen.emplace_back(n);
+  std::vector<std::size_t> prepared_chunks(sizes.size(), 999);
+  std::mutex m;
+  std::vector<std::size_t> order;
+  std::vector<Job> jobs;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    Job j;
+    j.elements = sizes[k];
+    j.bytes_per_element = 3;
+    j.prepare = [&, k](std::size_t chunks) { prepared_chunks[k] = chunks; };
+    j.run_chunk = [&, k](std::size_t chunk, std::uint64_t begin, std::uint64_t end, int) {
+      EXPECT_EQ(chunk, begin / 4);
+      EXPECT_LE(end - begin, 4u);
+      // Finalize must not have run for a job that still has chunks running.
+      std::lock_guard lock(m);
+      EXPECT_TRUE(std::find(order.begin(), order.end(), k) == order.end());
+      for (auto i = begin; i < end; ++i) seen[k][i]++;
+    };
+    j.finalize = [&, k] {
+      std::lock_guard lock(m);
+      order.push_back(k);
+      for (auto& s : seen[k]) EXPECT_EQ(s.load(), 1) << "job " << k << " finalized before all its chunks ran";
+    };
+    jobs.push_back(std::move(j));
+  }
+  CountingProgress progress;
+  run_jobs(pool, jobs, &progress, 4);
+  std::vector<std::size_t> expected(sizes.size());
+  for (std::size_t k = 0; k < sizes.size(); ++k) expected[k] = k;
+  EXPECT_EQ(order, expected);
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    EXPECT_EQ(prepared_chunks[k], (sizes[k] + 3) / 4) << k;
+    for (auto& s : seen[k]) EXPECT_EQ(s.load(), 1);
+  }
+  std::uint64_t total = 0;
+  for (auto n : sizes) total += 3 * n;
+  EXPECT_EQ(progress.bytes.load(), total);
+}
+
+TEST(JobRunner, FinalizeOrderHoldsWhenEarlyJobsAreSlow) {
+  ThreadPool pool(4);
+  std::vector<int> order;
+  std::mutex m;
+  std::vector<Job> jobs;
+  for (int k = 0; k < 6; ++k) {
+    Job j;
+    j.elements = 2;
+    j.run_chunk = [k](std::size_t, std::uint64_t, std::uint64_t, int) {
+      if (k == 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let later jobs finish first
+    };
+    j.finalize = [&, k] {
+      std::lock_guard lock(m);
+      order.push_back(k);
+    };
+    jobs.push_back(std::move(j));
+  }
+  run_jobs(pool, jobs, nullptr, 1);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST(JobRunner, AChunkExceptionReachesTheCaller) {
+  ThreadPool pool(3);
+  std::vector<Job> jobs(3);
+  for (auto& j : jobs) {
+    j.elements = 100;
+    j.run_chunk = [](std::size_t chunk, std::uint64_t, std::uint64_t, int) {
+      if (chunk == 5) throw std::runtime_error("chunk 5");
+    };
+  }
+  EXPECT_THROW(run_jobs(pool, jobs, nullptr, 10), std::runtime_error);
+}
+
+TEST(JobRunner, AChunkExceptionStopsTheRemainingWork) {
+  // A failure early in a long run (a NaN in the first tensor of a large model)
+  // must be reported without processing everything else first.
+  ThreadPool pool(3);
+  std::atomic<int> chunks_run{0};
+  std::vector<Job> jobs(200);
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    jobs[k].elements = 10;
+    jobs[k].run_chunk = [&, k](std::size_t, std::uint64_t, std::uint64_t, int) {
+      ++chunks_run;
+      if (k == 0) throw std::runtime_error("bad input in the first tensor");
+    };
+  }
+  EXPECT_THROW(run_jobs(pool, jobs, nullptr, 1), std::runtime_error);
+  EXPECT_LT(chunks_run.load(), 1000) << "work went on after the failure";
+}
+
+TEST(JobRunner, AFinalizeExceptionReachesTheCallerAndLaterJobsAreNotFinalized) {
+  ThreadPool pool(2);
+  std::atomic<int> finalized_after{0};
+  std::vector<Job> jobs(4);
+  for (int k = 0; k < 4; ++k) {
+    jobs[k].elements = 8;
+    jobs[k].run_chunk = [](std::size_t, std::uint64_t, std::uint64_t, int) {};
+    jobs[k].finalize = [&, k] {
+      if (k == 1) throw std::runtime_error("finalize 1");
+      if (k > 1) ++finalized_after;
+    };
+  }
+  EXPECT_THROW(run_jobs(pool, jobs, nullptr, 4), std::runtime_error);
+  EXPECT_EQ(finalized_after.load(), 0);
+}
+
+TEST(JobRunner, SingleThreadedPoolGivesTheSameCoverage) {
+  ThreadPool pool(1);
+  std::vector<int> seen(50, 0);
+  std::vector<Job> jobs(1);
+  jobs[0].elements = 50;
+  jobs[0].run_chunk = [&](std::size_t, std::uint64_t b, std::uint64_t e, int w) {
+    EXPECT_EQ(w, 0);
+    for (auto i = b; i < e; ++i) seen[i]++;
+  };
+  run_jobs(pool, jobs, nullptr, 7);
+  for (int s : seen) EXPECT_EQ(s, 1);
+}
+
+}  // namespace
+}  // namespace paramdelta::engine
