@@ -1,4 +1,5 @@
 // paramdelta: carry a model's post-training over to a new base (ParamΔ).
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -17,6 +18,9 @@ std::vector<CommandDefinition>& command_registry() {
 
 int main(int argc, char** argv) {
   using namespace paramdelta;
+  // Past a file size limit (RLIMIT_FSIZE) a write must fail with EFBIG and be
+  // reported like a full disk, not kill the program and strand temporary files.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"paramdelta: compute, keep, combine and apply ParamΔ weight deltas (Θ'post = Θ'base + s·(Θpost − Θbase))",
                "paramdelta"};
   app.set_version_flag("--version", std::string("paramdelta ") + PARAMDELTA_VERSION);

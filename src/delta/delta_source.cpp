@@ -1,6 +1,8 @@
 #include "delta/delta_source.h"
 
 #include <cstring>
+#include <string_view>
+#include <unordered_set>
 
 #include "paramdelta/error.h"
 
@@ -72,9 +74,11 @@ DeltaSource DeltaSource::open(const fs::path& path) {
       throw_invalid(label, "manifest records exceptions but the delta has no exceptions store", t.name);
     }
   }
+  std::unordered_set<std::string_view> listed;  // not Manifest::find, a linear scan: this loop would be O(n^2)
+  for (const auto& t : d.manifest_.tensors) listed.insert(t.name);
   for (const auto& ref : d.tensors_.tensors()) {
     if (ref.name().find("::exceptions.") != std::string::npos) continue;
-    if (d.manifest_.find(ref.name()) == nullptr) {
+    if (!listed.contains(ref.name())) {
       throw_invalid(label, "present in the delta's tensors but not in its manifest", ref.name());
     }
   }

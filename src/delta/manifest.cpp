@@ -46,6 +46,10 @@ std::string manifest_to_json(const Manifest& m) {
                    {"missing_in_base", "stored as full values"},
                    {"integer_tensors", "carried from the post model; apply keeps the new base's"}};
   json tensors = json::object();
+  // Appended without the per-insertion search of ordered_json (O(n^2) for the
+  // tens of thousands of tensors of large mixture-of-experts models); names are unique.
+  auto& members = static_cast<json::object_t::Container&>(tensors.get_ref<json::object_t&>());
+  members.reserve(m.tensors.size());
   for (const auto& t : m.tensors) {
     json e;
     e["kind"] = tensor_kind_name(t.kind);
@@ -59,7 +63,7 @@ std::string manifest_to_json(const Manifest& m) {
     if (!t.post_checksum.empty()) e["post_checksum"] = t.post_checksum;
     e["exceptions"] = t.exceptions;
     if (t.delta_rows) e["delta_rows"] = *t.delta_rows;
-    tensors[t.name] = std::move(e);
+    members.emplace_back(t.name, std::move(e));
   }
   j["tensors"] = std::move(tensors);
   j["removed_tensors"] = m.removed_tensors;
@@ -117,6 +121,39 @@ std::vector<std::string> string_list(const json& obj, const char* key, const std
   return out;
 }
 
+// Optional fields: absent gives the fallback; present with the wrong
+// type is an error naming the field, never a silent default or a JSON exception.
+std::string field_path(const std::string& where, const char* key) { return where.empty() ? key : where + "." + key; }
+
+std::string optional_string(const json& obj, const char* key, const std::string& fallback, const std::string& label,
+                            const std::string& where, const std::string& tensor = {}) {
+  if (!obj.contains(key)) return fallback;
+  if (!obj[key].is_string()) throw_invalid(label, "must be a string", tensor, field_path(where, key));
+  return obj[key].get<std::string>();
+}
+
+bool optional_bool(const json& obj, const char* key, bool fallback, const std::string& label, const std::string& where) {
+  if (!obj.contains(key)) return fallback;
+  if (!obj[key].is_boolean()) throw_invalid(label, "must be true or false", {}, field_path(where, key));
+  return obj[key].get<bool>();
+}
+
+std::uint64_t optional_unsigned(const json& obj, const char* key, std::uint64_t fallback, const std::string& label,
+                                const std::string& where, const std::string& tensor = {}) {
+  if (!obj.contains(key)) return fallback;
+  if (!obj[key].is_number_unsigned()) {
+    throw_invalid(label, "must be a non-negative integer", tensor, tensor.empty() ? field_path(where, key) : key);
+  }
+  return obj[key].get<std::uint64_t>();
+}
+
+// A member that, when present, must be an object; nullptr when absent.
+const json* optional_object(const json& obj, const char* key, const std::string& label) {
+  if (!obj.contains(key)) return nullptr;
+  if (!obj[key].is_object()) throw_invalid(label, "must be an object", {}, key);
+  return &obj[key];
+}
+
 }  // namespace
 
 Manifest manifest_from_json(const std::string& text, const std::string& label) {
@@ -128,34 +165,35 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
   Manifest m;
   const auto& version = require(j, "format_version", label, "");
   if (!version.is_number_integer()) throw_invalid(label, "must be an integer", {}, "format_version");
-  m.format_version = version.get<int>();
-  if (m.format_version != kDeltaFormatVersion) {
-    throw_invalid(label, "format version " + std::to_string(m.format_version) + " is not supported", {},
-                  "format_version", "this paramdelta reads version " + std::to_string(kDeltaFormatVersion));
+  // Compared as written: a huge number must not wrap around to a supported version.
+  if (!version.is_number_unsigned() || version.get<std::uint64_t>() != static_cast<std::uint64_t>(kDeltaFormatVersion)) {
+    throw_invalid(label, "format version " + version.dump() + " is not supported", {}, "format_version",
+                  "this paramdelta reads version " + std::to_string(kDeltaFormatVersion));
   }
-  m.tool = j.value("tool", "");
-  m.created = j.value("created", "");
-  m.operation = j.value("operation", "compute");
+  m.format_version = kDeltaFormatVersion;
+  m.tool = optional_string(j, "tool", "", label, "");
+  m.created = optional_string(j, "created", "", label, "");
+  m.operation = optional_string(j, "operation", "compute", label, "");
   const auto& enc = require(j, "encoding", label, "");
   m.encoding = require_string(enc, "name", label, "encoding");
   if (m.encoding != kEncodingExact && m.encoding != kEncodingPlain) {
     throw_invalid(label, "unknown encoding '" + m.encoding + "'", {}, "encoding.name",
                   "the delta was written by a newer paramdelta");
   }
-  m.lossless = enc.value("lossless", false);
-  m.exceptions_location = enc.value("exceptions", "");
-  m.checksum = j.value("checksum", "");
-  if (j.contains("base") && j["base"].is_object()) {
-    m.base_source = j["base"].value("source", "");
-    m.base_tensor_bytes = j["base"].value("tensor_bytes", std::uint64_t{0});
+  m.lossless = optional_bool(enc, "lossless", false, label, "encoding");
+  m.exceptions_location = optional_string(enc, "exceptions", "", label, "encoding");
+  m.checksum = optional_string(j, "checksum", "", label, "");
+  if (const json* base = optional_object(j, "base", label)) {
+    m.base_source = optional_string(*base, "source", "", label, "base");
+    m.base_tensor_bytes = optional_unsigned(*base, "tensor_bytes", 0, label, "base");
   }
-  if (j.contains("post") && j["post"].is_object()) {
-    m.post_source = j["post"].value("source", "");
-    m.post_tensor_bytes = j["post"].value("tensor_bytes", std::uint64_t{0});
+  if (const json* post = optional_object(j, "post", label)) {
+    m.post_source = optional_string(*post, "source", "", label, "post");
+    m.post_tensor_bytes = optional_unsigned(*post, "tensor_bytes", 0, label, "post");
   }
-  if (j.contains("policies") && j["policies"].is_object()) {
-    m.vocab_mismatch = j["policies"].value("vocab_mismatch", "error");
-    m.allow_non_finite = j["policies"].value("allow_non_finite", false);
+  if (const json* policies = optional_object(j, "policies", label)) {
+    m.vocab_mismatch = optional_string(*policies, "vocab_mismatch", "error", label, "policies");
+    m.allow_non_finite = optional_bool(*policies, "allow_non_finite", false, label, "policies");
   }
   const auto& tensors = require(j, "tensors", label, "");
   if (!tensors.is_object()) throw_invalid(label, "must be an object", {}, "tensors");
@@ -163,7 +201,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
     if (!e.is_object()) throw_invalid(label, "entry must be an object", name);
     ManifestTensor t;
     t.name = name;
-    const std::string kind = e.value("kind", "");
+    const std::string kind = optional_string(e, "kind", "", label, "", name);
     if (kind == "delta") t.kind = TensorKind::kDelta;
     else if (kind == "full") t.kind = TensorKind::kFull;
     else if (kind == "carry") t.kind = TensorKind::kCarry;
@@ -173,15 +211,12 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
     if (e.contains("base_dtype")) t.base_dtype = require_dtype(e, "base_dtype", label, name);
     if (e.contains("post_dtype")) t.post_dtype = require_dtype(e, "post_dtype", label, name);
     if (e.contains("base_shape")) t.base_shape = require_shape(e["base_shape"], label, name, "base_shape");
-    t.base_tensor = e.value("base_tensor", "");
-    t.base_checksum = e.value("base_checksum", "");
-    t.post_checksum = e.value("post_checksum", "");
-    const auto& exc = e.contains("exceptions") ? e["exceptions"] : json(0);
-    if (!exc.is_number_unsigned()) throw_invalid(label, "must be a non-negative integer", name, "exceptions");
-    t.exceptions = exc.get<std::uint64_t>();
+    t.base_tensor = optional_string(e, "base_tensor", "", label, "", name);
+    t.base_checksum = optional_string(e, "base_checksum", "", label, "", name);
+    t.post_checksum = optional_string(e, "post_checksum", "", label, "", name);
+    t.exceptions = optional_unsigned(e, "exceptions", 0, label, "", name);
     if (e.contains("delta_rows")) {
-      if (!e["delta_rows"].is_number_unsigned()) throw_invalid(label, "must be a non-negative integer", name, "delta_rows");
-      t.delta_rows = e["delta_rows"].get<std::uint64_t>();
+      t.delta_rows = optional_unsigned(e, "delta_rows", 0, label, "", name);
       if (t.shape.empty() || *t.delta_rows > t.shape[0]) throw_invalid(label, "exceeds the tensor's rows", name, "delta_rows");
     }
     if (t.kind == TensorKind::kDelta && !t.base_dtype) throw_invalid(label, "missing required field", name, "base_dtype");
@@ -190,9 +225,11 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
   m.removed_tensors = string_list(j, "removed_tensors", label);
   m.files = string_list(j, "files", label);
   m.combined_from = string_list(j, "combined_from", label);
-  if (j.contains("combine_weights") && j["combine_weights"].is_array()) {
+  if (j.contains("combine_weights")) {
+    if (!j["combine_weights"].is_array()) throw_invalid(label, "must be an array of numbers", {}, "combine_weights");
     for (const auto& w : j["combine_weights"]) {
-      if (w.is_number()) m.combine_weights.push_back(w.get<double>());
+      if (!w.is_number()) throw_invalid(label, "must be an array of numbers", {}, "combine_weights");
+      m.combine_weights.push_back(w.get<double>());
     }
   }
   return m;

@@ -1,7 +1,8 @@
 #include "paramdelta/checkpoint.h"
 
 #include <cstring>
-#include <set>
+#include <map>
+#include <string_view>
 
 #include "core/float_bits.h"
 #include "io/json_strict.h"
@@ -75,25 +76,26 @@ Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
         }
         ckpt.shards_.push_back(SafetensorsFile::open(shard_path));
       }
-      std::set<std::string> mapped;
+      std::map<std::string_view, std::string_view> file_of_tensor;  // a lookup, not a scan: indexes can be huge
       for (const auto& [tensor, file] : mapping) {
         const auto& shard = *ckpt.shards_[shard_of_file[file]];
         if (shard.find(tensor) == nullptr) {
           throw_invalid(label, "is mapped to shard '" + file + "', which does not contain it", tensor, "weight_map");
         }
-        mapped.insert(tensor);
+        file_of_tensor.emplace(tensor, file);
       }
       // Every tensor of every shard must be the one the index maps it to:
       // otherwise two shards claim one tensor, or a shard holds unlisted data.
       for (const auto& [file, idx] : shard_of_file) {
         for (const auto& t : ckpt.shards_[idx]->tensors()) {
-          auto it = std::find_if(mapping.begin(), mapping.end(), [&](const auto& m) { return m.first == t.name; });
-          if (it == mapping.end()) {
+          auto it = file_of_tensor.find(t.name);
+          if (it == file_of_tensor.end()) {
             throw_invalid(label, "shard '" + file + "' holds a tensor the index does not list", t.name, "weight_map");
           }
           if (it->second != file) {
-            throw_invalid(label, "both shard '" + file + "' and shard '" + it->second + "' hold this tensor", t.name,
-                          "weight_map", "the index maps it to '" + it->second + "'");
+            const std::string mapped_to(it->second);
+            throw_invalid(label, "both shard '" + file + "' and shard '" + mapped_to + "' hold this tensor", t.name,
+                          "weight_map", "the index maps it to '" + mapped_to + "'");
           }
         }
       }

@@ -1,6 +1,7 @@
 #include "io/file_ops.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <unistd.h>
 
 #include <atomic>
@@ -36,7 +37,8 @@ fs::path temporary_sibling(const fs::path& final_path) {
 }
 
 int create_exclusive(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  // Read-write: a writer whose header outgrew its room copies the data back out of this file.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw_os("cannot create file", path, errno);
   return fd;
 }
@@ -147,8 +149,17 @@ void StagedOutput::commit() {
     // rename() replaces a file atomically: the old one stays valid until the new one is complete.
     publish_file(staging_, destination_);
   } else if (exists) {
-    // A directory cannot be replaced atomically: move the old one aside first,
-    // so that at every instant there is either the old or the new output.
+    // A directory cannot be replaced by rename(): swap the two atomically where
+    // the filesystem can, so that at every instant the destination holds the
+    // complete old output or the complete new one; the old one then lies under
+    // the staging name and is removed.
+    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, destination_.c_str(), RENAME_EXCHANGE) == 0) {
+      committed_ = true;
+      fs::remove_all(staging_, ec);
+      return;
+    }
+    // Otherwise move the old one aside first: a crash between the two renames
+    // leaves it under a hidden name beside the destination.
     fs::path old = temporary_sibling(destination_);
     if (::rename(destination_.c_str(), old.c_str()) != 0) throw_os("cannot move the old output aside", destination_, errno);
     if (::rename(staging_.c_str(), destination_.c_str()) != 0) {

@@ -1,7 +1,7 @@
 #include "io/json_strict.h"
 
 #include <fstream>
-#include <set>
+#include <unordered_set>
 #include <sstream>
 #include <system_error>
 #include <vector>
@@ -13,62 +13,164 @@ namespace paramdelta {
 
 namespace {
 
-struct DuplicateKey {
-  std::string key;
-};
-struct TooDeep {};
+// First pass over untrusted text, building nothing: rejects nesting deeper
+// than the cap and duplicate keys ({"a":1,"a":2} is undefined in JSON and
+// readers disagree on which one wins). The document is then built by the plain
+// parser in a second pass. (nlohmann's callback parser cannot be used for
+// this: after every nested value it scans the enclosing object, which makes a
+// header of n tensors cost O(n^2) and lets a hostile file stall the program.)
+class GuardSax {
+ public:
+  using number_integer_t = nlohmann::json::number_integer_t;
+  using number_unsigned_t = nlohmann::json::number_unsigned_t;
+  using number_float_t = nlohmann::json::number_float_t;
+  using string_t = nlohmann::json::string_t;
+  using binary_t = nlohmann::json::binary_t;
 
-template <typename Json>
-Json parse_with_guards(std::string_view text, const std::string& label, int max_depth) {
-  // One set of seen keys per open object, to reject {"a":1,"a":2}: JSON leaves
-  // duplicates undefined and readers disagree on which one wins.
-  std::vector<std::set<std::string>> open_objects;
-  auto guard = [&](int depth, nlohmann::json::parse_event_t event, Json& parsed) -> bool {
-    using E = nlohmann::json::parse_event_t;
-    if (depth > max_depth) throw TooDeep{};
-    switch (event) {
-      case E::object_start:
-        open_objects.emplace_back();
-        break;
-      case E::object_end:
-        if (!open_objects.empty()) open_objects.pop_back();
-        break;
-      case E::key: {
-        auto key = parsed.template get<std::string>();
-        if (!open_objects.empty() && !open_objects.back().insert(key).second) throw DuplicateKey{key};
-        break;
-      }
-      default:
-        break;
+  GuardSax(const std::string& label, int max_depth) : label_(label), max_depth_(max_depth) {}
+
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(number_integer_t) { return true; }
+  bool number_unsigned(number_unsigned_t) { return true; }
+  bool number_float(number_float_t, const string_t&) { return true; }
+  bool string(string_t&) { return true; }
+  bool binary(binary_t&) { return true; }
+  bool start_object(std::size_t) {
+    enter();
+    open_objects_.emplace_back();
+    return true;
+  }
+  bool key(string_t& key) {
+    if (!open_objects_.back().insert(key).second) {
+      throw Error(ErrorKind::kInvalidInput, "duplicate JSON key '" + key + "'", ErrorContext{label_, {}, {}},
+                  "each name may appear once");
     }
     return true;
-  };
-  try {
-    return Json::parse(text.begin(), text.end(), guard, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const TooDeep&) {
-    throw Error(ErrorKind::kInvalidInput, "JSON nested deeper than " + std::to_string(max_depth) + " levels",
-                ErrorContext{label, {}, {}}, "the file is malformed or hostile");
-  } catch (const DuplicateKey& d) {
-    throw Error(ErrorKind::kInvalidInput, "duplicate JSON key '" + d.key + "'", ErrorContext{label, {}, {}},
-                "each name may appear once");
-  } catch (const nlohmann::json::parse_error& e) {
+  }
+  bool end_object() {
+    open_objects_.pop_back();
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    enter();
+    return true;
+  }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
     std::string what = e.what();
     // nlohmann's text starts with "[json.exception.parse_error.101] "; keep the useful part.
     auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);
-    throw Error(ErrorKind::kInvalidInput, "invalid JSON: " + what, ErrorContext{label, {}, {}});
+    throw Error(ErrorKind::kInvalidInput, "invalid JSON: " + what, ErrorContext{label_, {}, {}});
   }
+
+ private:
+  void enter() {
+    if (++depth_ > max_depth_) {
+      throw Error(ErrorKind::kInvalidInput, "JSON nested deeper than " + std::to_string(max_depth_) + " levels",
+                  ErrorContext{label_, {}, {}}, "the file is malformed or hostile");
+    }
+  }
+  const std::string& label_;
+  int max_depth_;
+  int depth_ = 0;
+  std::vector<std::unordered_set<std::string>> open_objects_;  // keys seen, per open object
+};
+
+// Builds an ordered_json document in time linear in its size. The stock
+// parser inserts each member with a search of the object built so far
+// (O(n^2) for an object of n members, e.g. a manifest's tensors); here members
+// are appended, which is right because the first pass has rejected duplicates.
+class OrderedBuilder {
+ public:
+  using Json = nlohmann::ordered_json;
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  Json take() { return std::move(root_); }
+
+  bool null() { return add(nullptr) != nullptr; }
+  bool boolean(bool v) { return add(v) != nullptr; }
+  bool number_integer(number_integer_t v) { return add(v) != nullptr; }
+  bool number_unsigned(number_unsigned_t v) { return add(v) != nullptr; }
+  bool number_float(number_float_t v, const string_t&) { return add(v) != nullptr; }
+  bool string(string_t& v) { return add(std::move(v)) != nullptr; }
+  bool binary(binary_t& v) { return add(Json::binary(std::move(v))) != nullptr; }
+  bool start_object(std::size_t) {
+    open_.push_back(add(Json::object()));
+    return true;
+  }
+  bool key(string_t& k) {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() {
+    open_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    open_.push_back(add(Json::array()));
+    return true;
+  }
+  bool end_array() {
+    open_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  // Only the innermost open container grows, so pointers to the open ones stay valid.
+  template <typename V>
+  Json* add(V&& value) {
+    if (open_.empty()) {
+      root_ = Json(std::forward<V>(value));
+      return &root_;
+    }
+    Json& parent = *open_.back();
+    if (parent.is_array()) {
+      auto& items = parent.get_ref<Json::array_t&>();
+      items.emplace_back(std::forward<V>(value));
+      return &items.back();
+    }
+    auto& members = static_cast<Json::object_t::Container&>(parent.get_ref<Json::object_t&>());
+    members.emplace_back(std::move(key_), Json(std::forward<V>(value)));
+    return &members.back().second;
+  }
+  Json root_;
+  std::vector<Json*> open_;
+  string_t key_;
+};
+
+void check_guards(std::string_view text, const std::string& label, int max_depth) {
+  GuardSax guard(label, max_depth);
+  nlohmann::json::sax_parse(text.begin(), text.end(), &guard, nlohmann::json::input_format_t::json,
+                            /*strict=*/true, /*ignore_comments=*/false);
 }
 
 }  // namespace
 
 nlohmann::json parse_json_strict(std::string_view text, const std::string& label, int max_depth) {
-  return parse_with_guards<nlohmann::json>(text, label, max_depth);
+  check_guards(text, label, max_depth);
+  return nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
+                               /*ignore_comments=*/false);
 }
 
 nlohmann::ordered_json parse_json_strict_ordered(std::string_view text, const std::string& label, int max_depth) {
-  return parse_with_guards<nlohmann::ordered_json>(text, label, max_depth);
+  check_guards(text, label, max_depth);
+  OrderedBuilder builder;
+  nlohmann::ordered_json::sax_parse(text.begin(), text.end(), &builder, nlohmann::ordered_json::input_format_t::json,
+                                    /*strict=*/true, /*ignore_comments=*/false);
+  return builder.take();
 }
+
 
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
   std::error_code ec;

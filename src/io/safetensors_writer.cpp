@@ -21,18 +21,26 @@ std::uint64_t TensorSpec::nbytes() const {
 
 std::string render_safetensors_header(const std::vector<std::pair<TensorSpec, std::uint64_t>>& tensors,
                                       const Metadata& metadata) {
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  // Assembled member by member: inserting n members into one ordered_json
+  // object costs O(n^2) (each insertion searches the object), far too slow for
+  // files of many thousand tensors. The text is the same.
+  using json = nlohmann::ordered_json;
+  auto text = [](const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::strict); };
+  std::string out = "{";
   if (!metadata.empty()) {
-    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-    for (const auto& [k, v] : metadata) meta[k] = v;
-    header["__metadata__"] = std::move(meta);
+    json meta = json::object();
+    for (const auto& [k, v] : metadata) meta[k] = v;  // a std::map: already unique and sorted
+    out += "\"__metadata__\":" + text(meta);
   }
   for (const auto& [spec, offset] : tensors) {
-    header[spec.name] = {{"dtype", std::string(dtype_name(spec.dtype))},
-                         {"shape", spec.shape},
-                         {"data_offsets", {offset, offset + spec.nbytes()}}};
+    if (out.size() > 1) out += ',';
+    out += text(json(spec.name));
+    out += ':';
+    out += text(json{{"dtype", std::string(dtype_name(spec.dtype))},
+                     {"shape", spec.shape},
+                     {"data_offsets", {offset, offset + spec.nbytes()}}});
   }
-  return header.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::strict);
+  return out + "}";
 }
 
 namespace {
