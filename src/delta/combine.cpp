@@ -123,6 +123,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   const std::size_t k_inputs = deltas.size();
   std::vector<std::vector<ExceptionList>> exceptions(first.tensors.size());
   std::vector<std::vector<float>> acc(static_cast<std::size_t>(pool.size()));
+  std::vector<std::vector<double>> saved(static_cast<std::size_t>(pool.size()));
   std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
   std::vector<engine::Job> jobs;
   std::uint64_t total_bytes = 0;
@@ -164,18 +165,24 @@ OperationSummary combine_deltas(const CombineOptions& options) {
           const TensorRef* r = deltas[i].tensors().find(t.name);
           const DType dd = r->info->dtype;
           const std::byte* data = deltas[i].tensors().data(*r).data() + begin * dtype_size(dd);
-          engine::accumulate_block(data, dd, n, static_cast<float>(weights[i]), a.data());
-          // Where a delta stored the exact difference separately, use it.
+          // Where a delta stored the exact difference separately, that replaces
+          // the stored value, which may be far off or even infinite (an
+          // overflowing difference): keep the running sums there, add the
+          // stored deltas, then redo those elements with the exact difference.
           const ExceptionList& ex = exceptions[k][i];
-          for (std::uint64_t e = ex.lower_bound(begin); e < ex.count; ++e) {
-            const std::uint64_t idx = ex.index_at(e);
-            if (idx >= end) break;
+          const std::uint64_t first = ex.lower_bound(begin);
+          std::uint64_t last = first;
+          while (last < ex.count && ex.index_at(last) < end) ++last;
+          auto& sums = saved[static_cast<std::size_t>(worker)];
+          sums.clear();
+          for (std::uint64_t e = first; e < last; ++e) sums.push_back(a[ex.index_at(e) - begin]);
+          engine::accumulate_block(data, dd, n, static_cast<float>(weights[i]), a.data());
+          for (std::uint64_t e = first; e < last; ++e) {
             std::uint64_t bb = 0, pb = 0;
             std::memcpy(&bb, ex.base + e * dtype_size(ex.base_dtype), dtype_size(ex.base_dtype));
             std::memcpy(&pb, ex.post + e * dtype_size(ex.post_dtype), dtype_size(ex.post_dtype));
             const double exact = engine::bits_to_f64(pb, ex.post_dtype) - engine::bits_to_f64(bb, ex.base_dtype);
-            const double stored = engine::bits_to_f64(engine::element_bits(data, dd, idx - begin), dd);
-            a[idx - begin] += static_cast<float>(weights[i] * (exact - stored));
+            a[ex.index_at(e) - begin] = static_cast<float>(sums[e - first] + weights[i] * exact);
           }
         }
         engine::store_from_f32(a.data(), n, t.dtype, buf.data());

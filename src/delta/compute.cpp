@@ -116,7 +116,8 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
                               std::to_string(*item.delta_rows) + ")" +
                               (ps[0] > bs[0] ? ", post-only rows [" + std::to_string(bs[0]) + ", " +
                                                    std::to_string(ps[0]) + ") stored as full values"
-                                             : std::string(", base-only rows dropped")));
+                                             : ", rows [" + std::to_string(ps[0]) + ", " + std::to_string(bs[0]) +
+                                                   ") exist only in the base: apply keeps the new base's"));
     }
     items.push_back(item);
   }

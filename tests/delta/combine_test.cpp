@@ -98,6 +98,28 @@ TEST(Combine, WeightedSumMatchesTheExactDifferences) {
   }
 }
 
+TEST(Combine, ExceptionElementsWhoseStoredDeltaOverflowedStillCombineExactly) {
+  // max − (−max) overflows the delta dtype: the stored delta is infinite and
+  // only the exception list knows the true difference. Weighted down, the
+  // combination is finite and must come out right.
+  ScratchDir dir;
+  TensorMap base = base_tensors(DType::kBF16), post = post_tensors(DType::kBF16);
+  inject_adversarial(base, post, "model.layers.0.mlp.up_proj.weight");
+  write_model(dir / "B", base, config_for(kVocab, false));
+  write_model(dir / "P", post, config_for(kVocab, false));
+  compute_delta(compute_options(dir / "B", dir / "P", dir / "d"));
+  auto co = combine_options({dir / "d", dir / "d"}, dir / "mix");
+  co.weights = {0.25, 0.125};
+  co.delta_dtype = DType::kF32;
+  combine_deltas(co);
+  const auto exact = exact_delta(dir / "d", "model.layers.0.mlp.up_proj.weight");
+  const ReadTensor c = read_tensor(dir / "mix", "model.layers.0.mlp.up_proj.weight", "delta");
+  for (std::size_t i = 0; i < c.values.size(); ++i) {
+    const long double want = 0.375L * exact[i];
+    EXPECT_LE(std::fabs(c.values[i] - want), std::ldexp(std::fabs(want), -21)) << i;
+  }
+}
+
 TEST(Combine, DefaultsToTheFirstDeltasDtypeAndWritesASingleFile) {
   ScratchDir dir;
   write_chain(dir.path(), DType::kBF16);

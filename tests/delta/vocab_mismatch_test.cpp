@@ -92,7 +92,10 @@ TEST(VocabMismatch, OverlapWithASmallerPostVocabularyKeepsTheNewBasesExtraRows) 
   write_pair(dir.path(), 28, 24);
   auto co = compute_options(dir / "base", dir / "post", dir / "delta");
   co.vocab_mismatch = VocabMismatch::kOverlap;
-  compute_delta(co);
+  const OperationSummary s = compute_delta(co);
+  bool noted = false;
+  for (const auto& n : s.notes) noted |= n.find("[24, 28)") != std::string::npos && n.find("keeps") != std::string::npos;
+  EXPECT_TRUE(noted) << "the summary says what happens to the rows only the base has";
   auto ao = apply_options(dir / "base", dir / "delta", dir / "out");
   ao.vocab_mismatch = VocabMismatch::kOverlap;
   apply_delta(ao);
@@ -145,6 +148,30 @@ TEST(VocabMismatch, OtherTensorsNeverGetTheOverlapTreatment) {
   const Error e = expect_error([&] { compute_delta(co); }, ErrorKind::kMismatch,
                                {"model.layers.0.mlp.up_proj.weight", "[32, 16]", "[40, 16]"});
   EXPECT_FALSE(e.hint().empty());
+}
+
+}  // namespace
+}  // namespace paramdelta
+
+namespace paramdelta {
+namespace {
+
+using namespace testing;
+
+TEST(VocabMismatch, OverlapAlsoWorksAgainstATiedBase) {
+  ScratchDir dir;
+  write_model(dir / "base", base_tensors(DType::kBF16, true, 24), config_for(24, true));
+  write_model(dir / "post", post_tensors(DType::kBF16, false, 28), config_for(28, false));
+  auto co = compute_options(dir / "base", dir / "post", dir / "delta");
+  co.vocab_mismatch = VocabMismatch::kOverlap;
+  compute_delta(co);
+  auto ao = apply_options(dir / "base", dir / "delta", dir / "out");
+  ao.vocab_mismatch = VocabMismatch::kOverlap;
+  apply_delta(ao);
+  expect_identical_models(dir / "out", dir / "post");
+  const auto config = nlohmann::json::parse(read_file(dir / "out" / "config.json"));
+  EXPECT_EQ(config["vocab_size"], 28);
+  EXPECT_EQ(config["tie_word_embeddings"], false);
 }
 
 }  // namespace

@@ -87,7 +87,9 @@ TEST(SafetensorsWriter, PiecesWrittenOutOfOrderFromSeveralThreadsLandInPlace) {
 TEST(SafetensorsWriter, HeaderIsPaddedSoThatDataStartsOnAnEightByteBoundary) {
   ScratchDir dir;
   for (int name_length = 1; name_length <= 16; ++name_length) {
-    const fs::path path = dir / ("m" + std::to_string(name_length) + ".safetensors");
+    std::string file_name = std::to_string(name_length);
+    file_name += ".safetensors";
+    const fs::path path = dir / file_name;
     SafetensorsWriter w(path, {{std::string(name_length, 'x'), DType::kU8, {3}}});
     w.write_at(0, 0, pattern_bytes(3, 0));
     w.finish();
