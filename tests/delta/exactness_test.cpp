@@ -147,3 +147,41 @@ TEST(Exactness, MixedDtypesBetweenBaseAndPostStillReproduceThePost) {
 
 }  // namespace
 }  // namespace paramdelta
+
+namespace paramdelta {
+namespace {
+
+using namespace testing;
+
+class ReadOnlyDtypes : public ::testing::TestWithParam<DType> {};
+
+TEST_P(ReadOnlyDtypes, F64AndFp8ModelsAreReproducedBitForBit) {
+  const DType dtype = GetParam();
+  ScratchDir dir;
+  write_model(dir / "base", base_tensors(dtype), config_for(kVocab, false));
+  // Larger changes, so that 8-bit values really move.
+  write_model(dir / "post", llama_tensors(dtype, kLayers, kHidden, kVocab, 1, false, 0.05, 3), config_for(kVocab, false));
+  const OperationSummary s = compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
+  EXPECT_TRUE(s.lossless);
+  apply_delta(apply_options(dir / "base", dir / "delta", dir / "out"));
+  expect_identical_models(dir / "out", dir / "post");
+  EXPECT_TRUE(verify_delta(verify_options(dir / "base", dir / "delta", dir / "post")).exact());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, ReadOnlyDtypes, ::testing::Values(DType::kF64, DType::kF8E4M3, DType::kF8E5M2),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(Exactness, BareSafetensorsFilesWorkAsModels) {
+  ScratchDir dir;
+  write_model(dir / "b", base_tensors(DType::kBF16), config_for(kVocab, false));
+  write_model(dir / "p", post_tensors(DType::kBF16), config_for(kVocab, false));
+  std::filesystem::rename(dir / "b" / "model.safetensors", dir / "base.safetensors");
+  std::filesystem::rename(dir / "p" / "model.safetensors", dir / "post.safetensors");
+  compute_delta(compute_options(dir / "base.safetensors", dir / "post.safetensors", dir / "delta"));
+  apply_delta(apply_options(dir / "base.safetensors", dir / "delta", dir / "out.safetensors"));
+  EXPECT_TRUE(read_all_bytes(dir / "out.safetensors") == read_all_bytes(dir / "post.safetensors"));
+  EXPECT_TRUE(verify_delta(verify_options(dir / "base.safetensors", dir / "delta", dir / "post.safetensors")).exact());
+}
+
+}  // namespace
+}  // namespace paramdelta
