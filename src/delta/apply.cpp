@@ -143,8 +143,8 @@ OperationSummary apply_delta(const ApplyOptions& options) {
       const std::size_t os = dtype_size(it.out_dtype);
       auto& buf = scratch[static_cast<std::size_t>(worker)];
       buf.resize(static_cast<std::size_t>(end - begin) * os);
-      produce_apply_range(inputs, it, exceptions[k], begin, end, buf.data());
-      if (!allow_non_finite && it.source == ApplyItem::Source::kDelta) {
+      const bool special = produce_apply_range(inputs, it, exceptions[k], begin, end, buf.data());
+      if (special && !allow_non_finite && it.source == ApplyItem::Source::kDelta) {
         check_result_finite(it, buf.data(), begin, static_cast<std::size_t>(end - begin));
       }
       output.write_at(k, begin * os, buf);

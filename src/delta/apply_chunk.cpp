@@ -12,9 +12,11 @@ namespace {
 // One exception element: the stored pair (base, post) is the exact delta. When
 // the new base holds exactly the old base value and the scale is 1, the answer
 // is exactly the post value; otherwise base' + scale·(post − base) in double.
-void patch_exceptions(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& ex, std::uint64_t begin,
+// Returns whether a patched value is NaN or infinite.
+bool patch_exceptions(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& ex, std::uint64_t begin,
                       std::uint64_t end, std::byte* out) {
-  if (ex.count == 0) return;
+  if (ex.count == 0) return false;
+  bool special = false;
   const DType bd = item.base->info->dtype;
   const DType od = item.out_dtype;
   const std::size_t os = dtype_size(od);
@@ -36,12 +38,14 @@ void patch_exceptions(const ApplyInputs& in, const ApplyItem& item, const Except
       result = engine::f64_to_bits(value, od);
     }
     std::memcpy(out + (idx - begin) * os, &result, os);
+    special |= !engine::element_is_finite(result, od);
   }
+  return special;
 }
 
 }  // namespace
 
-void produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& exceptions,
+bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& exceptions,
                          std::uint64_t begin, std::uint64_t end, std::byte* out) {
   const DType od = item.out_dtype;
   const std::size_t os = dtype_size(od);
@@ -50,13 +54,13 @@ void produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
       const std::byte* b = in.base->data(*item.base).data();
       const std::size_t bs = dtype_size(item.base->info->dtype);
       engine::convert_block(b + begin * bs, item.base->info->dtype, static_cast<std::size_t>(end - begin), out, od);
-      return;
+      return true;
     }
     case ApplyItem::Source::kDeltaValue: {
       const std::byte* d = in.delta->tensors().data(*item.delta).data();
       const std::size_t ds = dtype_size(item.delta->info->dtype);
       engine::convert_block(d + begin * ds, item.delta->info->dtype, static_cast<std::size_t>(end - begin), out, od);
-      return;
+      return true;
     }
     case ApplyItem::Source::kDelta:
       break;
@@ -67,24 +71,28 @@ void produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
   const std::size_t bs = dtype_size(bd), ds = dtype_size(dd);
   const std::uint64_t L = item.row_len == 0 ? 1 : item.row_len;
   std::uint64_t i = begin;
+  bool special = false;
   while (i < end) {
     const std::uint64_t row = i / L;
     std::uint64_t run_end;
     std::byte* o = out + (i - begin) * os;
     if (row < item.shared_rows) {
       run_end = std::min(end, item.shared_rows * L);
-      engine::apply_delta_block(b + i * bs, bd, d + i * ds, dd, static_cast<std::size_t>(run_end - i),
-                                static_cast<float>(in.scale), o, od);
-      patch_exceptions(in, item, exceptions, i, run_end, o);
+      special |= engine::apply_delta_block(b + i * bs, bd, d + i * ds, dd, static_cast<std::size_t>(run_end - i),
+                                           static_cast<float>(in.scale), o, od);
+      special |= patch_exceptions(in, item, exceptions, i, run_end, o);
     } else if (row >= item.delta_rows && row < item.post_rows) {
       run_end = std::min(end, item.post_rows * L);
       engine::convert_block(d + i * ds, dd, static_cast<std::size_t>(run_end - i), o, od);
+      special = true;  // not tracked by plain conversions
     } else {
       run_end = std::min(end, item.base_rows * L);
       engine::convert_block(b + i * bs, bd, static_cast<std::size_t>(run_end - i), o, od);
+      special = true;
     }
     i = run_end;
   }
+  return special;
 }
 
 void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint64_t begin, std::uint64_t end) {

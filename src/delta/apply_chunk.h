@@ -15,8 +15,9 @@ struct ApplyInputs {
   double scale = 1.0;
 };
 
-// Fills `out` (end - begin elements of item.out_dtype).
-void produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& exceptions,
+// Fills `out` (end - begin elements of item.out_dtype). Returns false when
+// no element of it is NaN or infinite, true when one may be.
+bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& exceptions,
                          std::uint64_t begin, std::uint64_t end, std::byte* out);
 
 // Drops the input pages of [begin, end) from the resident set.

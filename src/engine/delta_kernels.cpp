@@ -6,11 +6,16 @@
 #include <cstring>
 
 #include "engine/convert.h"
+#include "engine/element_codecs.h"
+#include "engine/fused_kernels.h"
 
 namespace paramdelta::engine {
 
 namespace {
 
+// The staged kernels below convert a step of elements into float scratch
+// arrays, compute there, and convert back; they serve the dtype combinations
+// that fused_kernels.h does not (8-bit floats, F64 mixed with others).
 // Elements processed per inner step: small enough that the float scratch
 // arrays stay in L1/L2 cache between the passes below.
 constexpr std::size_t kStep = 2048;
@@ -59,13 +64,13 @@ bool any_mismatch(const std::byte* a, const std::byte* b, std::size_t n, std::si
 }
 
 template <typename T>
-void collect_typed(const std::byte* check, const std::byte* expected, std::size_t n, const std::byte* base,
-                   std::size_t bs, std::uint64_t first_index, ExceptionBuffer& out) {
+void collect_typed(const std::byte* check, const std::byte* expected, const std::uint8_t* nan_pair, std::size_t n,
+                   const std::byte* base, std::size_t bs, std::uint64_t first_index, ExceptionBuffer& out) {
   for (std::size_t i = 0; i < n; ++i) {
     T a, b;
     std::memcpy(&a, check + i * sizeof(T), sizeof(T));
     std::memcpy(&b, expected + i * sizeof(T), sizeof(T));
-    if (a == b) continue;
+    if (a == b && nan_pair[i] == 0) continue;
     out.index.push_back(first_index + i);
     out.base.insert(out.base.end(), base + i * bs, base + (i + 1) * bs);
     out.post.insert(out.post.end(), expected + i * sizeof(T), expected + (i + 1) * sizeof(T));
@@ -73,14 +78,16 @@ void collect_typed(const std::byte* check, const std::byte* expected, std::size_
 }
 
 // Records (index, base value, post value) for each element whose reconstruction
-// differs from the post value; the element type is fixed outside the loop.
-void collect_mismatches(const std::byte* check, const std::byte* expected, std::size_t n, std::size_t ps,
-                        const std::byte* base, std::size_t bs, std::uint64_t first_index, ExceptionBuffer& out) {
+// differs from the post value or whose base and delta are both NaN (see
+// fused_compute.cpp); the element type is fixed outside the loop.
+void collect_mismatches(const std::byte* check, const std::byte* expected, const std::uint8_t* nan_pair,
+                        std::size_t n, std::size_t ps, const std::byte* base, std::size_t bs,
+                        std::uint64_t first_index, ExceptionBuffer& out) {
   switch (ps) {
-    case 1: return collect_typed<std::uint8_t>(check, expected, n, base, bs, first_index, out);
-    case 2: return collect_typed<std::uint16_t>(check, expected, n, base, bs, first_index, out);
-    case 4: return collect_typed<std::uint32_t>(check, expected, n, base, bs, first_index, out);
-    default: return collect_typed<std::uint64_t>(check, expected, n, base, bs, first_index, out);
+    case 1: return collect_typed<std::uint8_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    case 2: return collect_typed<std::uint16_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    case 4: return collect_typed<std::uint32_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    default: return collect_typed<std::uint64_t>(check, expected, nan_pair, n, base, bs, first_index, out);
   }
 }
 
@@ -102,6 +109,7 @@ void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType 
   const std::size_t bs = dtype_size(bd), ps = dtype_size(pd), os = dtype_size(od);
   W b[kStep], p[kStep], d[kStep];
   std::byte check[kStep * 8];
+  std::uint8_t nan_pair[kStep];
   for (std::size_t start = 0; start < n; start += kStep) {
     const std::size_t m = std::min(kStep, n - start);
     load_wide(base + start * bs, bd, m, b);
@@ -120,11 +128,16 @@ void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType 
     // Reconstruct exactly as apply will (base + 1 * stored delta, rounded to
     // the post dtype) and keep the elements where that is not the post value.
     load_wide(o, od, m, d);
+    std::uint8_t any_nan_pair = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+      nan_pair[i] = static_cast<std::uint8_t>(std::isnan(b[i]) && std::isnan(d[i]));
+      any_nan_pair |= nan_pair[i];
+    }
     for (std::size_t i = 0; i < m; ++i) d[i] = b[i] + d[i];
     store_wide(d, m, pd, check);
     const std::byte* expected = post + start * ps;
-    if (!any_mismatch(check, expected, m, ps)) continue;
-    collect_mismatches(check, expected, m, ps, base + start * bs, bs, first_index + start, *exceptions);
+    if (!any_mismatch(check, expected, m, ps) && any_nan_pair == 0) continue;
+    collect_mismatches(check, expected, nan_pair, m, ps, base + start * bs, bs, first_index + start, *exceptions);
   }
 }
 
@@ -147,6 +160,9 @@ void apply_impl(const std::byte* base, DType bd, const std::byte* delta, DType d
 void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
                          ExceptionBuffer* exceptions, NonFinite& non_finite) {
+  if (fused_compute(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite)) {
+    return;
+  }
   if (uses_double(base_dtype, post_dtype, out_dtype)) {
     compute_impl<double>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite);
   } else {
@@ -154,13 +170,15 @@ void compute_delta_block(const std::byte* base, DType base_dtype, const std::byt
   }
 }
 
-void apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
+bool apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
                        std::size_t n, float scale, std::byte* out, DType out_dtype) {
+  if (auto special = fused_apply(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype)) return *special;
   if (uses_double(base_dtype, delta_dtype, out_dtype)) {
     apply_impl<double>(base, base_dtype, delta, delta_dtype, n, static_cast<double>(scale), out, out_dtype);
   } else {
     apply_impl<float>(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype);
   }
+  return true;  // not tracked on this path
 }
 
 void convert_block(const std::byte* src, DType sd, std::size_t n, std::byte* out, DType od) {
@@ -198,15 +216,15 @@ namespace {
 // OR-reduces "exponent all ones" over the block first (vectorised), and only
 // scans for the position when something was found.
 template <typename T>
-NonFinite scan_masked(const std::byte* data, std::size_t n, T mask, T pattern, const char* which) {
+PARAMDELTA_MULTIVERSION NonFinite scan_masked(const std::byte* data, std::size_t n, T mask, T pattern, const char* which) {
   NonFinite r;
-  bool any = false;
+  T any = 0;  // an integer OR, which vectorises (a bool one does not)
   for (std::size_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, data + i * sizeof(T), sizeof(T));
-    any |= (v & mask) == pattern;
+    any |= static_cast<T>((v & mask) == pattern);
   }
-  if (!any) return r;
+  if (any == 0) return r;
   for (std::size_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, data + i * sizeof(T), sizeof(T));

@@ -39,9 +39,10 @@ void compute_delta_block(const std::byte* base, DType base_dtype, const std::byt
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
                          ExceptionBuffer* exceptions, NonFinite& non_finite);
 
-// out = base + scale * delta, rounded to out_dtype. Non-finite results are
-// left for the caller to detect (after exceptions are patched in).
-void apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
+// out = base + scale * delta, rounded to out_dtype. Returns false when no
+// result is NaN or infinite (true when one may be: the caller then scans for
+// it, after the exceptions are patched in).
+bool apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
                        std::size_t n, float scale, std::byte* out, DType out_dtype);
 
 // out = convert(src) (a plain dtype conversion, exact when widening).
