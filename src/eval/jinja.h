@@ -8,6 +8,7 @@
 // (tokens -> syntax tree), render (tree + variables -> text).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -99,6 +100,10 @@ struct Value {
   std::string string;  // kString; kUndefined: the name that was looked up (for errors)
   std::shared_ptr<const List> list;
   std::shared_ptr<const Dict> dict;
+  // Height of nested lists and mappings (0 for scalars), kept so that the
+  // renderer can refuse values too deep to compare or free without
+  // recursing off the stack.
+  int depth = 0;
 
   static Value undefined(std::string name) {
     Value v;
@@ -123,16 +128,24 @@ struct Value {
   }
   static Value from(List l) {
     Value v = make(Kind::kList);
+    v.depth = 1 + deepest(l);
     v.list = std::make_shared<const List>(std::move(l));
     return v;
   }
   static Value from(Dict d) {
     Value v = make(Kind::kDict);
+    for (const auto& entry : d) v.depth = std::max(v.depth, entry.second.depth + 1);
+    if (v.depth == 0) v.depth = 1;
     v.dict = std::make_shared<const Dict>(std::move(d));
     return v;
   }
 
  private:
+  static int deepest(const List& l) {
+    int d = 0;
+    for (const Value& item : l) d = std::max(d, item.depth);
+    return d;
+  }
   static Value make(Kind kind) {
     Value v;
     v.kind = kind;
@@ -140,8 +153,25 @@ struct Value {
   }
 };
 
+// A template is code from an untrusted file: rendering is bounded in work and
+// in size, and fails with an error naming the limit rather than running for
+// minutes or exhausting memory. The limits are far above what a real chat
+// template needs for any conversation that fits a model's context.
+struct RenderLimits {
+  // Work: one step per tag, expression, loop iteration or compared element,
+  // plus one per `bytes_per_step` bytes copied into a value, so that copying
+  // long strings over and over counts too.
+  std::uint64_t max_steps = 4'000'000;
+  std::uint64_t bytes_per_step = 256;
+  // Size: the rendered text and every string built along the way.
+  std::size_t max_output_bytes = 16u << 20;
+  std::size_t max_list_items = 1u << 20;
+  int max_value_depth = 100;  // lists of lists of ...
+};
+
 // Renders `body` with `globals` as the outermost scope. raise_exception(msg)
 // is built in and throws paramdelta::Error with the template's message.
-std::string render(const Body& body, const Dict& globals, const std::string& label);
+std::string render(const Body& body, const Dict& globals, const std::string& label,
+                   const RenderLimits& limits = {});
 
 }  // namespace paramdelta::eval::jinja

@@ -3,6 +3,8 @@
 // `and`/`or` return an operand, a for loop's variables (and anything `set`
 // inside it) live in the loop's own scope.
 #include <algorithm>
+#include <string_view>
+#include <vector>
 
 #include "eval/jinja.h"
 #include "paramdelta/error.h"
@@ -10,8 +12,6 @@
 namespace paramdelta::eval::jinja {
 
 namespace {
-
-constexpr std::size_t kMaxOutputBytes = 64u << 20;  // a runaway template fails instead of eating memory
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -25,6 +25,25 @@ std::string strip(std::string_view s, bool left, bool right) {
     while (end > begin && is_space(s[end - 1])) --end;
   }
   return std::string(s.substr(begin, end - begin));
+}
+
+// Knuth-Morris-Pratt: linear in both strings whatever they hold, where a
+// naive search (and std::string::find) is quadratic on "aa...ab" in "aa...a".
+bool contains_substring(std::string_view text, std::string_view pattern) {
+  if (pattern.empty()) return true;
+  // border[i]: length of the longest proper prefix of pattern[0..i] that is also its suffix.
+  std::vector<std::size_t> border(pattern.size(), 0);
+  for (std::size_t i = 1, k = 0; i < pattern.size(); ++i) {
+    while (k > 0 && pattern[i] != pattern[k]) k = border[k - 1];
+    if (pattern[i] == pattern[k]) ++k;
+    border[i] = k;
+  }
+  for (std::size_t i = 0, k = 0; i < text.size(); ++i) {
+    while (k > 0 && text[i] != pattern[k]) k = border[k - 1];
+    if (text[i] == pattern[k]) ++k;
+    if (k == pattern.size()) return true;
+  }
+  return false;
 }
 
 const char* kind_name(Value::Kind kind) {
@@ -53,29 +72,10 @@ bool truthy(const Value& v) {
   return false;
 }
 
-bool equal(const Value& a, const Value& b) {
-  auto numeric = [](const Value& v) { return v.kind == Value::Kind::kBool || v.kind == Value::Kind::kInteger; };
-  if (numeric(a) && numeric(b)) {
-    return (a.kind == Value::Kind::kBool ? a.boolean : a.integer) == (b.kind == Value::Kind::kBool ? b.boolean : b.integer);
-  }
-  if (a.kind != b.kind) return false;
-  switch (a.kind) {
-    case Value::Kind::kUndefined:
-    case Value::Kind::kNone: return true;
-    case Value::Kind::kString: return a.string == b.string;
-    case Value::Kind::kList:
-      return a.list->size() == b.list->size() && std::equal(a.list->begin(), a.list->end(), b.list->begin(), equal);
-    case Value::Kind::kDict:
-      return a.dict->size() == b.dict->size() &&
-             std::equal(a.dict->begin(), a.dict->end(), b.dict->begin(),
-                        [](const auto& x, const auto& y) { return x.first == y.first && equal(x.second, y.second); });
-    default: return false;
-  }
-}
-
 class Renderer {
  public:
-  Renderer(const Dict& globals, const std::string& label) : label_(label) {
+  Renderer(const Dict& globals, const std::string& label, const RenderLimits& limits)
+      : label_(label), limits_(limits) {
     scopes_.emplace_back(globals.begin(), globals.end());
   }
 
@@ -93,8 +93,47 @@ class Renderer {
     fail(line, "'" + v.string + "' is undefined (" + use + ")");
   }
 
+  // The work budget: every tag, expression, loop iteration and compared
+  // element costs a step, and so does every `bytes_per_step` bytes copied.
+  void charge(std::uint64_t steps, int line) {
+    steps_ += steps;
+    if (steps_ > limits_.max_steps) {
+      throw Error(ErrorKind::kInvalidInput,
+                  "chat template line " + std::to_string(line) + ": rendering exceeds the work limit of " +
+                      std::to_string(limits_.max_steps) + " steps",
+                  ErrorContext{label_, {}, "chat_template"},
+                  "loops nested too deep or too long for any real conversation");
+    }
+  }
+  void charge_bytes(std::size_t bytes, int line) { charge(bytes / limits_.bytes_per_step, line); }
+  // Copying a value costs its own bytes; a list's items were charged when it was built.
+  void charge_copy(const Value& v, int line) { charge(1 + v.string.size() / limits_.bytes_per_step, line); }
+
+  [[noreturn]] void fail_size(int line, const std::string& what) const {
+    throw Error(ErrorKind::kInvalidInput,
+                "chat template line " + std::to_string(line) + ": " + what + " exceeds the size limit of " +
+                    std::to_string(limits_.max_output_bytes >> 20) + " MiB",
+                ErrorContext{label_, {}, "chat_template"}, "the template builds text far longer than any prompt");
+  }
+  // The size budget, checked before anything bigger is allocated.
+  void check_string_size(std::size_t size, int line) const {
+    if (size > limits_.max_output_bytes) fail_size(line, "a string of " + std::to_string(size) + " bytes");
+  }
+  Value checked_list(List items, int line) const {
+    if (items.size() > limits_.max_list_items) {
+      fail(line, "a list of " + std::to_string(items.size()) + " items exceeds the size limit of " +
+                     std::to_string(limits_.max_list_items) + " items");
+    }
+    Value v = Value::from(std::move(items));
+    if (v.depth > limits_.max_value_depth) {
+      fail(line, "lists nested more than " + std::to_string(limits_.max_value_depth) + " levels deep");
+    }
+    return v;
+  }
+
   void emit(const std::string& text, int line) {
-    if (out_.size() + text.size() > kMaxOutputBytes) fail(line, "output exceeds 64 MiB");
+    if (out_.size() + text.size() > limits_.max_output_bytes) fail_size(line, "the rendered text");
+    charge_bytes(text.size(), line);
     out_ += text;
   }
 
@@ -103,6 +142,7 @@ class Renderer {
   }
 
   void render_node(const Node& node) {
+    charge(1, node.line);
     switch (node.kind) {
       case Node::Kind::kText:
         emit(node.text, node.line);
@@ -137,6 +177,11 @@ class Renderer {
     const List& items = *iterable.list;
     const auto length = static_cast<std::int64_t>(items.size());
     for (std::int64_t i = 0; i < length; ++i) {
+      // The loop mapping and the item (and its neighbours) are copied each time.
+      charge(10, node.line);
+      for (std::int64_t j = std::max<std::int64_t>(i - 1, 0); j <= std::min(i + 1, length - 1); ++j) {
+        charge_copy(items[static_cast<std::size_t>(j)], node.line);
+      }
       Dict loop;
       loop["index0"] = Value::from(i);
       loop["index"] = Value::from(i + 1);
@@ -149,7 +194,11 @@ class Renderer {
       loop["nextitem"] = i + 1 < length ? items[static_cast<std::size_t>(i + 1)] : Value::undefined("loop.nextitem");
       Dict scope;
       scope[node.text] = items[static_cast<std::size_t>(i)];
-      scope["loop"] = Value::from(std::move(loop));
+      Value loop_value = Value::from(std::move(loop));
+      if (loop_value.depth > limits_.max_value_depth) {
+        fail(node.line, "lists nested more than " + std::to_string(limits_.max_value_depth) + " levels deep");
+      }
+      scope["loop"] = std::move(loop_value);
       scopes_.push_back(std::move(scope));
       render_body(node.body);
       scopes_.pop_back();
@@ -181,7 +230,15 @@ class Renderer {
     fail(line, std::string("expected an integer for ") + use + ", got a " + kind_name(v.kind));
   }
 
+  // Every expression costs a step, plus the bytes of the value it yields
+  // (whether copied out of a variable or built).
   Value evaluate(const Expr& e) {
+    Value v = evaluate_uncharged(e);
+    charge_copy(v, e.line);
+    return v;
+  }
+
+  Value evaluate_uncharged(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
         switch (e.literal_kind) {
@@ -194,7 +251,7 @@ class Renderer {
       case Expr::Kind::kList: {
         List items;
         for (const ExprPtr& item : e.operands) items.push_back(evaluate(*item));
-        return Value::from(std::move(items));
+        return checked_list(std::move(items), e.line);
       }
       case Expr::Kind::kName: return lookup(e.name);
       case Expr::Kind::kAttribute: return attribute(evaluate(*e.operands[0]), e.name, e.line);
@@ -265,7 +322,8 @@ class Renderer {
     if (base.kind == Value::Kind::kString) {
       return Value::from(base.string.substr(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
     }
-    return Value::from(List(base.list->begin() + begin, base.list->begin() + end));
+    charge_list_copy(*base.list, static_cast<std::size_t>(begin), static_cast<std::size_t>(end), e.line);
+    return checked_list(List(base.list->begin() + begin, base.list->begin() + end), e.line);
   }
 
   Value call(const Expr& e) {
@@ -349,19 +407,33 @@ class Renderer {
     }
     Value a = evaluate(*e.operands[0]);
     Value b = evaluate(*e.operands[1]);
-    if (op == "==") return Value::from(equal(a, b));
-    if (op == "!=") return Value::from(!equal(a, b));
-    if (op == "~") return Value::from(to_output(a, e.line) + to_output(b, e.line));
+    if (op == "==") return Value::from(equal(a, b, e.line));
+    if (op == "!=") return Value::from(!equal(a, b, e.line));
+    if (op == "~") {
+      const std::string left = to_output(a, e.line);
+      const std::string right = to_output(b, e.line);
+      check_string_size(left.size() + right.size(), e.line);
+      return Value::from(left + right);
+    }
     for (const Value* v : {&a, &b}) {
       if (v->kind == Value::Kind::kUndefined) fail_undefined(e.line, *v, "operand of '" + op + "'");
     }
     if (op == "in" || op == "not in") return Value::from(contains(b, a, e.line) == (op == "in"));
     if (op == "+") {
-      if (a.kind == Value::Kind::kString && b.kind == Value::Kind::kString) return Value::from(a.string + b.string);
+      if (a.kind == Value::Kind::kString && b.kind == Value::Kind::kString) {
+        check_string_size(a.string.size() + b.string.size(), e.line);
+        return Value::from(a.string + b.string);
+      }
       if (a.kind == Value::Kind::kList && b.kind == Value::Kind::kList) {
+        if (a.list->size() + b.list->size() > limits_.max_list_items) {
+          fail(e.line, "a list of " + std::to_string(a.list->size() + b.list->size()) +
+                           " items exceeds the size limit of " + std::to_string(limits_.max_list_items) + " items");
+        }
+        charge_list_copy(*a.list, 0, a.list->size(), e.line);
+        charge_list_copy(*b.list, 0, b.list->size(), e.line);
         List joined = *a.list;
         joined.insert(joined.end(), b.list->begin(), b.list->end());
-        return Value::from(std::move(joined));
+        return checked_list(std::move(joined), e.line);
       }
       if (a.kind == Value::Kind::kInteger && b.kind == Value::Kind::kInteger) return Value::from(a.integer + b.integer);
       fail(e.line, std::string("cannot add ") + kind_name(a.kind) + " and " + kind_name(b.kind));
@@ -394,13 +466,48 @@ class Renderer {
     fail(e.line, "unsupported construct: operator '" + op + "'");
   }
 
-  bool contains(const Value& container, const Value& item, int line) const {
+  void charge_list_copy(const List& items, std::size_t begin, std::size_t end, int line) {
+    for (std::size_t i = begin; i < end; ++i) charge_copy(items[i], line);
+  }
+
+  // Jinja's ==, one step per element compared (nested lists shared many
+  // times over would otherwise compare in exponential time).
+  bool equal(const Value& a, const Value& b, int line) {
+    charge(1, line);
+    auto numeric = [](const Value& v) { return v.kind == Value::Kind::kBool || v.kind == Value::Kind::kInteger; };
+    if (numeric(a) && numeric(b)) {
+      return (a.kind == Value::Kind::kBool ? a.boolean : a.integer) ==
+             (b.kind == Value::Kind::kBool ? b.boolean : b.integer);
+    }
+    if (a.kind != b.kind) return false;
+    switch (a.kind) {
+      case Value::Kind::kUndefined:
+      case Value::Kind::kNone: return true;
+      case Value::Kind::kString:
+        charge_bytes(std::min(a.string.size(), b.string.size()), line);
+        return a.string == b.string;
+      case Value::Kind::kList:
+        return a.list->size() == b.list->size() &&
+               std::equal(a.list->begin(), a.list->end(), b.list->begin(),
+                          [&](const Value& x, const Value& y) { return equal(x, y, line); });
+      case Value::Kind::kDict:
+        return a.dict->size() == b.dict->size() &&
+               std::equal(a.dict->begin(), a.dict->end(), b.dict->begin(), [&](const auto& x, const auto& y) {
+                 return x.first == y.first && equal(x.second, y.second, line);
+               });
+      default: return false;
+    }
+  }
+
+  bool contains(const Value& container, const Value& item, int line) {
     if (container.kind == Value::Kind::kString) {
       if (item.kind != Value::Kind::kString) fail(line, "'in' a string needs a string on the left");
-      return container.string.find(item.string) != std::string::npos;
+      charge_bytes(container.string.size() + item.string.size(), line);
+      return contains_substring(container.string, item.string);
     }
     if (container.kind == Value::Kind::kList) {
-      return std::any_of(container.list->begin(), container.list->end(), [&](const Value& v) { return equal(v, item); });
+      return std::any_of(container.list->begin(), container.list->end(),
+                         [&](const Value& v) { return equal(v, item, line); });
     }
     if (container.kind == Value::Kind::kDict) {
       return item.kind == Value::Kind::kString && container.dict->count(item.string) > 0;
@@ -409,14 +516,16 @@ class Renderer {
   }
 
   const std::string& label_;
+  const RenderLimits& limits_;
+  std::uint64_t steps_ = 0;
   std::vector<Dict> scopes_;
   std::string out_;
 };
 
 }  // namespace
 
-std::string render(const Body& body, const Dict& globals, const std::string& label) {
-  return Renderer(globals, label).run(body);
+std::string render(const Body& body, const Dict& globals, const std::string& label, const RenderLimits& limits) {
+  return Renderer(globals, label, limits).run(body);
 }
 
 }  // namespace paramdelta::eval::jinja

@@ -3,8 +3,10 @@
 // construct and line for everything outside the subset.
 #include <gtest/gtest.h>
 
+#include "eval/jinja.h"
 #include "paramdelta/error.h"
 #include "paramdelta/evaluate.h"
+#include "support/test_support.h"
 
 namespace paramdelta {
 namespace {
@@ -173,6 +175,132 @@ TEST(ChatTemplate, HostileNestingFailsCleanly) {
   std::string attributes = "{{ messages";
   for (int i = 0; i < 5000; ++i) attributes += ".x";
   EXPECT_NE(error_of(attributes + " }}").find("nested more than"), std::string::npos);
+}
+
+constexpr const char* kChatMl =
+    R"({% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})";
+// Qwen2-Instruct's template: ChatML with a default system message.
+constexpr const char* kQwen2 =
+    R"({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})";
+// Mistral-7B-Instruct's template.
+constexpr const char* kMistral =
+    R"({{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %})";
+
+TEST(ChatTemplate, Qwen2AndMistral) {
+  EXPECT_EQ(render(kQwen2, conversation({{"user", "Hi"}})),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  EXPECT_EQ(render(kQwen2, conversation({{"system", "S"}, {"user", "Hi"}}, false)),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+  EXPECT_EQ(render(kMistral, conversation({{"user", "a"}, {"assistant", "b"}, {"user", "c"}})),
+            "<s>[INST] a [/INST]b</s>[INST] c [/INST]");
+  EXPECT_NE(error_of(kMistral, conversation({{"system", "s"}, {"user", "a"}})).find("must alternate"),
+            std::string::npos);
+}
+
+// Rendering is bounded in work and size (RenderLimits); real templates must
+// stay far inside those bounds, even for conversations longer than any
+// model's context.
+TEST(ChatTemplate, RealTemplatesRenderLongConversationsWithinTheLimits) {
+  std::vector<ChatMessage> messages;
+  std::size_t content_bytes = 0;
+  for (int i = 0; i < 4000; ++i) {
+    messages.push_back({i % 2 == 0 ? "user" : "assistant", std::string(500, static_cast<char>('a' + i % 26))});
+    content_bytes += 500;
+  }
+  messages.push_back({"user", std::string(4u << 20, 'x')});  // one 4 MiB message
+  content_bytes += 4u << 20;
+  for (const char* tmpl : {kChatMl, kQwen2, kMistral, kLlama2}) {
+    const std::string out = render(tmpl, conversation(messages));
+    EXPECT_GT(out.size(), content_bytes) << tmpl;
+    EXPECT_LT(out.size(), content_bytes + 200000) << tmpl;
+    EXPECT_NE(out.find(std::string(4u << 20, 'x')), std::string::npos) << tmpl;
+  }
+}
+
+std::string hostile_file(const std::string& name) {
+  return testing::read_file(std::filesystem::path(PARAMDELTA_SOURCE_DIR) / "tests/data/hostile" / name);
+}
+
+// Found by fuzzing: eight nested loops over ten items (10^8 iterations).
+TEST(ChatTemplate, NestedLoopsStopAtTheWorkLimit) {
+  const std::string e = error_of(hostile_file("chat_template_nested_loops.jinja"));
+  EXPECT_EQ(e.rfind("tokenizer_config.json: field 'chat_template': chat template line 1: rendering exceeds the "
+                    "work limit of ", 0), 0u) << e;
+  EXPECT_NE(e.find("steps"), std::string::npos) << e;
+}
+
+// Found by fuzzing: a string doubled 33 times (16 GiB).
+TEST(ChatTemplate, StringDoublingStopsAtTheSizeLimit) {
+  const std::string e = error_of(hostile_file("chat_template_doubling.jinja"));
+  EXPECT_EQ(e.rfind("tokenizer_config.json: field 'chat_template': chat template line 1: a string of ", 0), 0u) << e;
+  EXPECT_NE(e.find("exceeds the size limit of 16 MiB"), std::string::npos) << e;
+}
+
+std::string repeated(const std::string& text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += text;
+  return out;
+}
+
+TEST(ChatTemplate, EveryWayToMultiplyWorkOrSizeIsBounded) {
+  struct Case {
+    std::string tmpl;
+    const char* expected;
+  };
+  const Case cases[] = {
+      // Comparing a list that shares itself 2^40 times over.
+      {"{% set a = [1] %}" + repeated("{% set a = [a, a] %}", 40) + "{{ a == a }}", "work limit"},
+      {"{% set a = [1] %}" + repeated("{% set a = [a, a] %}", 40) + "{{ a in [a] }}", "work limit"},
+      // Copying a long string again and again (each copy is cheap in steps).
+      {"{% set x = 'ab' %}" + repeated("{% set x = x + x %}", 22) + "{% set l = [1,2,3,4,5,6,7,8,9,10] %}" +
+           repeated("{% for i in l %}", 5) + "{% set y = x %}" + repeated("{% endfor %}", 5),
+       "work limit"},
+      // A list doubled past a million items.
+      {"{% set l = [1] %}" + repeated("{% set l = l + l %}", 25) + "{{ l | length }}", "size limit of 1048576 items"},
+      // The rendered text itself.
+      {"{% set x = 'ab' %}" + repeated("{% set x = x + x %}", 22) + repeated("{{ x }}", 3),
+       "the rendered text exceeds the size limit"},
+      {"{% set x = 'ab' %}" + repeated("{% set x = x ~ x %}", 30), "exceeds the size limit of 16 MiB"},
+      // Values too deep to compare or free by recursion.
+      {"{% set a = [1] %}" + repeated("{% set a = [a] %}", 200), "nested more than 100 levels"},
+  };
+  for (const Case& c : cases) {
+    const std::string e = error_of(c.tmpl);
+    EXPECT_NE(e.find(c.expected), std::string::npos) << c.tmpl.substr(0, 120) << "...\n  -> " << e;
+    EXPECT_NE(e.find("tokenizer_config.json"), std::string::npos) << e;
+  }
+}
+
+// "in" on strings is linear: a naive search of "aa...ab" in "aa...a" is
+// quadratic (10^12 comparisons here) and would not finish.
+TEST(ChatTemplate, SubstringSearchIsLinear) {
+  const std::string tmpl = "{% set x = 'a' %}" + repeated("{% set x = x + x %}", 21) +
+                           "{% set y = 'a' %}" + repeated("{% set y = y + y %}", 20) + "{{ (y ~ 'b') in x }}{{ y in x }}";
+  EXPECT_EQ(render(tmpl), "FalseTrue");
+}
+
+TEST(ChatTemplate, LimitsAreParameters) {
+  using namespace eval::jinja;
+  const std::string label = "t.jinja";
+  const Body body = parse(lex("{% for m in messages %}{{ m }}{% endfor %}", label), label);
+  Dict globals;
+  globals["messages"] = Value::from(List{Value::from(std::string("abc")), Value::from(std::string("de"))});
+  EXPECT_EQ(render(body, globals, label), "abcde");
+  RenderLimits tight;
+  tight.max_output_bytes = 4;
+  EXPECT_THROW(render(body, globals, label, tight), Error);
+  tight = RenderLimits{};
+  tight.max_steps = 5;
+  try {
+    render(body, globals, label, tight);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(format_error_line(e).find("t.jinja: field 'chat_template': chat template line 1: rendering exceeds the "
+                                        "work limit of 5 steps"),
+              std::string::npos)
+        << format_error_line(e);
+  }
 }
 
 }  // namespace
