@@ -139,3 +139,22 @@ TEST(MalformedTokenizerConfig, TokenizeRefuses) {
 
 }  // namespace
 }  // namespace paramdelta::testing
+
+namespace paramdelta::testing {
+namespace {
+
+// A pre-tokenizer pattern that backtracks exponentially: bounded by the regex
+// engine's match limit and reported, not a hang.
+TEST(HostileTokenizerPattern, CatastrophicBacktrackingIsBounded) {
+  ScratchDir s;
+  json doc = valid_tokenizer();
+  doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(a+)+$"}}}, {"behavior", "Isolated"},
+                          {"invert", false}};
+  write_file(s / "tokenizer.json", doc.dump());
+  expect_rejected(run_cli({"tokenize", "--tokenizer", (s / "tokenizer.json").string(), "--text",
+                           std::string(40, 'a') + "!"}),
+                  {(s / "tokenizer.json").string() + ": ", "field 'pre_tokenizer.pattern.Regex'", "match limit"});
+}
+
+}  // namespace
+}  // namespace paramdelta::testing
