@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "delta/manifest.h"
 #include "delta/model_files.h"
@@ -151,6 +152,69 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
   return items;
 }
 
+// Elements of a chunk handled in one go: the piece's post and base bytes are
+// hashed and then computed on while they are still in the core's cache, so
+// that each input byte comes from memory once.
+constexpr std::uint64_t kPieceElements = 8192;
+
+struct ChunkInputs {
+  const std::byte* post = nullptr;
+  const std::byte* base = nullptr;     // kDelta only
+  std::uint64_t delta_end = 0;         // elements [0, delta_end) are deltas, the rest full post values
+  bool hash_base = false;              // the base checksum is taken chunk by chunk
+  engine::ExceptionBuffer* exceptions = nullptr;  // lossless deltas only
+};
+
+struct ChunkHashes {
+  std::uint64_t post = 0;
+  std::uint64_t base = 0;
+};
+
+// Fills `out` with elements [begin, end) of the item's output and returns the
+// checksums of the chunk's post (and base) bytes.
+ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uint64_t begin, std::uint64_t end,
+                          bool allow_non_finite, std::byte* out) {
+  const DType pd = it.post->info->dtype, od = it.out_dtype;
+  const std::size_t ps = dtype_size(pd), os = dtype_size(od);
+  const DType bd = it.base != nullptr ? it.base->info->dtype : pd;
+  const std::size_t bs = dtype_size(bd);
+  engine::BlockHasher post_hash;
+  std::optional<engine::BlockHasher> base_hash;
+  if (in.hash_base) base_hash.emplace();
+  for (std::uint64_t p = begin; p < end;) {
+    const std::uint64_t q = std::min(p + kPieceElements, end);
+    const std::byte* post = in.post + p * ps;
+    std::byte* o = out + (p - begin) * os;
+    post_hash.update({post, static_cast<std::size_t>(q - p) * ps});
+    if (it.kind == TensorKind::kCarry) {
+      std::copy_n(post, (q - p) * ps, o);
+      p = q;
+      continue;
+    }
+    if (base_hash) base_hash->update({in.base + p * bs, static_cast<std::size_t>(q - p) * bs});
+    const std::uint64_t split = std::clamp(in.delta_end, p, q);
+    if (split > p) {
+      engine::NonFinite nf;
+      engine::compute_delta_block(in.base + p * bs, bd, post, pd, static_cast<std::size_t>(split - p), o, od, p,
+                                  in.exceptions, nf);
+      if (nf.found && !allow_non_finite) {
+        throw_non_finite(it.name, nf, p + nf.index, "fix the model, or pass --allow-non-finite to carry such values exactly");
+      }
+    }
+    if (q > split) {
+      const std::size_t m = static_cast<std::size_t>(q - split);
+      const std::byte* rest = in.post + split * ps;
+      engine::convert_block(rest, pd, m, out + (split - begin) * os, od);
+      if (!allow_non_finite) {
+        auto nf = engine::find_non_finite(rest, pd, m, "post");
+        if (nf.found) throw_non_finite(it.name, nf, split + nf.index, "pass --allow-non-finite to carry it");
+      }
+    }
+    p = q;
+  }
+  return {post_hash.digest(), base_hash ? base_hash->digest() : 0};
+}
+
 std::uint64_t late_reserve_for(const std::vector<ComputeItem>& items, bool single_file) {
   // Room in the header for three exception entries per tensor, and in a single
   // file for the manifest, which is only complete at the end.
@@ -237,41 +301,17 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     job.run_chunk = [&, k, out_size, post_size, base_size, delta_end, hash_base_in_chunks](
                         std::size_t chunk, std::uint64_t begin, std::uint64_t end, int worker) {
       const ComputeItem& it = items[k];
-      const std::size_t n = static_cast<std::size_t>(end - begin);
       auto& buf = scratch[static_cast<std::size_t>(worker)];
-      buf.resize(n * out_size);
-      const std::byte* post_data = post.data(*it.post).data();
-      states[k].post_hashes[chunk] = engine::hash_block({post_data + begin * post_size, n * post_size});
-      if (it.kind == TensorKind::kCarry) {
-        std::copy_n(post_data + begin * post_size, n * post_size, buf.data());
-      } else {
-        // [begin, split) holds deltas, [split, end) full post values (vocabulary overlap).
-        const std::uint64_t split = std::clamp(delta_end, begin, end);
-        if (split > begin) {
-          const std::byte* base_data = base.data(*it.base).data();
-          engine::NonFinite nf;
-          engine::compute_delta_block(base_data + begin * base_size, it.base->info->dtype,
-                                      post_data + begin * post_size, it.post->info->dtype,
-                                      static_cast<std::size_t>(split - begin), buf.data(), it.out_dtype, begin,
-                                      manifest.lossless ? &states[k].exceptions[chunk] : nullptr, nf);
-          if (nf.found && !options.allow_non_finite) {
-            throw_non_finite(it.name, nf, begin + nf.index,
-                             "fix the model, or pass --allow-non-finite to carry such values exactly");
-          }
-          if (hash_base_in_chunks) {
-            states[k].base_hashes[chunk] = engine::hash_block({base_data + begin * base_size, n * base_size});
-          }
-        }
-        if (end > split) {
-          const std::size_t m = static_cast<std::size_t>(end - split);
-          engine::convert_block(post_data + split * post_size, it.post->info->dtype, m,
-                                buf.data() + (split - begin) * out_size, it.out_dtype);
-          if (!options.allow_non_finite) {
-            auto nf = engine::find_non_finite(post_data + split * post_size, it.post->info->dtype, m, "post");
-            if (nf.found) throw_non_finite(it.name, nf, split + nf.index, "pass --allow-non-finite to carry it");
-          }
-        }
-      }
+      buf.resize(static_cast<std::size_t>(end - begin) * out_size);
+      ChunkInputs in;
+      in.post = post.data(*it.post).data();
+      in.base = it.base != nullptr ? base.data(*it.base).data() : nullptr;
+      in.delta_end = delta_end;
+      in.hash_base = hash_base_in_chunks;
+      in.exceptions = manifest.lossless && it.kind == TensorKind::kDelta ? &states[k].exceptions[chunk] : nullptr;
+      ChunkHashes hashes = compute_chunk(it, in, begin, end, options.allow_non_finite, buf.data());
+      states[k].post_hashes[chunk] = hashes.post;
+      if (hash_base_in_chunks) states[k].base_hashes[chunk] = hashes.base;
       output.write_at(k, begin * out_size, buf);
       post.shard(it.post->shard).release(*it.post->info, begin * post_size, end * post_size);
       if (it.base != nullptr && it.base->info->numel() == it.post->info->numel()) {

@@ -44,6 +44,11 @@ struct BF16 {
   static Bits narrow(float v) { return fp::f32_to_bf16(v); }
   // 1 if the element is NaN or infinite (exponent all ones), else 0.
   static Bits special(Bits b) { return static_cast<Bits>((b & 0x7f80u) == 0x7f80u); }
+  // kTop is set in marker(b) exactly when b is NaN or infinite: the exponent
+  // plus one carries out of the exponent field only when it is all ones. ORed
+  // over a block, it answers "any special?" in a few narrow vector operations.
+  static constexpr Bits kTop = 0x8000u;
+  static Bits marker(Bits b) { return static_cast<Bits>((b & 0x7f80u) + 0x0080u); }
 };
 
 struct F16 {
@@ -70,6 +75,8 @@ struct F16 {
     return static_cast<Bits>(result | sign);
   }
   static Bits special(Bits b) { return static_cast<Bits>((b & 0x7c00u) == 0x7c00u); }
+  static constexpr Bits kTop = 0x8000u;
+  static Bits marker(Bits b) { return static_cast<Bits>((b & 0x7c00u) + 0x0400u); }
 };
 
 struct F32 {
@@ -79,6 +86,8 @@ struct F32 {
   static float widen(Bits b) { return std::bit_cast<float>(b); }
   static Bits narrow(float v) { return std::bit_cast<Bits>(v); }
   static Bits special(Bits b) { return static_cast<Bits>((b & 0x7f800000u) == 0x7f800000u); }
+  static constexpr Bits kTop = 0x80000000u;
+  static Bits marker(Bits b) { return (b & 0x7f800000u) + 0x00800000u; }
 };
 
 struct F64 {
@@ -90,6 +99,8 @@ struct F64 {
   static Bits special(Bits b) {
     return static_cast<Bits>((b & 0x7ff0000000000000ull) == 0x7ff0000000000000ull);
   }
+  static constexpr Bits kTop = 0x8000000000000000ull;
+  static Bits marker(Bits b) { return (b & 0x7ff0000000000000ull) + 0x0010000000000000ull; }
 };
 
 // NaN test on the compute type, as an integer 0/1 (vectorises; std::isnan

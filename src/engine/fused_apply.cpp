@@ -21,9 +21,9 @@ PARAMDELTA_MULTIVERSION bool apply_fused_loop(const std::byte* base, const std::
     const auto r = BC::widen(codec::load<BB>(base, i)) + scale * DC::widen(codec::load<DB>(delta, i));
     const OB ob = OC::narrow(r);
     codec::store(out, i, ob);
-    special |= OC::special(ob);
+    special |= OC::marker(ob);
   }
-  return special != 0;
+  return (special & OC::kTop) != 0;
 }
 
 }  // namespace

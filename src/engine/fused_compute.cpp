@@ -10,14 +10,17 @@ namespace paramdelta::engine {
 
 namespace {
 
-// Elements per step: the per-element mismatch words of one step stay in L1.
-constexpr std::size_t kStep = 1024;
+// Elements per block: the unit in which the loop below looks for elements
+// that need attention. Exceptions run at a fraction of a percent of the
+// elements, so most 64-element blocks have none and are never looked at twice;
+// a constant trip count also lets the compiler unroll the vector loop fully.
+constexpr std::size_t kBlock = 64;
 
-// The first element of a step whose base or post is NaN or infinite (the
+// The first element of a block whose base or post is NaN or infinite (the
 // base is named when both are), as the staged kernel reports it.
 template <class BC, class PC>
-[[gnu::noinline]] void find_first_special(const std::byte* base, const std::byte* post, std::size_t m,
-                                          std::size_t start, NonFinite& nf) {
+void find_first_special(const std::byte* base, const std::byte* post, std::size_t m, std::size_t start,
+                        NonFinite& nf) {
   for (std::size_t i = 0; i < m; ++i) {
     const bool b = BC::special(codec::load<typename BC::Bits>(base, i)) != 0;
     const bool p = PC::special(codec::load<typename PC::Bits>(post, i)) != 0;
@@ -30,62 +33,97 @@ template <class BC, class PC>
   }
 }
 
-// Records the elements of a step whose mismatch word is non-zero, in order.
-// Mismatches are rare (a fraction of a percent): eight bytes of words are
-// tested at a time.
+// Records the elements of a block whose mismatch word is non-zero, in order.
 template <class BC, class PC>
 [[gnu::noinline]] void collect_exceptions(const typename PC::Bits* mismatch, std::size_t m, const std::byte* base,
                                           const std::byte* post, std::uint64_t first_index, ExceptionBuffer& out) {
-  using PB = typename PC::Bits;
-  constexpr std::size_t kPerWord = 8 / sizeof(PB);
-  constexpr std::size_t bs = sizeof(typename BC::Bits), ps = sizeof(PB);
-  for (std::size_t i = 0; i < m; i += kPerWord) {
-    const std::size_t k = std::min(kPerWord, m - i);
-    std::uint64_t word = 0;
-    std::memcpy(&word, mismatch + i, k * sizeof(PB));
-    if (word == 0) continue;
-    for (std::size_t j = i; j < i + k; ++j) {
-      if (mismatch[j] == 0) continue;
-      out.index.push_back(first_index + j);
-      out.base.insert(out.base.end(), base + j * bs, base + (j + 1) * bs);
-      out.post.insert(out.post.end(), post + j * ps, post + (j + 1) * ps);
+  constexpr std::size_t bs = sizeof(typename BC::Bits), ps = sizeof(typename PC::Bits);
+  for (std::size_t j = 0; j < m; ++j) {
+    if (mismatch[j] == 0) continue;
+    out.index.push_back(first_index + j);
+    out.base.insert(out.base.end(), base + j * bs, base + (j + 1) * bs);
+    out.post.insert(out.post.end(), post + j * ps, post + (j + 1) * ps);
+  }
+}
+
+// Whether the stored delta `ob` fails to reproduce the post value `pb` from
+// the base value `b` (non-zero if so).
+template <class PC, class OC>
+[[gnu::always_inline]] inline typename PC::Bits reconstruction_differs(typename OC::Wide b, typename OC::Bits ob,
+                                                                       typename PC::Bits pb) {
+  return static_cast<typename PC::Bits>(PC::narrow(b + OC::widen(ob)) ^ pb);
+}
+
+// A block with a NaN or an infinity in its base or post: reports the first
+// one, and redoes the mismatch test with one more rule. An element whose base
+// and delta are both NaN is always an exception: which of the two NaNs
+// base + delta yields depends on the order the compiler gives the operands,
+// so apply could not be trusted to give the post's NaN back.
+template <class BC, class PC, class OC, bool kExact>
+[[gnu::noinline]] void special_block(const std::byte* bp, const std::byte* pp, const std::byte* op, std::size_t m,
+                                     std::size_t start, typename PC::Bits* mismatch, NonFinite& nf) {
+  if (!nf.found) find_first_special<BC, PC>(bp, pp, m, start, nf);
+  if constexpr (kExact) {
+    for (std::size_t i = 0; i < m; ++i) {
+      const auto b = BC::widen(codec::load<typename BC::Bits>(bp, i));
+      const auto ob = codec::load<typename OC::Bits>(op, i);
+      const auto pb = codec::load<typename PC::Bits>(pp, i);
+      const bool nan_pair = codec::is_nan(b) && codec::is_nan(OC::widen(ob));
+      mismatch[i] = static_cast<typename PC::Bits>(reconstruction_differs<PC, OC>(b, ob, pb) | nan_pair);
     }
   }
 }
 
-// kExact: also find the elements the stored delta cannot reproduce. An
-// element whose base and delta are both NaN is always listed: which of the two
-// NaNs base + delta returns depends on the order the compiler gives the
-// operands, so apply could not be trusted to give the post's NaN back.
+// Computes m elements; kExact: also marks in `mismatch` the elements the
+// stored delta cannot reproduce (NaNs aside: see special_block).
+template <class BC, class PC, class OC, bool kExact>
+[[gnu::always_inline]] inline void compute_elements(const std::byte* bp, const std::byte* pp, std::byte* op,
+                                                    std::size_t m, typename PC::Bits* mismatch,
+                                                    typename BC::Bits& base_marks, typename PC::Bits& post_marks,
+                                                    typename PC::Bits& any) {
+  using BB = typename BC::Bits;
+  using PB = typename PC::Bits;
+  for (std::size_t i = 0; i < m; ++i) {
+    const BB bb = codec::load<BB>(bp, i);
+    const PB pb = codec::load<PB>(pp, i);
+    const typename OC::Wide b = BC::widen(bb);
+    const auto ob = OC::narrow(PC::widen(pb) - b);
+    codec::store(op, i, ob);
+    base_marks |= BC::marker(bb);
+    post_marks |= PC::marker(pb);
+    if constexpr (kExact) {
+      const PB x = reconstruction_differs<PC, OC>(b, ob, pb);
+      mismatch[i] = x;
+      any |= x;
+    }
+  }
+}
+
 template <class BC, class PC, class OC, bool kExact>
 PARAMDELTA_MULTIVERSION void compute_fused_loop(const std::byte* base, const std::byte* post, std::size_t n,
                                                 std::byte* out, std::uint64_t first_index, ExceptionBuffer* exceptions,
                                                 NonFinite& nf) {
-  using W = typename OC::Wide;
   using BB = typename BC::Bits;
   using PB = typename PC::Bits;
-  PB mismatch[kStep];
-  for (std::size_t start = 0; start < n; start += kStep) {
-    const std::size_t m = std::min(kStep, n - start);
-    const std::byte* bp = base + start * sizeof(BB);
-    const std::byte* pp = post + start * sizeof(PB);
-    std::byte* op = out + start * sizeof(typename OC::Bits);
-    PB special = 0, any = 0;
-    for (std::size_t i = 0; i < m; ++i) {
-      const BB bb = codec::load<BB>(bp, i);
-      const PB pb = codec::load<PB>(pp, i);
-      const W b = BC::widen(bb);
-      const auto ob = OC::narrow(PC::widen(pb) - b);
-      codec::store(op, i, ob);
-      special |= static_cast<PB>(BC::special(bb) | PC::special(pb));
-      if constexpr (kExact) {
-        const W d = OC::widen(ob);
-        const PB x = static_cast<PB>((PC::narrow(b + d) ^ pb) | (codec::is_nan(b) & codec::is_nan(d)));
-        mismatch[i] = x;
-        any |= x;
-      }
+  constexpr std::size_t bs = sizeof(BB), ps = sizeof(PB), os = sizeof(typename OC::Bits);
+  PB mismatch[kBlock];
+  for (std::size_t start = 0; start < n; start += kBlock) {
+    const std::size_t m = std::min(kBlock, n - start);
+    const std::byte* bp = base + start * bs;
+    const std::byte* pp = post + start * ps;
+    std::byte* op = out + start * os;
+    BB base_marks = 0;
+    PB post_marks = 0, any = 0;
+    // Full blocks with a constant length, then the rest.
+    if (m == kBlock) {
+      compute_elements<BC, PC, OC, kExact>(bp, pp, op, kBlock, mismatch, base_marks, post_marks, any);
+    } else {
+      compute_elements<BC, PC, OC, kExact>(bp, pp, op, m, mismatch, base_marks, post_marks, any);
     }
-    if (special != 0 && !nf.found) find_first_special<BC, PC>(bp, pp, m, start, nf);
+    if (((base_marks & BC::kTop) | (post_marks & PC::kTop)) != 0) {
+      special_block<BC, PC, OC, kExact>(bp, pp, op, m, start, mismatch, nf);
+      any = 1;
+    }
     if constexpr (kExact) {
       if (any != 0) collect_exceptions<BC, PC>(mismatch, m, bp, pp, first_index + start, *exceptions);
     }
