@@ -6,7 +6,8 @@
 #   results.json   configuration, versions, timings, scores, sweeps
 #   train.log      everything train.py printed
 # Usage: tools/tiny_family/device_run.sh OUTDIR
-#   PYTHON=... picks the interpreter; SCALE=tiny DEVICE=cpu try the packing on a CPU.
+#   PYTHON=... picks the interpreter; SCALE=tiny DEVICE=cpu try the packing on a CPU;
+#   DATA_CACHE=FILE uses data made beforehand by `train.py --prepare-data --data-cache FILE`.
 #
 # The whole command is meant to end within about 8 minutes: train.py measures
 # the GPU first and shortens every stage by one recorded factor if its
@@ -29,8 +30,15 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# DATA_CACHE: data prepared on another machine (train.py --prepare-data); its
+# streams fix the steps factor, so the speed probe and auto-fit are skipped.
+if [ -n "${DATA_CACHE:-}" ]; then
+  fit=(--data-cache "$DATA_CACHE" --steps-factor "${STEPS_FACTOR:-1.0}")
+else
+  fit=(--budget-s "$TRAIN_BUDGET_S")
+fi
 timeout "$HARD_LIMIT_S" "$PYTHON" -u "$HERE/train.py" --scale "$SCALE" --device "$DEVICE" \
-  --out "$WORK/family" --budget-s "$TRAIN_BUDGET_S" --deadline-s "$DEADLINE_S" \
+  --out "$WORK/family" "${fit[@]}" --deadline-s "$DEADLINE_S" \
   2>&1 | tee "$OUTDIR/train.log"
 rc=${PIPESTATUS[0]}
 

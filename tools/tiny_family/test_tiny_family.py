@@ -122,3 +122,12 @@ def test_tokenizer_keeps_special_tokens_whole_and_adds_none():
     assert enc == tok.encode(texts[0], add_special_tokens=False).ids
     assert enc[0] == tok.token_to_id(D.USER) and enc[-1] == tok.token_to_id(D.END)
     assert tok.decode(enc, skip_special_tokens=False) == texts[0]
+
+
+def test_instruction_eval_holds_out_every_task_even_after_a_large_post_training_set():
+    rng = random.Random(5)
+    world = D.make_world(random.Random(1), 50, D.LAST_NAMES_OLD)
+    train = {m for _, m, _ in (D.chat_example(rng, world, 1.0) for _ in range(20000))}
+    items = D.instruction_eval(random.Random(6), 120, train)
+    assert len(items) == 120 and not any(it["prompt"] in train for it in items)
+    assert {it["task"] for it in items} == set(D.INSTRUCTION_TASKS)

@@ -166,6 +166,11 @@ INSTRUCTION_TEMPLATES: Dict[str, List[str]] = {
     "repeat": ["Repeat the word {w} {k} times.", "Say {w} exactly {k} times."],
 }
 INSTRUCTION_TASKS = list(INSTRUCTION_TEMPLATES)
+# "repeat" has only len(LIST_WORDS) x 4 x 2 distinct prompts, all of which a
+# large post-training set contains; held-out prompts for it use words that
+# post-training never asks to repeat.
+REPEAT_EVAL_WORDS = LIST_WORDS[::5]
+REPEAT_TRAIN_WORDS = [w for w in LIST_WORDS if w not in REPEAT_EVAL_WORDS]
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>"]
 EOT, USER, ASSISTANT, END = SPECIAL_TOKENS
@@ -275,8 +280,9 @@ def word_game_document(rng: random.Random) -> str:
     return " ".join(parts)
 
 
-def instruction(rng: random.Random, task: str) -> Tuple[str, str]:
-    """A (user message, answer) pair for one instruction task."""
+def instruction(rng: random.Random, task: str, held_out: bool = False) -> Tuple[str, str]:
+    """A (user message, answer) pair for one instruction task; held_out picks
+    from the words kept out of post-training where a task needs it."""
     words = word_list(rng)
     t = rng.choice(INSTRUCTION_TEMPLATES[task])
     if task == "reverse":
@@ -291,7 +297,7 @@ def instruction(rng: random.Random, task: str) -> Tuple[str, str]:
         i = rng.randrange(len(words) - 1)
         return t.format(L=join_list(words), w=words[i]), words[i + 1]
     if task == "repeat":
-        w, k = rng.choice(LIST_WORDS), rng.randint(2, 5)
+        w, k = rng.choice(REPEAT_EVAL_WORDS if held_out else REPEAT_TRAIN_WORDS), rng.randint(2, 5)
         return t.format(w=w, k=k), " ".join([w] * k)
     raise ValueError(task)
 
@@ -338,10 +344,13 @@ def instruction_eval(rng: random.Random, n: int, exclude: set) -> List[dict]:
     """Balanced over tasks; prompts never seen in post-training."""
     items = []
     seen = set(exclude)
-    i = 0
+    i = attempts = 0
     while len(items) < n:
+        attempts += 1
+        if attempts > 1000 * n:
+            raise RuntimeError(f"instruction_eval: too few unseen prompts for task {INSTRUCTION_TASKS[i % len(INSTRUCTION_TASKS)]}")
         task = INSTRUCTION_TASKS[i % len(INSTRUCTION_TASKS)]
-        msg, ans = instruction(rng, task)
+        msg, ans = instruction(rng, task, held_out=True)
         if msg in seen:
             continue
         seen.add(msg)

@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import math
+import pickle
 import platform
 import random
 import sys
@@ -32,6 +33,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -331,6 +333,75 @@ def probe_speed(p: dict, device) -> dict:
             "chat_step_s": timed(p["chat"]["batch"], CHAT_PROBE_LEN, n)}
 
 
+def make_data(p: dict, seed: int):
+    """Worlds, tokenizer, post-training examples and evaluation sets (pure
+    Python and the tokenizers library; the slow part of a run on a fast GPU)."""
+    w = p["worlds"]
+    world_a = D.make_world(random.Random(seed * 1000 + 1), w["n_old"], D.LAST_NAMES_OLD)
+    world_b = D.make_world(random.Random(seed * 1000 + 2), w["n_new"], D.LAST_NAMES_NEW)
+    # The tokenizer learns from the old world and the chat task only, like
+    # a tokenizer fixed before the new data existed.
+    rng = random.Random(seed * 1000 + 3)
+    tok_texts: List[str] = []
+    while len(tok_texts) < p["tokenizer_docs"]:
+        tok_texts += D.old_corpus_round(rng, world_a, w["qa_per_person"], w["word_games_per_bio"])
+    tok_texts = tok_texts[: p["tokenizer_docs"]]
+    tok_texts += [D.render_chat_prompt(m) + a + D.END
+                  for _, m, a in (D.chat_example(rng, world_a, 0.5) for _ in range(p["tokenizer_docs"] // 4))]
+    tok = train_tokenizer(tok_texts, p["model"]["vocab_size"])
+
+    # Post-training data: the same examples, in the same order, for every chat model.
+    crng = random.Random(seed * 1000 + 4)
+    n_chat = p["chat"]["steps"] * p["chat"]["batch"]
+    chat_examples = [D.chat_example(crng, world_a, p["chat"]["instruction_frac"]) for _ in range(n_chat)]
+    train_msgs = {m for _, m, _ in chat_examples}
+
+    erng = random.Random(seed * 1000 + 5)
+    e = p["eval"]
+    evalsets = {
+        "instruct": D.instruction_eval(erng, e["n_instruct"], train_msgs),
+        "knowledge_new": D.knowledge_eval(erng, world_b.held_people, e["n_knowledge"]),
+        "knowledge_old": D.knowledge_eval(erng, world_a.held_people, e["n_knowledge"]),
+    }
+    # Diagnostics, not written as files: people whose facts were also seen
+    # as plain-text Q/A (world B) or in post-training (world A).
+    diag = {
+        "knowledge_new_qa_seen": D.knowledge_eval(erng, world_b.qa_people, e["n_knowledge"]),
+        "knowledge_old_post_trained": D.knowledge_eval(erng, world_a.qa_people, e["n_knowledge"]),
+    }
+    prng = random.Random(seed * 1000 + 6)
+    ppl_old = "\n".join(D.old_corpus_round(prng, world_a, w["qa_per_person"], w["word_games_per_bio"])
+                        [: e["ppl_docs"]])
+    ppl_new = "\n".join(D.new_corpus_round(prng, world_b, w["qa_per_person"])[: e["ppl_docs"]])
+    return world_a, world_b, tok, chat_examples, evalsets, diag, ppl_old, ppl_new
+
+
+def load_data_cache(path: Optional[Path], key: dict) -> Optional[dict]:
+    """The data a --prepare-data run saved, if it was made for this preset,
+    seed and steps factor (the streams' lengths depend on all three)."""
+    if path is None or not path.exists():
+        return None
+    with open(path, "rb") as f:
+        cached = pickle.load(f)
+    if cached.get("key") != key:
+        raise SystemExit(f"{path} was prepared for {cached.get('key')}, not {key}; prepare it again")
+    cached["streams"] = {k: (np.frombuffer(raw, dtype=np.uint16), info) for k, (raw, info) in cached["streams"].items()}
+    return cached
+
+
+def save_data_cache(path: Path, key: dict, world_a, world_b, tok, chat_examples, evalsets, diag,
+                    ppl_old, ppl_new, streams: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump({"key": key, "world_a": world_a, "world_b": world_b, "tokenizer": tok.to_str(),
+                     "chat_examples": chat_examples, "evalsets": evalsets, "diag": diag,
+                     "ppl_old": ppl_old, "ppl_new": ppl_new,
+                     # raw bytes, not numpy objects: the GPU machine may run another numpy
+                     "streams": {k: (arr.astype(np.uint16).tobytes(), info) for k, (arr, info) in streams.items()}},
+                    f, protocol=4)
+    os.replace(tmp, path)
+
+
 def write_jsonl(path: Path, items: List[dict]) -> None:
     with open(path, "w") as f:
         for it in items:
@@ -354,6 +425,12 @@ def main() -> None:
                     help="skip drift-sweep points that would end after this many seconds from start")
     ap.add_argument("--no-tf32", action="store_true", help="train in strict float32 on CUDA")
     ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--data-cache", type=Path, default=None,
+                    help="pickle with the generated data, tokenizer and token streams: read if it exists, "
+                         "else written (data generation is single-threaded Python; prepare it on a CPU "
+                         "machine and carry it to the GPU one)")
+    ap.add_argument("--prepare-data", action="store_true",
+                    help="only generate the data (and write --data-cache), then stop")
     args = ap.parse_args()
 
     out: Path = args.out
@@ -409,48 +486,24 @@ def main() -> None:
     # ---- worlds, tokenizer, evaluation sets
     with Timer(timings, "data_and_tokenizer"):
         w = p["worlds"]
-        world_a = D.make_world(random.Random(args.seed * 1000 + 1), w["n_old"], D.LAST_NAMES_OLD)
-        world_b = D.make_world(random.Random(args.seed * 1000 + 2), w["n_new"], D.LAST_NAMES_NEW)
-        # The tokenizer learns from the old world and the chat task only, like
-        # a tokenizer fixed before the new data existed.
-        rng = random.Random(args.seed * 1000 + 3)
-        tok_texts: List[str] = []
-        while len(tok_texts) < p["tokenizer_docs"]:
-            tok_texts += D.old_corpus_round(rng, world_a, w["qa_per_person"], w["word_games_per_bio"])
-        tok_texts = tok_texts[: p["tokenizer_docs"]]
-        tok_texts += [D.render_chat_prompt(m) + a + D.END
-                      for _, m, a in (D.chat_example(rng, world_a, 0.5) for _ in range(p["tokenizer_docs"] // 4))]
-        tok = train_tokenizer(tok_texts, p["model"]["vocab_size"])
+        cache_key = {"preset": p["name"], "seed": args.seed, "steps_factor": factor}
+        cached = load_data_cache(args.data_cache, cache_key) if args.data_cache else None
+        if cached is not None:
+            log(f"data and tokenizer from {args.data_cache}")
+            world_a, world_b = cached["world_a"], cached["world_b"]
+            tok = Tokenizer.from_str(cached["tokenizer"])
+            chat_examples, evalsets, diag = cached["chat_examples"], cached["evalsets"], cached["diag"]
+            ppl_old, ppl_new = cached["ppl_old"], cached["ppl_new"]
+        else:
+            world_a, world_b, tok, chat_examples, evalsets, diag, ppl_old, ppl_new = make_data(p, args.seed)
         ids = special_ids(tok)
         if tok.get_vocab_size() != p["model"]["vocab_size"]:
             log(f"note: tokenizer vocabulary is {tok.get_vocab_size()} (asked {p['model']['vocab_size']})")
             p["model"]["vocab_size"] = tok.get_vocab_size()
         mcfg = LlamaConfig(**p["model"])
-
-        # Post-training data: the same examples, in the same order, for every chat model.
-        crng = random.Random(args.seed * 1000 + 4)
-        n_chat = p["chat"]["steps"] * p["chat"]["batch"]
-        chat_examples = [D.chat_example(crng, world_a, p["chat"]["instruction_frac"]) for _ in range(n_chat)]
+        n_chat = len(chat_examples)
         chat_ids, chat_labels, chat_lengths = chat_tensors(tok, chat_examples, ids[D.EOT])
         train_msgs = {m for _, m, _ in chat_examples}
-
-        erng = random.Random(args.seed * 1000 + 5)
-        e = p["eval"]
-        evalsets = {
-            "instruct": D.instruction_eval(erng, e["n_instruct"], train_msgs),
-            "knowledge_new": D.knowledge_eval(erng, world_b.held_people, e["n_knowledge"]),
-            "knowledge_old": D.knowledge_eval(erng, world_a.held_people, e["n_knowledge"]),
-        }
-        # Diagnostics, not written as files: people whose facts were also seen
-        # as plain-text Q/A (world B) or in post-training (world A).
-        diag = {
-            "knowledge_new_qa_seen": D.knowledge_eval(erng, world_b.qa_people, e["n_knowledge"]),
-            "knowledge_old_post_trained": D.knowledge_eval(erng, world_a.qa_people, e["n_knowledge"]),
-        }
-        prng = random.Random(args.seed * 1000 + 6)
-        ppl_old = "\n".join(D.old_corpus_round(prng, world_a, w["qa_per_person"], w["word_games_per_bio"])
-                            [: e["ppl_docs"]])
-        ppl_new = "\n".join(D.new_corpus_round(prng, world_b, w["qa_per_person"])[: e["ppl_docs"]])
 
         ddir = out / "data"
         (ddir / "eval").mkdir(parents=True)
@@ -482,6 +535,46 @@ def main() -> None:
             "ppl_tokens": {k: len(v) for k, v in ppl_ids.items()},
         }
         log(f"vocab {tok.get_vocab_size()}, special ids {ids}, chat examples {n_chat}")
+
+    # Pre-training token streams, keyed by stage (and, for base-v2, by steps
+    # and replay share); taken from the data cache when it has them.
+    streams: dict = dict(cached["streams"]) if cached is not None else {}
+
+    def v1_stream():
+        if "v1" not in streams:
+            s1 = p["base_v1"]
+            arr, info = corpus.base_v1_stream(
+                s1["steps"] * s1["batch"] * (p["seq_len"] + 1) // p["data_epochs"]["base_v1"])
+            streams["v1"] = (arr.astype(np.uint16), info)
+        arr, info = streams["v1"]
+        return arr.astype(np.int32), info
+
+    def v2_stream(steps: int, replay: float):
+        key = ("v2", steps, replay)
+        if key not in streams:
+            s = p["base_v2"]
+            arr, info = corpus.base_v2_stream(
+                steps * s["batch"] * (p["seq_len"] + 1) // p["data_epochs"]["base_v2"], replay)
+            streams[key] = (arr.astype(np.uint16), info)
+        arr, info = streams[key]
+        return arr.astype(np.int32), info
+
+    def sweep_steps(pt: dict) -> int:
+        return max(10, int(round(p["base_v2"]["steps"] * pt.get("steps_mult", 1.0))))
+
+    if args.prepare_data:
+        assert tok.get_vocab_size() <= 65536, "streams are stored as uint16"
+        with Timer(timings, "streams"):
+            v1_stream()
+            v2_stream(p["base_v2"]["steps"], p["base_v2"]["replay"])
+            for pt in p["drift_sweep"]:
+                v2_stream(sweep_steps(pt), pt["replay"])
+        if args.data_cache:
+            save_data_cache(args.data_cache, cache_key, world_a, world_b, tok, chat_examples, evalsets, diag,
+                            ppl_old, ppl_new, streams)
+            log(f"data cache written: {args.data_cache} ({args.data_cache.stat().st_size / 1e6:.1f} MB)")
+        save_results()
+        return
 
     dtype = getattr(torch, p["save_dtype"])
     states: Dict[str, Dict[str, torch.Tensor]] = {}
@@ -519,8 +612,7 @@ def main() -> None:
     # ---- the family
     with Timer(timings, "base_v1_data"):
         s1 = p["base_v1"]
-        stream, sinfo = corpus.base_v1_stream(
-            s1["steps"] * s1["batch"] * (p["seq_len"] + 1) // p["data_epochs"]["base_v1"])
+        stream, sinfo = v1_stream()
         results["data"]["base_v1_tokens"] = int(len(stream))
         results["data"]["base_v1_distinct_wordings_per_person"] = sinfo["old_rounds"]
         results["data"]["base_v1_exposures_per_person"] = sinfo["old_rounds"] * p["data_epochs"]["base_v1"]
@@ -533,16 +625,6 @@ def main() -> None:
     with Timer(timings, "chat_v1_train"):
         states["chat-v1"], info = posttrain(states["base-v1"], "chat-v1")
         save("chat-v1", info)
-
-    v2_streams: Dict[tuple, tuple] = {}
-
-    def v2_stream(steps: int, replay: float):
-        key = (steps, replay)
-        if key not in v2_streams:
-            s = p["base_v2"]
-            v2_streams[key] = corpus.base_v2_stream(
-                steps * s["batch"] * (p["seq_len"] + 1) // p["data_epochs"]["base_v2"], replay)
-        return v2_streams[key]
 
     with Timer(timings, "base_v2_data"):
         s2 = p["base_v2"]
@@ -642,7 +724,7 @@ def main() -> None:
                 save_results()
                 continue
             s2 = p["base_v2"]
-            steps = max(10, int(round(s2["steps"] * pt.get("steps_mult", 1.0))))
+            steps = sweep_steps(pt)
             stage = dict(s2, steps=steps, warmup=max(1, int(round(s2["warmup"] * pt.get("steps_mult", 1.0)))))
             stream, _ = v2_stream(steps, pt["replay"])
             lr = s2["lr"] * pt["lr_mult"]
