@@ -33,16 +33,32 @@ void find_first_special(const std::byte* base, const std::byte* post, std::size_
   }
 }
 
-// Records the elements of a block whose mismatch word is non-zero, in order.
+// Records the elements of a block whose mismatch word is non-zero, in order:
+// counted first, so that each list grows once per block, not per element.
 template <class BC, class PC>
 [[gnu::noinline]] void collect_exceptions(const typename PC::Bits* mismatch, std::size_t m, const std::byte* base,
                                           const std::byte* post, std::uint64_t first_index, ExceptionBuffer& out) {
   constexpr std::size_t bs = sizeof(typename BC::Bits), ps = sizeof(typename PC::Bits);
-  for (std::size_t j = 0; j < m; ++j) {
-    if (mismatch[j] == 0) continue;
-    out.index.push_back(first_index + j);
-    out.base.insert(out.base.end(), base + j * bs, base + (j + 1) * bs);
-    out.post.insert(out.post.end(), post + j * ps, post + (j + 1) * ps);
+  std::size_t count = 0;
+  for (std::size_t j = 0; j < m; ++j) count += mismatch[j] != 0;
+  std::size_t k = out.index.size();
+  out.index.resize(k + count);
+  out.base.resize((k + count) * bs);
+  out.post.resize((k + count) * ps);
+  // Eight bytes of mismatch words at a time: most are zero.
+  constexpr std::size_t kPerWord = 8 / ps;
+  for (std::size_t i = 0; i < m; i += kPerWord) {
+    const std::size_t end = std::min(m, i + kPerWord);
+    std::uint64_t word = 0;
+    std::memcpy(&word, mismatch + i, (end - i) * ps);
+    if (word == 0) continue;
+    for (std::size_t j = i; j < end; ++j) {
+      if (mismatch[j] == 0) continue;
+      out.index[k] = first_index + j;
+      std::memcpy(out.base.data() + k * bs, base + j * bs, bs);
+      std::memcpy(out.post.data() + k * ps, post + j * ps, ps);
+      ++k;
+    }
   }
 }
 
