@@ -26,6 +26,24 @@ TEST(TensorHash, BlockwiseHashingInAnyChunkingGivesTheWholeTensorHash) {
   EXPECT_EQ(combine_block_hashes(blocks), hash_tensor(bytes, element));
 }
 
+TEST(TensorHash, FeedingABlockInPiecesGivesTheBlockHash) {
+  auto bytes = data(kHashBlockElements * 2, 4);
+  for (std::size_t piece : {1ul, 7ul, 255ul, 256ul, 16384ul, 100000ul}) {
+    BlockHasher h;
+    for (std::size_t off = 0; off < bytes.size(); off += piece) {
+      h.update(std::span(bytes).subspan(off, std::min(piece, bytes.size() - off)));
+    }
+    EXPECT_EQ(h.digest(), hash_block(bytes)) << piece;
+  }
+  BlockHasher empty;
+  EXPECT_EQ(empty.digest(), hash_block({}));
+  auto changed = bytes;
+  changed[12345] ^= std::byte{4};
+  BlockHasher h;
+  h.update(changed);
+  EXPECT_NE(h.digest(), hash_block(bytes));
+}
+
 TEST(TensorHash, AnyChangedByteChangesTheHash) {
   auto bytes = data(5000, 2);
   const auto h = hash_tensor(bytes, 4);
