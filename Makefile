@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build demo test test-asan bench clean
+.PHONY: setup build demo test test-asan fuzz bench clean
 
 setup:
 	@tools/setup.sh
@@ -18,11 +18,17 @@ demo: build
 test: build
 	@tools/run_tests.sh $(BUILD)
 
-test-asan:
-	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPARAMDELTA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan).
+test-asan: setup
+	@JOBS=$(JOBS) tools/run_sanitizers.sh build-asan
+
+# Every libFuzzer target for FUZZ_SECONDS each (build-fuzz); fails on a crash, leak or timeout.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@JOBS=$(JOBS) tools/run_fuzz.sh $(FUZZ_SECONDS)
 
 bench: build
 	@bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

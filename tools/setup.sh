@@ -9,7 +9,10 @@ DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
   libopenblas-dev libpcre2-dev
-  clang libclang-rt-14-dev time python3-venv
+  time python3-venv
+  # Sanitizers and fuzzing (make test-asan, make fuzz): clang with libFuzzer's
+  # runtime, and llvm-symbolizer for readable stack traces in their reports.
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()
