@@ -125,7 +125,6 @@ OperationSummary apply_delta(const ApplyOptions& options) {
   std::vector<ExceptionList> exceptions(plan.items.size());
   std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
   std::vector<engine::Job> jobs;
-  std::uint64_t total_bytes = 0;
   for (std::size_t k = 0; k < plan.items.size(); ++k) {
     const ApplyItem& item = plan.items[k];
     engine::Job job;
@@ -133,7 +132,6 @@ OperationSummary apply_delta(const ApplyOptions& options) {
     for (auto d : item.shape) job.elements *= d;
     job.bytes_per_element = dtype_size(item.out_dtype) + (item.base ? dtype_size(item.base->info->dtype) : 0) +
                             (item.delta ? dtype_size(item.delta->info->dtype) : 0);
-    total_bytes += job.elements * job.bytes_per_element;
     job.prepare = [&, k](std::size_t) {
       const ApplyItem& it = plan.items[k];
       if (it.source == ApplyItem::Source::kDelta) exceptions[k] = delta.exceptions(*it.entry);
@@ -158,9 +156,7 @@ OperationSummary apply_delta(const ApplyOptions& options) {
     };
     jobs.push_back(std::move(job));
   }
-  if (options.run.progress) options.run.progress->begin("apply", total_bytes);
-  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
-  if (options.run.progress) options.run.progress->end();
+  run_operation_jobs(pool, jobs, options.run.progress, "apply");
 
   output.finish(std::nullopt);
   if (!single_file) write_model_files(base, delta, plan, options.dtype, staged.staging_path(), summary.notes);
@@ -276,11 +272,7 @@ VerifyReport verify_delta(const VerifyOptions& options) {
     };
     jobs.push_back(std::move(job));
   }
-  std::uint64_t total_bytes = 0;
-  for (const auto& j : jobs) total_bytes += j.elements * j.bytes_per_element;
-  if (options.run.progress) options.run.progress->begin("verify", total_bytes);
-  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
-  if (options.run.progress) options.run.progress->end();
+  run_operation_jobs(pool, jobs, options.run.progress, "verify");
 
   for (const auto& e : expect.tensors()) {
     bool produced = false;

@@ -275,7 +275,6 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   std::vector<ManifestTensor> entries(items.size());
   std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
   std::vector<engine::Job> jobs;
-  std::uint64_t total_bytes = 0;
 
   for (std::size_t k = 0; k < items.size(); ++k) {
     const ComputeItem& item = items[k];
@@ -291,7 +290,6 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     engine::Job job;
     job.elements = pinfo.numel();
     job.bytes_per_element = post_size + base_size + out_size;
-    total_bytes += job.elements * job.bytes_per_element;
     // Loop locals are captured by value: these functions run after this iteration ends.
     job.prepare = [&, k, hash_base_in_chunks](std::size_t chunks) {
       states[k].exceptions.resize(manifest.lossless && items[k].kind == TensorKind::kDelta ? chunks : 0);
@@ -374,9 +372,7 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     jobs.push_back(std::move(job));
   }
 
-  if (options.run.progress) options.run.progress->begin("compute", total_bytes);
-  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
-  if (options.run.progress) options.run.progress->end();
+  run_operation_jobs(pool, jobs, options.run.progress, "compute");
 
   manifest.tensors = std::move(entries);
   manifest.exceptions_location =

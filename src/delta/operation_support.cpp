@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "engine/tensor_hash.h"
 #include "paramdelta/error.h"
 
 namespace paramdelta {
@@ -38,6 +39,15 @@ void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, st
   throw Error(ErrorKind::kNonFinite,
               std::string("element ") + std::to_string(index) + " of the " + nf.which + " is NaN or infinite",
               ErrorContext{{}, tensor, {}}, flag_hint);
+}
+
+void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, ProgressSink* progress,
+                        const char* label) {
+  std::uint64_t total_bytes = 0;
+  for (const auto& j : jobs) total_bytes += j.elements * j.bytes_per_element;
+  if (progress) progress->begin(label, total_bytes);
+  engine::run_jobs(pool, jobs, progress, engine::kHashBlockElements);
+  if (progress) progress->end();
 }
 
 DType lossless_delta_dtype(DType post) {

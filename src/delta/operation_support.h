@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/delta_kernels.h"
+#include "engine/job_runner.h"
 #include "paramdelta/dtype.h"
 
 namespace paramdelta {
@@ -30,6 +31,11 @@ class Stopwatch {
 // Throws the kNonFinite error for element `index` of `tensor`.
 [[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, std::uint64_t index,
                                    const std::string& flag_hint);
+
+// Runs an operation's per-tensor jobs in chunks of the checksum block size,
+// reporting progress under `label` against the bytes all jobs move.
+void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, ProgressSink* progress,
+                        const char* label);
 
 // A delta dtype that carries `post` values exactly in most cases (lossless mode).
 DType lossless_delta_dtype(DType post);
