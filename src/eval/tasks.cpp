@@ -31,7 +31,9 @@ std::string string_field(const Json& record, const char* field, const std::strin
 Task parse_record(const Json& record, const std::string& where, std::size_t line, std::set<std::string>& ignored) {
   if (!record.is_object()) fail(where, {}, "expected a JSON object", kShapes);
   static const char* kKnown[] = {"prompt", "answer", "stop", "choices", "label", "system"};
-  for (const auto& [key, value] : record.items()) {
+  for (const auto& item : record.items()) {
+    // A named copy, not a structured binding: clang 14 cannot capture those in a lambda.
+    const std::string& key = item.key();
     if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; })) {
       ignored.insert(key);  // metadata such as "id" or "task"; reported to the caller
     }
