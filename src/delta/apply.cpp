@@ -152,6 +152,7 @@ OperationSummary apply_delta(const ApplyOptions& options) {
       const ApplyItem& it = plan.items[k];
       summary.elements += it.base ? it.base->info->numel() : 0;
       summary.bytes_read += (it.base ? it.base->info->nbytes() : 0) + (it.delta ? it.delta->info->nbytes() : 0);
+      if (it.source == ApplyItem::Source::kDelta) delta.release_exceptions(*it.entry);
       exceptions[k] = ExceptionList{};
     };
     jobs.push_back(std::move(job));
@@ -265,6 +266,7 @@ VerifyReport verify_delta(const VerifyOptions& options) {
         base_matches &= engine::hash_to_hex(engine::combine_block_hashes(base_hashes[k])) ==
                         plan.items[k].entry->base_checksum;
       }
+      if (plan.items[k].source == ApplyItem::Source::kDelta) delta.release_exceptions(*plan.items[k].entry);
       exceptions[k] = ExceptionList{};
       differing[k] = {};
       max_diff[k] = {};

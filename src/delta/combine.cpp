@@ -202,6 +202,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     };
     const std::uint64_t elements = job.elements;
     job.finalize = [&, k, elements]() {
+      for (const auto& d : deltas) d.release_exceptions(*d.manifest().find(manifest.tensors[k].name));
       exceptions[k].clear();
       summary.elements += elements;
     };

@@ -37,6 +37,10 @@ class DeltaSource {
   bool is_directory() const { return !tensors_.is_single_file(); }
   // Empty list when the tensor has no exceptions.
   ExceptionList exceptions(const ManifestTensor& tensor) const;
+  // Drops the mapped pages of a tensor's exception lists once it is written:
+  // without this they stay resident, and a large model's lists add up to a
+  // few hundred MB of RSS by the end of an apply.
+  void release_exceptions(const ManifestTensor& tensor) const;
 
  private:
   std::filesystem::path path_;
