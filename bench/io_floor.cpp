@@ -1,7 +1,11 @@
 // The I/O floor of a paramdelta operation: read the operation's input files
 // once and write the same number of output bytes, in the same files, with
-// nothing else. No tool that reads and writes those bytes can be faster, so
-// the benchmark reports compute/apply/combine as a ratio to this.
+// nothing else: what moving those bytes costs with plain buffered I/O on one
+// thread, which the benchmark reports compute/apply/combine as a ratio to.
+// It is not a hard lower bound: a tool that maps its inputs instead of
+// read()ing them skips one copy per input byte, and two threads can copy
+// from the page cache faster than one (paramdelta does both and runs below
+// this floor when the page cache is warm).
 //
 // To be an honest floor it does what paramdelta does with the file system and
 // no more: plain reads through 1 MiB buffers, writes into a temporary name in
