@@ -43,7 +43,8 @@ for t in "${BUILT[@]}"; do
   artifacts="$BUILD/artifacts/$t/"
   seeds="fuzz/corpus/$t"
   mkdir -p "$work" "$artifacts" "$seeds"
-  args=(-timeout="$TIMEOUT_S" -rss_limit_mb="$RSS_LIMIT_MB" -malloc_limit_mb="$RSS_LIMIT_MB"
+  # A fixed seed: the same binary explores the same inputs first, so a CI failure reproduces.
+  args=(-seed="${FUZZ_SEED:-1}" -timeout="$TIMEOUT_S" -rss_limit_mb="$RSS_LIMIT_MB" -malloc_limit_mb="$RSS_LIMIT_MB"
         -max_len=65536 -artifact_prefix="$artifacts" -print_final_stats=1)
   [[ -f "fuzz/dict/$t.dict" ]] && args+=(-dict="fuzz/dict/$t.dict")
   if [[ "$SECONDS_PER_TARGET" == 0 ]]; then
