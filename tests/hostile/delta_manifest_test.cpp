@@ -187,10 +187,7 @@ class MalformedDelta : public ::testing::TestWithParam<DeltaCase> {
  protected:
   static void SetUpTestSuite() {
     shared_ = new ScratchDir();
-    write_small_model(*shared_ / "base", 0);
-    write_small_model(*shared_ / "post", 1);
-    auto r = run_cli({"compute", "--base", (*shared_ / "base").string(), "--post", (*shared_ / "post").string(), "-o",
-                      (*shared_ / "delta").string(), "--quiet"});
+    auto r = write_valid_pair_and_delta(shared_->path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // The cases below rely on tensor "a" having at least two exceptions.
     json m = json::parse(read_file(*shared_ / "delta" / kManifest));

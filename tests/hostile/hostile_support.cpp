@@ -73,6 +73,13 @@ void write_small_model(const fs::path& dir, int variant) {
   write_file(dir / "config.json", R"({"model_type": "llama", "vocab_size": 2})");
 }
 
+CommandResult write_valid_pair_and_delta(const std::filesystem::path& root) {
+  write_small_model(root / "base", 0);
+  write_small_model(root / "post", 1);
+  return run_cli({"compute", "--base", (root / "base").string(), "--post", (root / "post").string(), "-o",
+                  (root / "delta").string(), "--quiet"});
+}
+
 void write_model_with_weights(const fs::path& dir, const std::string& weights) {
   fs::create_directories(dir);
   write_file(dir / "model.safetensors", weights);

@@ -33,6 +33,11 @@ SafetensorsParts read_parts(const std::filesystem::path& file);
 // tensors "a" (BF16 [2, 3]) and "b" (F32 [2]); `variant` changes the values.
 void write_small_model(const std::filesystem::path& dir, int variant);
 
+// root/base and root/post (write_small_model variants 0 and 1) and
+// root/delta, their delta made by the real `paramdelta compute`: the valid
+// inputs the malformed cases start from. Returns compute's result.
+CommandResult write_valid_pair_and_delta(const std::filesystem::path& root);
+
 // Model directory whose weights file is `weights` (any bytes) and a valid config.json.
 void write_model_with_weights(const std::filesystem::path& dir, const std::string& weights);
 

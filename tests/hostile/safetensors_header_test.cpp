@@ -181,10 +181,7 @@ class MalformedSafetensors : public ::testing::TestWithParam<HeaderCase> {
  protected:
   static void SetUpTestSuite() {
     shared_ = new ScratchDir();
-    write_small_model(*shared_ / "base", 0);
-    write_small_model(*shared_ / "post", 1);
-    auto r = run_cli({"compute", "--base", (*shared_ / "base").string(), "--post", (*shared_ / "post").string(), "-o",
-                      (*shared_ / "delta").string(), "--quiet"});
+    auto r = write_valid_pair_and_delta(shared_->path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
