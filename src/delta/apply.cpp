@@ -146,7 +146,9 @@ OperationSummary apply_delta(const ApplyOptions& options) {
         check_result_finite(it, buf.data(), begin, static_cast<std::size_t>(end - begin));
       }
       output.write_at(k, begin * os, buf);
-      release_apply_range(inputs, it, begin, end);
+    };
+    job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
+      release_apply_range(inputs, plan.items[k], begin, end);
     };
     job.finalize = [&, k]() {
       const ApplyItem& it = plan.items[k];
@@ -256,7 +258,11 @@ VerifyReport verify_delta(const VerifyOptions& options) {
         const std::size_t bs = dtype_size(it.base->info->dtype);
         base_hashes[k][chunk] = engine::hash_block({in_base_data(base, it) + begin * bs, n * bs});
       }
-      release_apply_range(inputs, it, begin, end);
+    };
+    job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
+      release_apply_range(inputs, plan.items[k], begin, end);
+      const std::size_t os = dtype_size(plan.items[k].out_dtype);
+      expect.shard(expected[k]->shard).release(*expected[k]->info, begin * os, end * os);
     };
     job.finalize = [&, k, hash_base]() {
       auto& t = report.tensors[k];

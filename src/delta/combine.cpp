@@ -193,9 +193,11 @@ OperationSummary combine_deltas(const CombineOptions& options) {
         }
       }
       output.write_at(k, begin * os, buf);
-      // Mapped input pages would otherwise stay resident until the end.
+    };
+    // Mapped input pages would otherwise stay resident until the end.
+    job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
       for (const auto& d : deltas) {
-        const TensorRef* r = d.tensors().find(t.name);
+        const TensorRef* r = d.tensors().find(manifest.tensors[k].name);
         const std::size_t size = dtype_size(r->info->dtype);
         d.tensors().shard(r->shard).release(*r->info, begin * size, end * size);
       }

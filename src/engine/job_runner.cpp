@@ -1,8 +1,10 @@
 #include "engine/job_runner.h"
 
 #include <algorithm>
+#include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 
 namespace paramdelta::engine {
 
@@ -16,10 +18,12 @@ class Scheduler {
   void work(int worker) {
     for (;;) {
       std::size_t job = 0, chunk = 0;
-      std::uint64_t begin = 0, end = 0;
+      std::uint64_t begin = 0, end = 0, sequence = 0;
       {
         std::unique_lock lock(mutex_);
         if (!take(job, chunk, begin, end, lock)) return;
+        sequence = first_sequence_ + handed_.size();
+        handed_.push_back(Range{job, begin, end, false});
       }
       try {
         jobs_[job].run_chunk(chunk, begin, end, worker);
@@ -30,6 +34,8 @@ class Scheduler {
       if (progress_ != nullptr) progress_->advance((end - begin) * jobs_[job].bytes_per_element);
       std::unique_lock lock(mutex_);
       if (--remaining_[job] == 0) done_[job] = 1;
+      handed_[sequence - first_sequence_].done = true;
+      release_ready(lock);
       finalize_ready(lock);
     }
   }
@@ -80,6 +86,35 @@ class Scheduler {
     return false;
   }
 
+  // Moves the finished prefix of the handed-out chunks into release calls.
+  // The release lock is taken before the scheduler lock is dropped, so that
+  // the calls run in hand-out order without holding up the other workers.
+  void release_ready(std::unique_lock<std::mutex>& lock) {
+    std::vector<Range> ready;
+    while (!handed_.empty() && handed_.front().done) {
+      const Range r = handed_.front();
+      handed_.pop_front();
+      ++first_sequence_;
+      if (!jobs_[r.job].release) continue;
+      if (pending_ && pending_->job == r.job && pending_->end == r.begin) {
+        pending_->end = r.end;
+      } else {
+        if (pending_) ready.push_back(*pending_);
+        pending_ = r;
+      }
+      if (pending_->end == jobs_[r.job].elements || pending_->end - pending_->begin >= kReleaseElements) {
+        ready.push_back(*pending_);
+        pending_.reset();
+      }
+    }
+    if (ready.empty()) return;
+    std::unique_lock release_lock(release_mutex_);
+    lock.unlock();
+    for (const Range& r : ready) jobs_[r.job].release(r.begin, r.end);
+    release_lock.unlock();
+    lock.lock();
+  }
+
   void finalize_ready(std::unique_lock<std::mutex>& lock) {
     if (finalizing_ || failed_) return;  // the thread already finalizing will pick this job up
     finalizing_ = true;
@@ -99,6 +134,12 @@ class Scheduler {
     finalizing_ = false;
   }
 
+  struct Range {
+    std::size_t job = 0;
+    std::uint64_t begin = 0, end = 0;
+    bool done = false;  // the chunk finished
+  };
+
   std::vector<Job>& jobs_;
   ProgressSink* progress_;
   std::uint64_t chunk_;
@@ -110,6 +151,10 @@ class Scheduler {
   std::size_t finalized_ = 0;
   bool finalizing_ = false;
   bool failed_ = false;
+  std::deque<Range> handed_;  // chunks handed out and not yet released, in order
+  std::uint64_t first_sequence_ = 0;  // hand-out number of handed_.front()
+  std::optional<Range> pending_;  // finished elements of one job, not yet passed to release
+  std::mutex release_mutex_;
 };
 
 }  // namespace

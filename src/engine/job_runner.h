@@ -22,7 +22,16 @@ struct Job {
   std::function<void(std::size_t chunk, std::uint64_t begin, std::uint64_t end, int worker)> run_chunk;
   // Called once, in job order, after every chunk of this job is done.
   std::function<void()> finalize;
+  // Called with ranges [begin, end) of elements that every chunk has finished
+  // with, in ascending order and coalesced (kReleaseElements or up to the
+  // job's end), so that the job can drop the mapped input pages it no longer
+  // reads. Calls are serialised and arrive in hand-out order across jobs.
+  std::function<void(std::uint64_t begin, std::uint64_t end)> release;
 };
+
+// Elements per release call: small enough to keep the resident set in the
+// megabytes, large enough that the system calls cost nothing measurable.
+inline constexpr std::uint64_t kReleaseElements = std::uint64_t{1} << 18;
 
 void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements);
 

@@ -33,10 +33,10 @@ MappedFile::~MappedFile() {
 
 void MappedFile::release(std::uint64_t begin, std::uint64_t end) const {
   if (data_ == nullptr || end <= begin) return;
-  // Only whole pages inside the range may be dropped.
   const std::uint64_t ps = page_size();
-  std::uint64_t first = (begin + ps - 1) / ps * ps;
-  std::uint64_t last = end == size_ ? (end + ps - 1) / ps * ps : end / ps * ps;
+  const std::uint64_t first = (begin > kReleaseBehind ? begin - kReleaseBehind : 0) / ps * ps;
+  // The page holding `end` may still be read by the next range, unless the file ends there.
+  const std::uint64_t last = end >= size_ ? (size_ + ps - 1) / ps * ps : end / ps * ps;
   if (last <= first) return;
   madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
 }

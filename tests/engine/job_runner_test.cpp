@@ -84,6 +84,51 @@ TEST(JobRunner, FinalizeOrderHoldsWhenEarlyJobsAreSlow) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5}));
 }
 
+// Release calls are what keeps a streaming run's resident set flat: each
+// job's elements arrive exactly once, in ascending contiguous ranges of
+// finished chunks, coalesced, and never two calls at the same time.
+TEST(JobRunner, ReleaseGetsEveryFinishedElementOnceInAscendingCoalescedRanges) {
+  ThreadPool pool(4);
+  constexpr std::uint64_t kChunk = 4096;
+  const std::vector<std::uint64_t> sizes = {kReleaseElements * 3 + 5, 1, 0, kChunk * 3, kReleaseElements + kChunk};
+  struct Seen {
+    std::vector<std::atomic<int>> ran;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> released;
+  };
+  std::vector<Seen> seen(sizes.size());
+  for (std::size_t k = 0; k < sizes.size(); ++k) seen[k].ran = std::vector<std::atomic<int>>(sizes[k]);
+  std::atomic<int> releasing{0};
+  std::vector<Job> jobs;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    Job j;
+    j.elements = sizes[k];
+    j.run_chunk = [&, k](std::size_t, std::uint64_t begin, std::uint64_t end, int) {
+      if ((begin / kChunk) % 7 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // finish out of order
+      for (auto i = begin; i < end; ++i) seen[k].ran[i]++;
+    };
+    j.release = [&, k](std::uint64_t begin, std::uint64_t end) {
+      EXPECT_EQ(releasing.fetch_add(1), 0) << "release calls overlap";
+      for (auto i = begin; i < end; ++i) ASSERT_EQ(seen[k].ran[i].load(), 1) << "job " << k << " element " << i;
+      seen[k].released.emplace_back(begin, end);
+      releasing.fetch_sub(1);
+    };
+    jobs.push_back(std::move(j));
+  }
+  run_jobs(pool, jobs, nullptr, kChunk);
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    std::uint64_t next = 0;
+    for (const auto& [begin, end] : seen[k].released) {
+      EXPECT_EQ(begin, next) << "job " << k;
+      EXPECT_GT(end, begin);
+      if (end != sizes[k]) {
+        EXPECT_GE(end - begin, kReleaseElements) << "job " << k << " not coalesced";
+      }
+      next = end;
+    }
+    EXPECT_EQ(next, sizes[k]) << "job " << k;
+  }
+}
+
 TEST(JobRunner, AChunkExceptionReachesTheCaller) {
   ThreadPool pool(3);
   std::vector<Job> jobs(3);
