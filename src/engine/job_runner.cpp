@@ -1,6 +1,7 @@
 #include "engine/job_runner.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -12,8 +13,13 @@ namespace {
 
 class Scheduler {
  public:
-  Scheduler(std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements)
-      : jobs_(jobs), progress_(progress), chunk_(chunk_elements), remaining_(jobs.size(), 0), done_(jobs.size(), 0) {}
+  Scheduler(std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements, int workers)
+      : jobs_(jobs),
+        progress_(progress),
+        chunk_(chunk_elements),
+        max_ahead_(std::max<std::size_t>(64, 8 * static_cast<std::size_t>(workers))),
+        remaining_(jobs.size(), 0),
+        done_(jobs.size(), 0) {}
 
   void work(int worker) {
     for (;;) {
@@ -21,6 +27,10 @@ class Scheduler {
       std::uint64_t begin = 0, end = 0, sequence = 0;
       {
         std::unique_lock lock(mutex_);
+        // Bounded look-ahead: when a worker stalls (the machine is busy), the
+        // others wait instead of running ahead, since nothing after the
+        // stalled chunk can be released until it finishes.
+        window_.wait(lock, [&] { return failed_ || handed_.size() < max_ahead_; });
         if (!take(job, chunk, begin, end, lock)) return;
         sequence = first_sequence_ + handed_.size();
         handed_.push_back(Range{job, begin, end, false});
@@ -46,7 +56,13 @@ class Scheduler {
   // (possibly hundreds of gigabytes) being processed first.
   void stop() {
     std::lock_guard lock(mutex_);
+    fail();
+  }
+
+  // With the lock held.
+  void fail() {
     failed_ = true;
+    window_.notify_all();
   }
 
   // Picks the next chunk; empty jobs are prepared and marked done on the way.
@@ -60,7 +76,7 @@ class Scheduler {
           try {
             j.prepare(chunks);
           } catch (...) {
-            failed_ = true;  // the lock is held here
+            fail();  // the lock is held here
             throw;
           }
         }
@@ -91,6 +107,7 @@ class Scheduler {
   // the calls run in hand-out order without holding up the other workers.
   void release_ready(std::unique_lock<std::mutex>& lock) {
     std::vector<Range> ready;
+    if (!handed_.empty() && handed_.front().done) window_.notify_all();
     while (!handed_.empty() && handed_.front().done) {
       const Range r = handed_.front();
       handed_.pop_front();
@@ -126,7 +143,7 @@ class Scheduler {
       } catch (...) {
         lock.lock();
         finalizing_ = false;
-        failed_ = true;
+        fail();
         throw;
       }
       lock.lock();
@@ -143,7 +160,9 @@ class Scheduler {
   std::vector<Job>& jobs_;
   ProgressSink* progress_;
   std::uint64_t chunk_;
+  std::size_t max_ahead_;  // chunks handed out beyond the oldest unfinished one
   std::mutex mutex_;
+  std::condition_variable window_;  // signalled when handed_ shrinks or the run fails
   std::size_t next_job_ = 0;
   std::uint64_t next_element_ = 0;
   std::vector<std::size_t> remaining_;
@@ -160,7 +179,7 @@ class Scheduler {
 }  // namespace
 
 void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements) {
-  Scheduler scheduler(jobs, progress, chunk_elements);
+  Scheduler scheduler(jobs, progress, chunk_elements, pool.size());
   // One long-running task per thread; the pool propagates the first exception.
   pool.parallel_for(static_cast<std::size_t>(pool.size()), [&](std::size_t, int worker) { scheduler.work(worker); });
 }

@@ -129,6 +129,30 @@ TEST(JobRunner, ReleaseGetsEveryFinishedElementOnceInAscendingCoalescedRanges) {
   }
 }
 
+// A stalled chunk holds back every release after it, so the other workers
+// may run only a bounded distance ahead of it, or the resident set would grow
+// with the length of the stall.
+TEST(JobRunner, WorkersWaitWhenTooFarAheadOfAStalledChunk) {
+  ThreadPool pool(4);
+  std::atomic<std::size_t> highest_started{0};
+  std::size_t highest_during_stall = 0;
+  std::vector<Job> jobs(1);
+  jobs[0].elements = 1000;
+  jobs[0].run_chunk = [&](std::size_t chunk, std::uint64_t, std::uint64_t, int) {
+    std::size_t seen = highest_started.load();
+    while (chunk > seen && !highest_started.compare_exchange_weak(seen, chunk)) {
+    }
+    if (chunk == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      highest_during_stall = highest_started.load();
+    }
+  };
+  run_jobs(pool, jobs, nullptr, 1);
+  EXPECT_GE(highest_during_stall, 8u) << "the other workers did not run ahead at all";
+  EXPECT_LT(highest_during_stall, 64u) << "workers ran unboundedly far ahead of a stalled chunk";
+  EXPECT_EQ(highest_started.load(), 999u);
+}
+
 TEST(JobRunner, AChunkExceptionReachesTheCaller) {
   ThreadPool pool(3);
   std::vector<Job> jobs(3);
