@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build demo test test-asan fuzz bench clean
+.PHONY: setup build demo test test-asan fuzz bench format format-check clean
 
 setup:
 	@tools/setup.sh
@@ -29,6 +29,13 @@ fuzz: setup
 
 bench: build
 	@bench/run.sh
+
+# The C++ sources follow .clang-format: `format` rewrites them, `format-check` fails on any difference.
+CLANG_FORMAT ?= clang-format-14
+format: setup
+	@git ls-files '*.cpp' '*.h' | xargs $(CLANG_FORMAT) -i
+format-check: setup
+	@git ls-files '*.cpp' '*.h' | xargs $(CLANG_FORMAT) --dry-run --Werror
 
 clean:
 	rm -rf build build-asan build-fuzz

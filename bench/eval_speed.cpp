@@ -10,7 +10,8 @@
 //  - sgemv GB/s over a matrix far larger than the caches: the ceiling for
 //    generation, which streams every fp32 weight once per token.
 //
-//   eval_speed [--model-dir DIR] [--prompt-tokens N] [--gen-tokens N] [--threads N] [--layers N] [--json FILE]
+//   eval_speed [--model-dir DIR] [--prompt-tokens N] [--gen-tokens N] [--threads N] [--layers N] [--json
+//   FILE]
 #include <cblas.h>
 
 #include <algorithm>
@@ -108,13 +109,20 @@ void generate_model(const fs::path& dir, const Shape& s) {
   }
   writer.finish();
   nlohmann::json config{
-      {"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
-      {"hidden_size", s.hidden}, {"intermediate_size", s.inter},
-      {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads},
-      {"num_key_value_heads", s.kv_heads}, {"vocab_size", s.vocab},
-      {"max_position_embeddings", 2048}, {"rms_norm_eps", 1e-5},
-      {"rope_theta", 10000.0}, {"hidden_act", "silu"},
-      {"tie_word_embeddings", false}, {"torch_dtype", "bfloat16"},
+      {"architectures", {"LlamaForCausalLM"}},
+      {"model_type", "llama"},
+      {"hidden_size", s.hidden},
+      {"intermediate_size", s.inter},
+      {"num_hidden_layers", s.layers},
+      {"num_attention_heads", s.heads},
+      {"num_key_value_heads", s.kv_heads},
+      {"vocab_size", s.vocab},
+      {"max_position_embeddings", 2048},
+      {"rms_norm_eps", 1e-5},
+      {"rope_theta", 10000.0},
+      {"hidden_act", "silu"},
+      {"tie_word_embeddings", false},
+      {"torch_dtype", "bfloat16"},
   };
   std::ofstream(dir / "config.json") << config.dump(2) << "\n";
 }
@@ -136,8 +144,9 @@ double best_time(int reps, Work work) {
 double sgemm_gflops(std::size_t m, std::size_t n, std::size_t k) {
   std::vector<float> a(m * k, 0.5f), b(n * k, 0.25f), c(m * n);
   auto run = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-                1.0f, a.data(), static_cast<int>(k), b.data(), static_cast<int>(k), 0.0f, c.data(), static_cast<int>(n));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+                static_cast<int>(k), 1.0f, a.data(), static_cast<int>(k), b.data(), static_cast<int>(k), 0.0f,
+                c.data(), static_cast<int>(n));
   };
   run();  // warm-up: thread start, page faults
   return 2.0 * m * n * k / best_time(5, run) / 1e9;
@@ -165,15 +174,23 @@ int main_with_errors(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
       return argv[++i];
     };
-    if (arg == "--model-dir") dir = value();
-    else if (arg == "--prompt-tokens") prompt_tokens = std::stoul(value());
-    else if (arg == "--gen-tokens") gen_tokens = std::stoul(value());
-    else if (arg == "--threads") threads = std::stoi(value());
-    else if (arg == "--layers") shape.layers = std::stoul(value());
-    else if (arg == "--json") json_path = value();
-    else throw std::runtime_error("unknown argument " + arg + " (see the comment at the top of eval_speed.cpp)");
+    if (arg == "--model-dir")
+      dir = value();
+    else if (arg == "--prompt-tokens")
+      prompt_tokens = std::stoul(value());
+    else if (arg == "--gen-tokens")
+      gen_tokens = std::stoul(value());
+    else if (arg == "--threads")
+      threads = std::stoi(value());
+    else if (arg == "--layers")
+      shape.layers = std::stoul(value());
+    else if (arg == "--json")
+      json_path = value();
+    else
+      throw std::runtime_error("unknown argument " + arg + " (see the comment at the top of eval_speed.cpp)");
   }
-  if (prompt_tokens < 1 || prompt_tokens + gen_tokens > 2048) throw std::runtime_error("need 1 <= prompt + gen <= 2048");
+  if (prompt_tokens < 1 || prompt_tokens + gen_tokens > 2048)
+    throw std::runtime_error("need 1 <= prompt + gen <= 2048");
   if (shape.layers != 22) dir += "-" + std::to_string(shape.layers) + "layers";
   paramdelta::set_compute_threads(threads);
   const int used_threads = paramdelta::compute_threads();
@@ -188,12 +205,14 @@ int main_with_errors(int argc, char** argv) {
   paramdelta::Model model = paramdelta::Model::load(dir);
   const double load_seconds = seconds_since(load_start);
   const auto& c = model.config();
-  const double matmul_params = static_cast<double>(c.parameter_count()) - static_cast<double>(c.vocab_size * c.hidden_size) -
+  const double matmul_params = static_cast<double>(c.parameter_count()) -
+                               static_cast<double>(c.vocab_size * c.hidden_size) -
                                static_cast<double>(c.num_hidden_layers * 2 * c.hidden_size + c.hidden_size);
 
   Random random{7};
   std::vector<std::int32_t> prompt(prompt_tokens);
-  for (auto& id : prompt) id = static_cast<std::int32_t>(random.next() % static_cast<std::uint64_t>(c.vocab_size));
+  for (auto& id : prompt)
+    id = static_cast<std::int32_t>(random.next() % static_cast<std::uint64_t>(c.vocab_size));
   paramdelta::KvCache cache = model.new_cache(prompt_tokens + gen_tokens);
   {
     std::vector<std::int32_t> warm(prompt.begin(), prompt.begin() + std::min<std::size_t>(8, prompt.size()));
@@ -206,16 +225,19 @@ int main_with_errors(int argc, char** argv) {
   const double pp_seconds = seconds_since(pp_start);
   // Weight products plus attention (q·k and p·v over the causal half).
   const double pp_flops = 2.0 * matmul_params * static_cast<double>(prompt_tokens) +
-                          2.0 * 2.0 * static_cast<double>(prompt_tokens) * static_cast<double>(prompt_tokens) / 2.0 *
+                          2.0 * 2.0 * static_cast<double>(prompt_tokens) *
+                              static_cast<double>(prompt_tokens) / 2.0 *
                               static_cast<double>(c.q_dim() * c.num_hidden_layers);
 
   auto gen_start = Clock::now();
   for (std::size_t i = 0; i < gen_tokens; ++i) {
-    const auto next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const auto next =
+        static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     logits = model.forward(cache, std::span(&next, 1), 1);
   }
   const double gen_seconds = seconds_since(gen_start);
-  const double weight_bytes = 4.0 * matmul_params;  // every fp32 weight but the embedding table, once per token
+  const double weight_bytes =
+      4.0 * matmul_params;  // every fp32 weight but the embedding table, once per token
 
   // The ceilings again, after the model's runs; the better of the two measurements counts.
   gemm = std::max(gemm, sgemm_gflops(prompt_tokens, shape.inter, shape.hidden));
@@ -228,17 +250,19 @@ int main_with_errors(int argc, char** argv) {
   const double gen_ceiling = gemv * 1e9 / weight_bytes;
 
   std::printf("\nmodel: %s, %.2fB parameters, %lld layers, fp32 compute; %d BLAS threads\n", dir.c_str(),
-              static_cast<double>(c.parameter_count()) / 1e9, static_cast<long long>(c.num_hidden_layers), used_threads);
-  std::printf("%-44s %10.1f GFLOP/s\n", ("BLAS sgemm [" + std::to_string(prompt_tokens) + "x5632x2048]").c_str(), gemm);
-  std::printf("%-44s %10.2f GB/s  -> at most %.2f generated tokens/s\n", "BLAS sgemv [32000x2048] (weights streamed)",
-              gemv, gen_ceiling);
+              static_cast<double>(c.parameter_count()) / 1e9, static_cast<long long>(c.num_hidden_layers),
+              used_threads);
+  std::printf("%-44s %10.1f GFLOP/s\n",
+              ("BLAS sgemm [" + std::to_string(prompt_tokens) + "x5632x2048]").c_str(), gemm);
+  std::printf("%-44s %10.2f GB/s  -> at most %.2f generated tokens/s\n",
+              "BLAS sgemv [32000x2048] (weights streamed)", gemv, gen_ceiling);
   std::printf("%-44s %10.2f s\n", "model load (BF16 -> fp32)", load_seconds);
   std::printf("%-44s %10.1f tokens/s  = %.1f GFLOP/s = %.0f%% of sgemm\n",
-              ("prompt processing (" + std::to_string(prompt_tokens) + " tokens)").c_str(), pp_rate, pp_gflops,
-              100.0 * pp_gflops / gemm);
+              ("prompt processing (" + std::to_string(prompt_tokens) + " tokens)").c_str(), pp_rate,
+              pp_gflops, 100.0 * pp_gflops / gemm);
   std::printf("%-44s %10.2f tokens/s  = %.2f GB/s of weights = %.0f%% of sgemv\n",
-              ("generation (" + std::to_string(gen_tokens) + " tokens, KV cache)").c_str(), gen_rate, gen_gbytes,
-              100.0 * gen_gbytes / gemv);
+              ("generation (" + std::to_string(gen_tokens) + " tokens, KV cache)").c_str(), gen_rate,
+              gen_gbytes, 100.0 * gen_gbytes / gemv);
 
   if (!json_path.empty()) {
     nlohmann::json out{{"model_dir", dir.string()},

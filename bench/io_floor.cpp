@@ -115,7 +115,8 @@ class OutputStream {
     while (written_ < target && current_ < files_.size()) {
       if (fd_ < 0) open_current();
       const std::uint64_t left_in_file = files_[current_].bytes - written_in_file_;
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({left_in_file, target - written_, size}));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>({left_in_file, target - written_, size}));
       std::size_t done = 0;
       while (done < n) {
         const ssize_t w = ::write(fd_, data + done, n - done);
@@ -194,9 +195,10 @@ int run(const Options& options) {
       if (r == 0) break;
       read_total += static_cast<std::uint64_t>(r);
       // Keep the output in step with the input, as a streaming operation does.
-      const auto target = input_total == 0 ? out.total()
-                                           : static_cast<std::uint64_t>(static_cast<long double>(out.total()) *
-                                                                        read_total / input_total);
+      const auto target =
+          input_total == 0
+              ? out.total()
+              : static_cast<std::uint64_t>(static_cast<long double>(out.total()) * read_total / input_total);
       out.write_until(std::min(target, out.total()), buffer.data(), static_cast<std::size_t>(r));
     }
     ::close(fd);
@@ -206,8 +208,8 @@ int run(const Options& options) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double gbps = seconds > 0 ? static_cast<double>(read_total + out.written()) / seconds / 1e9 : 0.0;
   std::printf("{\"read_bytes\":%llu,\"written_bytes\":%llu,\"seconds\":%.6f,\"gb_per_s\":%.4f}\n",
-              static_cast<unsigned long long>(read_total), static_cast<unsigned long long>(out.written()), seconds,
-              gbps);
+              static_cast<unsigned long long>(read_total), static_cast<unsigned long long>(out.written()),
+              seconds, gbps);
   return 0;
 }
 

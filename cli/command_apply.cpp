@@ -13,17 +13,24 @@ std::function<int()> setup(CLI::App& app) {
     SharedFlags flags;
   };
   auto s = std::make_shared<State>();
-  app.add_option("--base,--base-model", s->options.base, "The new base model (directory, .safetensors file or cached Hub id)")
+  app.add_option("--base,--base-model", s->options.base,
+                 "The new base model (directory, .safetensors file or cached Hub id)")
       ->required();
-  app.add_option("--delta,--delta-path", s->options.delta, "Delta written by 'paramdelta compute' or 'combine'")->required();
-  app.add_option("-o,--output", s->output,
-                 "Model to write: an HF model directory, or a single file when the name ends with .safetensors")
+  app.add_option("--delta,--delta-path", s->options.delta,
+                 "Delta written by 'paramdelta compute' or 'combine'")
+      ->required();
+  app.add_option(
+         "-o,--output", s->output,
+         "Model to write: an HF model directory, or a single file when the name ends with .safetensors")
       ->required();
   app.add_option("--scale", s->options.scale, "Multiply the delta by this factor (default 1)");
-  app.add_option("--dtype", s->dtype, "Output dtype: auto (each tensor keeps the new base's) | bf16 | f16 | f32");
-  app.add_option("--vocab-mismatch", s->vocab,
-                 "error (default) | overlap: apply to the shared embedding/head rows when the vocabularies differ");
-  app.add_flag("--allow-non-finite", s->options.allow_non_finite, "Write NaN/infinite results instead of failing");
+  app.add_option("--dtype", s->dtype,
+                 "Output dtype: auto (each tensor keeps the new base's) | bf16 | f16 | f32");
+  app.add_option(
+      "--vocab-mismatch", s->vocab,
+      "error (default) | overlap: apply to the shared embedding/head rows when the vocabularies differ");
+  app.add_flag("--allow-non-finite", s->options.allow_non_finite,
+               "Write NaN/infinite results instead of failing");
   s->flags.add_to(app, true);
   return [s]() {
     s->options.output = s->output;
@@ -35,7 +42,8 @@ std::function<int()> setup(CLI::App& app) {
   };
 }
 
-const CommandRegistrar registrar{{"apply", "Apply a delta to a (new) base model: base + scale·Δ", setup, {"apply-delta"}}};
+const CommandRegistrar registrar{
+    {"apply", "Apply a delta to a (new) base model: base + scale·Δ", setup, {"apply-delta"}}};
 
 }  // namespace
 }  // namespace paramdelta::cli

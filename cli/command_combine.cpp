@@ -14,11 +14,13 @@ std::function<int()> setup(CLI::App& app) {
   };
   auto s = std::make_shared<State>();
   app.add_option("--delta", s->options.deltas, "A delta (repeat: two or more)")->required();
-  app.add_option("--weight", s->options.weights,
-                 "Weight of each delta, in the same order (repeat; default: all 1, i.e. a sum / chained updates)");
+  app.add_option(
+      "--weight", s->options.weights,
+      "Weight of each delta, in the same order (repeat; default: all 1, i.e. a sum / chained updates)");
   app.add_option("-o,--output", s->output, "Delta to write (directory, or a .safetensors file)")->required();
-  app.add_option("--delta-dtype", s->delta_dtype,
-                 "auto (each tensor keeps the first delta's dtype) | bf16 | f16 | f32; the sum is rounded once");
+  app.add_option(
+      "--delta-dtype", s->delta_dtype,
+      "auto (each tensor keeps the first delta's dtype) | bf16 | f16 | f32; the sum is rounded once");
   s->flags.add_to(app, true);
   return [s]() {
     s->options.output = s->output;
@@ -29,7 +31,8 @@ std::function<int()> setup(CLI::App& app) {
   };
 }
 
-const CommandRegistrar registrar{{"combine", "Combine deltas: weighted sum (fusion) or chain of updates", setup, {}}};
+const CommandRegistrar registrar{
+    {"combine", "Combine deltas: weighted sum (fusion) or chain of updates", setup, {}}};
 
 }  // namespace
 }  // namespace paramdelta::cli

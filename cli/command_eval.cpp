@@ -54,14 +54,20 @@ std::string unescape(const std::string& text) {
       continue;
     }
     char e = text[++i];
-    if (e == 'n') out += '\n';
-    else if (e == 't') out += '\t';
-    else if (e == 'r') out += '\r';
-    else if (e == '\\') out += '\\';
-    else throw Error(ErrorKind::kUsage, std::string("unknown escape '\\") + e + "'", ErrorContext{{}, {}, "--stop"},
-                     "use \\n, \\t, \\r or \\\\");
+    if (e == 'n')
+      out += '\n';
+    else if (e == 't')
+      out += '\t';
+    else if (e == 'r')
+      out += '\r';
+    else if (e == '\\')
+      out += '\\';
+    else
+      throw Error(ErrorKind::kUsage, std::string("unknown escape '\\") + e + "'",
+                  ErrorContext{{}, {}, "--stop"}, "use \\n, \\t, \\r or \\\\");
   }
-  if (out.empty()) throw Error(ErrorKind::kUsage, "stop strings must not be empty", ErrorContext{{}, {}, "--stop"});
+  if (out.empty())
+    throw Error(ErrorKind::kUsage, "stop strings must not be empty", ErrorContext{{}, {}, "--stop"});
   return out;
 }
 
@@ -102,7 +108,8 @@ void print_table(const EvalOptions& options, const std::vector<Row>& rows, const
   for (const Row& row : rows) width = std::max(width, row.model.size() + (row.reference ? 12 : 0));
   const int w = static_cast<int>(width);
   if (ppl) {
-    std::printf("%-*s  %12s  %10s  %10s  %12s\n", w, "model", "perplexity", "bits/byte", "tokens", "% of ref");
+    std::printf("%-*s  %12s  %10s  %10s  %12s\n", w, "model", "perplexity", "bits/byte", "tokens",
+                "% of ref");
   } else {
     std::printf("%-*s  %9s  %11s  %13s  %10s  %12s\n", w, "model", "accuracy", "correct", "prompt tokens",
                 "generated", "% of ref");
@@ -117,21 +124,22 @@ void print_table(const EvalOptions& options, const std::vector<Row>& rows, const
     } else {
       const AccuracyResult& r = *row.accuracy;
       const std::string correct = std::to_string(r.correct) + "/" + std::to_string(r.total);
-      std::printf("%-*s  %8.2f%%  %11s  %13zu  %10zu  %12s\n", w, name.c_str(), 100.0 * r.accuracy, correct.c_str(),
-                  r.prompt_tokens, r.generated_tokens, percent.c_str());
+      std::printf("%-*s  %8.2f%%  %11s  %13zu  %10zu  %12s\n", w, name.c_str(), 100.0 * r.accuracy,
+                  correct.c_str(), r.prompt_tokens, r.generated_tokens, percent.c_str());
     }
   }
   if (ppl) {
     const PerplexityResult& r = *reference.perplexity;
-    std::printf("\nperplexity: lower is better; window %zu tokens, stride %zu; tokens = tokens scored\n", r.window,
-                r.stride);
+    std::printf("\nperplexity: lower is better; window %zu tokens, stride %zu; tokens = tokens scored\n",
+                r.window, r.stride);
   } else {
-    std::printf("\ngeneration tasks: greedy, at most %zu new tokens, ended by EOS; the text after its leading\n"
-                "whitespace is cut at the first stop string (%s, unless a task has its own) and must equal\n"
-                "the answer after trimming ASCII whitespace at both ends. choice tasks: highest summed\n"
-                "log-likelihood of the choice's tokens.%s\n",
-                options.max_new_tokens, describe_stops(stops).c_str(),
-                options.chat_template ? " prompts rendered with each model's chat template." : "");
+    std::printf(
+        "\ngeneration tasks: greedy, at most %zu new tokens, ended by EOS; the text after its leading\n"
+        "whitespace is cut at the first stop string (%s, unless a task has its own) and must equal\n"
+        "the answer after trimming ASCII whitespace at both ends. choice tasks: highest summed\n"
+        "log-likelihood of the choice's tokens.%s\n",
+        options.max_new_tokens, describe_stops(stops).c_str(),
+        options.chat_template ? " prompts rendered with each model's chat template." : "");
   }
 }
 
@@ -187,7 +195,8 @@ int run_eval(const EvalOptions& options) {
   if (ppl && options.chat_template) {
     throw Error(ErrorKind::kUsage, "--chat-template applies to --metric accuracy only");
   }
-  if (!ppl && options.stride != 0) throw Error(ErrorKind::kUsage, "--stride applies to --metric perplexity only");
+  if (!ppl && options.stride != 0)
+    throw Error(ErrorKind::kUsage, "--stride applies to --metric perplexity only");
   set_compute_threads(options.threads);
 
   // The reference is evaluated first (and listed first); without --reference, the first --model is it.
@@ -205,7 +214,8 @@ int run_eval(const EvalOptions& options) {
   std::vector<Task> tasks;
   if (ppl) {
     text = read_small_file(options.data, kMaxTextBytes);
-    if (text.empty()) throw Error(ErrorKind::kUsage, "the text file is empty", ErrorContext{options.data, {}, {}});
+    if (text.empty())
+      throw Error(ErrorKind::kUsage, "the text file is empty", ErrorContext{options.data, {}, {}});
   } else {
     std::vector<std::string> ignored;
     tasks = read_tasks_jsonl(options.data, options.limit, &ignored);
@@ -217,15 +227,18 @@ int run_eval(const EvalOptions& options) {
   }
   std::vector<std::string> stop_strings;
   for (const std::string& s : options.stop) stop_strings.push_back(unescape(s));
-  if (options.no_stop && !stop_strings.empty()) throw Error(ErrorKind::kUsage, "--no-stop contradicts --stop");
+  if (options.no_stop && !stop_strings.empty())
+    throw Error(ErrorKind::kUsage, "--no-stop contradicts --stop");
   if (stop_strings.empty() && !options.no_stop) stop_strings.push_back("\n");
 
   for (std::size_t i = 0; i < rows.size(); ++i) {
     Row& row = rows[i];
     std::cerr << "paramdelta: evaluating " << row.model << " (" << i + 1 << "/" << rows.size() << ")\n";
-    Tokenizer tokenizer = Tokenizer::from_model_dir(row.model);  // cheap, so a missing one fails before the load
+    Tokenizer tokenizer =
+        Tokenizer::from_model_dir(row.model);  // cheap, so a missing one fails before the load
     Model model = Model::load(row.model);
-    for (const std::string& note : model.notes()) std::cerr << "paramdelta: note: " << row.model << ": " << note << "\n";
+    for (const std::string& note : model.notes())
+      std::cerr << "paramdelta: note: " << row.model << ": " << note << "\n";
     if (ppl) {
       PerplexityOptions perplexity;
       perplexity.context = options.context;
@@ -255,7 +268,8 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option("--model", options->models,
                  "model directory (config.json, safetensors, tokenizer.json); repeat to compare several")
       ->required();
-  app.add_option("--data", options->data, "a text file (perplexity) or a JSONL task file (accuracy)")->required();
+  app.add_option("--data", options->data, "a text file (perplexity) or a JSONL task file (accuracy)")
+      ->required();
   app.add_option("--metric", options->metric, "perplexity or accuracy")
       ->required()
       ->check(CLI::IsMember({"perplexity", "accuracy"}));
@@ -265,7 +279,8 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option("--context", options->context, "context window in tokens, capped at max_position_embeddings")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 40));
-  app.add_option("--stride", options->stride, "perplexity: tokens between window starts (default: half the window)")
+  app.add_option("--stride", options->stride,
+                 "perplexity: tokens between window starts (default: half the window)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   app.add_option("--max-new-tokens", options->max_new_tokens, "accuracy: generation length limit")
       ->capture_default_str()
@@ -285,7 +300,10 @@ std::function<int()> setup(CLI::App& app) {
 }
 
 static CommandRegistrar registrar{
-    {"eval", "compare models' perplexity on a text or accuracy on JSONL tasks, against a reference model", setup, {}}};
+    {"eval",
+     "compare models' perplexity on a text or accuracy on JSONL tasks, against a reference model",
+     setup,
+     {}}};
 
 }  // namespace
 

@@ -32,7 +32,9 @@ std::function<int()> setup(CLI::App& app) {
     for (const auto& t : r.tensors) {
       std::printf("%-60s %-8s %-22s %12llu B", t.name.c_str(), t.dtype.c_str(), shape_text(t.shape).c_str(),
                   static_cast<unsigned long long>(t.bytes));
-      if (!t.delta_kind.empty()) std::printf("  %s, %llu exceptions", t.delta_kind.c_str(), static_cast<unsigned long long>(t.exceptions));
+      if (!t.delta_kind.empty())
+        std::printf("  %s, %llu exceptions", t.delta_kind.c_str(),
+                    static_cast<unsigned long long>(t.exceptions));
       std::printf("\n");
     }
     for (const auto& [k, v] : r.metadata) std::printf("metadata %s = %s\n", k.c_str(), v.c_str());
@@ -41,13 +43,15 @@ std::function<int()> setup(CLI::App& app) {
       for (const auto& f : r.files) std::printf(" %s", f.c_str());
       std::printf("\n");
     }
-    std::printf("%s: %s, %zu tensors in %zu file(s), %llu parameters, %.3f GB\n", r.path.c_str(), r.kind.c_str(),
-                r.tensors.size(), r.shards, static_cast<unsigned long long>(r.parameters), r.total_bytes / 1e9);
+    std::printf("%s: %s, %zu tensors in %zu file(s), %llu parameters, %.3f GB\n", r.path.c_str(),
+                r.kind.c_str(), r.tensors.size(), r.shards, static_cast<unsigned long long>(r.parameters),
+                r.total_bytes / 1e9);
     return 0;
   };
 }
 
-const CommandRegistrar registrar{{"inspect", "List the tensors, dtypes, shapes and metadata of a model or delta", setup, {}}};
+const CommandRegistrar registrar{
+    {"inspect", "List the tensors, dtypes, shapes and metadata of a model or delta", setup, {}}};
 
 }  // namespace
 }  // namespace paramdelta::cli

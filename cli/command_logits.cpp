@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "command.h"
 #include "paramdelta/error.h"
@@ -99,10 +99,12 @@ int run_logits(const LogitsOptions& options) {
     for (std::size_t v = 0; v < vocab; ++v) order[v] = v;
     const float* row = logits.data() + r * vocab;
     const std::size_t k = std::min(options.top, vocab);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                      [&](std::size_t a, std::size_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+    std::partial_sort(
+        order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+        [&](std::size_t a, std::size_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
     std::printf("%8zu  %5d ", r, ids[r]);
-    for (std::size_t i = 0; i < k; ++i) std::printf(" %zu:%.4f", order[i], static_cast<double>(row[order[i]]));
+    for (std::size_t i = 0; i < k; ++i)
+      std::printf(" %zu:%.4f", order[i], static_cast<double>(row[order[i]]));
     std::printf("\n");
   }
   if (perplexity) {
@@ -122,17 +124,19 @@ std::function<int()> setup(CLI::App& app) {
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 40));
   app.add_option("--stride", options->stride, "perplexity stride (default: half the window)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
-  app.add_option("--top", options->top, "top next tokens shown per position (text output)")->capture_default_str();
+  app.add_option("--top", options->top, "top next tokens shown per position (text output)")
+      ->capture_default_str();
   app.add_option("--threads", options->threads, "compute threads (default: the BLAS's own setting)")
       ->check(CLI::Range(1, 4096));
   return [options] { return run_logits(*options); };
 }
 
-static CommandRegistrar registrar{{"logits",
-                                   "print a model's next-token logits for given token ids, and their perplexity "
-                                   "(checks the forward pass; no tokenizer needed)",
-                                   setup,
-                                   {}}};
+static CommandRegistrar registrar{
+    {"logits",
+     "print a model's next-token logits for given token ids, and their perplexity "
+     "(checks the forward pass; no tokenizer needed)",
+     setup,
+     {}}};
 
 }  // namespace
 

@@ -39,7 +39,8 @@ Tokenizer load(const TokenizeOptions& o) {
   std::error_code ec;
   if (fs::is_directory(o.tokenizer, ec)) {
     if (!o.config.empty()) {
-      throw Error(ErrorKind::kUsage, "--config is only for a tokenizer.json file; a model directory brings its own",
+      throw Error(ErrorKind::kUsage,
+                  "--config is only for a tokenizer.json file; a model directory brings its own",
                   ErrorContext{{}, {}, "--config"});
     }
     return Tokenizer::from_model_dir(o.tokenizer);
@@ -91,7 +92,8 @@ std::string dump(const nlohmann::json& j) {
 }
 
 int run(const TokenizeOptions& o) {
-  const int inputs = (o.text ? 1 : 0) + (!o.file.empty() ? 1 : 0) + (!o.jsonl.empty() ? 1 : 0) + (!o.decode.empty() ? 1 : 0);
+  const int inputs =
+      (o.text ? 1 : 0) + (!o.file.empty() ? 1 : 0) + (!o.jsonl.empty() ? 1 : 0) + (!o.decode.empty() ? 1 : 0);
   if (inputs != 1) {
     throw Error(ErrorKind::kUsage, "give exactly one of --text, --file, --jsonl or --decode");
   }
@@ -149,7 +151,8 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option("--file", o->file, "file whose whole content (UTF-8) is encoded");
   app.add_option("--jsonl", o->jsonl, "file with one JSON string per line; prints one JSON result per line");
   app.add_option("--decode", o->decode, "token ids to decode, comma-separated");
-  app.add_flag("--no-special", o->no_special, "do not add BOS/EOS (special tokens in the text are still recognised)");
+  app.add_flag("--no-special", o->no_special,
+               "do not add BOS/EOS (special tokens in the text are still recognised)");
   app.add_flag("--skip-special", o->skip_special, "leave special tokens out of decoded text");
   app.add_flag("--json", o->json, "print {\"ids\", \"tokens\", \"decoded\"} as JSON");
   return [o] { return run(*o); };

@@ -44,14 +44,22 @@ std::uint64_t parse_size(const std::string& text, const std::string& flag) {
     value = -1;
   }
   double scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "KB") scale = 1e3;
-  else if (unit == "MB") scale = 1e6;
-  else if (unit == "GB") scale = 1e9;
-  else if (unit == "TB") scale = 1e12;
-  else if (unit == "KIB") scale = 1024.0;
-  else if (unit == "MIB") scale = 1024.0 * 1024;
-  else if (unit == "GIB") scale = 1024.0 * 1024 * 1024;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KB")
+    scale = 1e3;
+  else if (unit == "MB")
+    scale = 1e6;
+  else if (unit == "GB")
+    scale = 1e9;
+  else if (unit == "TB")
+    scale = 1e12;
+  else if (unit == "KIB")
+    scale = 1024.0;
+  else if (unit == "MIB")
+    scale = 1024.0 * 1024;
+  else if (unit == "GIB")
+    scale = 1024.0 * 1024 * 1024;
   if (value <= 0 || scale == 0) {
     throw Error(ErrorKind::kUsage, flag + " '" + text + "' is not a size", ErrorContext{},
                 "use a positive number with a unit such as 5GB, 500MB or 2GiB");
@@ -66,7 +74,8 @@ std::optional<DType> parse_dtype_flag(const std::string& text, const std::string
   if (up == "BF16" || up == "BFLOAT16") return DType::kBF16;
   if (up == "F16" || up == "FP16" || up == "FLOAT16") return DType::kF16;
   if (up == "F32" || up == "FP32" || up == "FLOAT32") return DType::kF32;
-  throw Error(ErrorKind::kUsage, flag + " '" + text + "' is not supported", ErrorContext{}, "use bf16, f16 or f32");
+  throw Error(ErrorKind::kUsage, flag + " '" + text + "' is not supported", ErrorContext{},
+              "use bf16, f16 or f32");
 }
 
 VocabMismatch parse_vocab_flag(const std::string& text) {
@@ -91,7 +100,8 @@ void print_summary(const OperationSummary& s, const SharedFlags& flags) {
               human_bytes(s.bytes_written).c_str(), s.seconds, s.seconds > 0 ? moved / s.seconds / 1e9 : 0.0,
               s.threads);
   if (s.operation == "compute") {
-    std::printf("; %s delta, %.3fx the post model's size, %llu exception elements", s.lossless ? "lossless" : "lossy",
+    std::printf("; %s delta, %.3fx the post model's size, %llu exception elements",
+                s.lossless ? "lossless" : "lossy",
                 s.post_bytes ? static_cast<double>(s.bytes_written) / s.post_bytes : 0.0,
                 static_cast<unsigned long long>(s.exception_elements));
   }

@@ -21,8 +21,10 @@ int main(int argc, char** argv) {
   // Past a file size limit (RLIMIT_FSIZE) a write must fail with EFBIG and be
   // reported like a full disk, not kill the program and strand temporary files.
   std::signal(SIGXFSZ, SIG_IGN);
-  CLI::App app{"paramdelta: compute, keep, combine and apply ParamΔ weight deltas (Θ'post = Θ'base + s·(Θpost − Θbase))",
-               "paramdelta"};
+  CLI::App app{
+      "paramdelta: compute, keep, combine and apply ParamΔ weight deltas (Θ'post = Θ'base + s·(Θpost − "
+      "Θbase))",
+      "paramdelta"};
   app.set_version_flag("--version", std::string("paramdelta ") + PARAMDELTA_VERSION);
   app.require_subcommand(1);
 

@@ -40,7 +40,8 @@ void ProgressBar::draw(bool final) {
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.resize(width, '-');
   char eta[32] = "";
-  if (!final && rate > 0 && done < total_) std::snprintf(eta, sizeof eta, " ETA %.0fs", (total_ - done) / rate);
+  if (!final && rate > 0 && done < total_)
+    std::snprintf(eta, sizeof eta, " ETA %.0fs", (total_ - done) / rate);
   std::fprintf(stderr, "\r%-8s [%s] %5.1f%%  %.2f/%.2f GB  %.2f GB/s%s   ", operation_.c_str(), bar.c_str(),
                100 * fraction, done / 1e9, total_ / 1e9, rate / 1e9, eta);
   std::fflush(stderr);

@@ -30,11 +30,13 @@ const fs::path& model_dir() {
                       image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                             R"("b":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}})",
                             std::string(11, '\1')));
-    fuzz::write_bytes(d / "model-00002-of-00002.safetensors",
-                      image(R"({"__metadata__":{"format":"pt"},"c":{"dtype":"BF16","shape":[1,2],"data_offsets":[0,4]}})",
-                            std::string(4, '\2')));
-    fuzz::write_bytes(fuzz::scratch_dir() / "outside.safetensors",
-                      image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\3')));
+    fuzz::write_bytes(
+        d / "model-00002-of-00002.safetensors",
+        image(R"({"__metadata__":{"format":"pt"},"c":{"dtype":"BF16","shape":[1,2],"data_offsets":[0,4]}})",
+              std::string(4, '\2')));
+    fuzz::write_bytes(
+        fuzz::scratch_dir() / "outside.safetensors",
+        image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\3')));
     return d;
   }();
   return dir;
@@ -44,12 +46,14 @@ const fs::path& model_dir() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const fs::path& dir = model_dir();
-  fuzz::write_bytes(dir / "model.safetensors.index.json", std::string_view(reinterpret_cast<const char*>(data), size));
+  fuzz::write_bytes(dir / "model.safetensors.index.json",
+                    std::string_view(reinterpret_cast<const char*>(data), size));
   fuzz::expect_clean([&] {
     const Checkpoint ckpt = Checkpoint::open(dir);
     const fs::path canonical_dir = fs::canonical(dir);
     for (std::size_t i = 0; i < ckpt.shard_count(); ++i) {
-      fuzz::check(fs::canonical(ckpt.shard(i).path()).parent_path() == canonical_dir, "shards stay in the directory");
+      fuzz::check(fs::canonical(ckpt.shard(i).path()).parent_path() == canonical_dir,
+                  "shards stay in the directory");
     }
     std::set<std::string> names;
     for (const auto& ref : ckpt.tensors()) {

@@ -93,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const ExceptionList list = delta.exceptions(t);
       std::uint64_t numel = 1;
       for (auto d : t.shape) numel *= d;
-      for (std::uint64_t i = 0; i < list.count; ++i) fuzz::check(list.index_at(i) < numel, "exception inside the tensor");
+      for (std::uint64_t i = 0; i < list.count; ++i)
+        fuzz::check(list.index_at(i) < numel, "exception inside the tensor");
     }
   });
   fuzz::expect_clean([&] {

@@ -33,6 +33,7 @@ void check_invariants(const SafetensorsHeader& h, std::uint64_t file_size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
-  fuzz::expect_clean([&] { check_invariants(parse_safetensors_header(bytes, size, "fuzz.safetensors"), size); });
+  fuzz::expect_clean(
+      [&] { check_invariants(parse_safetensors_header(bytes, size, "fuzz.safetensors"), size); });
   return 0;
 }

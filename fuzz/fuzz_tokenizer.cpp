@@ -18,9 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::write_bytes(path, std::string_view(reinterpret_cast<const char*>(data), size));
   fuzz::expect_clean([&] {
     const Tokenizer tokenizer = Tokenizer::from_files(path);
-    for (std::string_view text : {std::string_view("Hello world"), std::string_view(" a  b\tc\n"),
-                                  std::string_view("<s>[INST] hi </s>"), std::string_view("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 x"),
-                                  std::string_view("")}) {
+    for (std::string_view text :
+         {std::string_view("Hello world"), std::string_view(" a  b\tc\n"),
+          std::string_view("<s>[INST] hi </s>"), std::string_view("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 x"),
+          std::string_view("")}) {
       for (bool special : {true, false}) {
         const std::vector<std::int32_t> ids = tokenizer.encode(text, special);
         for (std::int32_t id : ids) fuzz::check(id >= 0, "token ids are non-negative");

@@ -13,6 +13,8 @@ DEBIAN_PACKAGES=(
   # Sanitizers and fuzzing (make test-asan, make fuzz): clang with libFuzzer's
   # runtime, and llvm-symbolizer for readable stack traces in their reports.
   clang libclang-rt-14-dev llvm
+  # The code's layout (.clang-format; make format, make format-check).
+  clang-format-14
 )
 
 missing=()

@@ -38,15 +38,15 @@ struct PerplexityOptions {
 
 struct PerplexityResult {
   double perplexity = 0;
-  double total_nll = 0;         // nats
-  double mean_nll = 0;          // nats per scored token
-  std::size_t tokens_total = 0;   // tokens in the sequence
+  double total_nll = 0;          // nats
+  double mean_nll = 0;           // nats per scored token
+  std::size_t tokens_total = 0;  // tokens in the sequence
   std::size_t tokens_scored = 0;
   std::size_t windows = 0;
   std::size_t window = 0;
   std::size_t stride = 0;
-  std::uint64_t bytes = 0;      // UTF-8 bytes of the text (0 when scoring bare ids)
-  double bits_per_byte = 0;     // 0 when bytes is 0
+  std::uint64_t bytes = 0;   // UTF-8 bytes of the text (0 when scoring bare ids)
+  double bits_per_byte = 0;  // 0 when bytes is 0
 };
 
 // Throws if fewer than two ids are given, the stride is 0 or exceeds the
@@ -114,14 +114,14 @@ enum class TaskKind { kGeneration, kChoice };
 
 struct Task {
   TaskKind kind = TaskKind::kGeneration;
-  std::size_t line = 0;   // 1-based line in the file
-  std::string location;   // "<file>:<line>", for errors
+  std::size_t line = 0;  // 1-based line in the file
+  std::string location;  // "<file>:<line>", for errors
   std::string prompt;
   std::optional<std::string> system;
-  std::string answer;                               // generation
-  std::optional<std::vector<std::string>> stop;     // generation
-  std::vector<std::string> choices;                 // choice
-  std::size_t label = 0;                            // choice: index into choices
+  std::string answer;                            // generation
+  std::optional<std::vector<std::string>> stop;  // generation
+  std::vector<std::string> choices;              // choice
+  std::size_t label = 0;                         // choice: index into choices
 };
 
 // `label` names the source in errors ("<label>:<line>: ..."). `limit` > 0 keeps the first tasks.
@@ -155,13 +155,13 @@ struct AccuracyOptions {
   bool chat_template = false;
   std::size_t max_new_tokens = 32;
   std::vector<std::string> stop_strings = {"\n"};  // for tasks without their own "stop"
-  std::size_t context = 4096;  // capped at max_position_embeddings
+  std::size_t context = 4096;                      // capped at max_position_embeddings
 };
 
 struct TaskOutcome {
   std::size_t line = 0;
   bool correct = false;
-  std::string prediction;  // generation: the normalised text; choice: the chosen choice
+  std::string prediction;                      // generation: the normalised text; choice: the chosen choice
   std::vector<double> choice_log_likelihoods;  // choice tasks
 };
 
@@ -179,8 +179,9 @@ struct AccuracyResult {
 
 using TaskProgress = std::function<void(std::size_t done, std::size_t total)>;
 
-AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer, const std::vector<Task>& tasks,
-                                 const AccuracyOptions& options, const TaskProgress& progress = {});
+AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
+                                 const std::vector<Task>& tasks, const AccuracyOptions& options,
+                                 const TaskProgress& progress = {});
 
 // The prompt as the model sees it: raw (a task with "system" is then an
 // error), or rendered with the tokenizer's chat template; `template_label`
@@ -195,7 +196,7 @@ std::string trim_ascii_whitespace(std::string_view text);
 // Greedy generation.
 struct GenerationOptions {
   std::size_t max_new_tokens = 32;
-  std::vector<std::int32_t> stop_ids;    // end-of-sequence tokens (not included in the result)
+  std::vector<std::int32_t> stop_ids;     // end-of-sequence tokens (not included in the result)
   std::vector<std::string> stop_strings;  // checked on the decoded text after its leading whitespace
 };
 

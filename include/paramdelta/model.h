@@ -52,10 +52,10 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
-  bool tie_word_embeddings = false;  // also true at load time when lm_head.weight is absent
-  bool qkv_bias = false;             // Qwen2 always; Llama with attention_bias
-  bool output_bias = false;          // Llama with attention_bias
-  bool mlp_bias = false;             // Llama with mlp_bias
+  bool tie_word_embeddings = false;            // also true at load time when lm_head.weight is absent
+  bool qkv_bias = false;                       // Qwen2 always; Llama with attention_bias
+  bool output_bias = false;                    // Llama with attention_bias
+  bool mlp_bias = false;                       // Llama with mlp_bias
   std::optional<std::int64_t> sliding_window;  // Mistral: a query sees at most this many keys
   std::optional<std::int32_t> bos_token_id;
   std::vector<std::int32_t> eos_token_ids;  // config.json's eos_token_id (an integer or a list)
@@ -124,7 +124,8 @@ class Model {
   // Vocabulary logits for hidden-state rows ([rows][hidden_size] -> [rows][vocab_size]).
   void logits(std::span<const float> hidden, std::size_t rows, std::span<float> out) const;
   // forward_hidden followed by logits: [keep_rows][vocab_size].
-  std::vector<float> forward(KvCache& cache, std::span<const std::int32_t> ids, std::size_t keep_rows = 1) const;
+  std::vector<float> forward(KvCache& cache, std::span<const std::int32_t> ids,
+                             std::size_t keep_rows = 1) const;
 
  private:
   struct Impl;

@@ -29,9 +29,9 @@ class ProgressSink {
 enum class VocabMismatch { kError, kOverlap };
 
 struct RunOptions {
-  int threads = 0;                         // 0: one per hardware thread
+  int threads = 0;  // 0: one per hardware thread
   ProgressSink* progress = nullptr;
-  bool force = false;                      // replace an existing output
+  bool force = false;                            // replace an existing output
   std::uint64_t max_shard_size = 5'000'000'000;  // bytes, for directory outputs
 };
 
@@ -48,8 +48,8 @@ struct ComputeOptions {
 };
 
 struct ApplyOptions {
-  std::string base;   // the new base model
-  std::string delta;  // a delta directory or single file
+  std::string base;              // the new base model
+  std::string delta;             // a delta directory or single file
   std::filesystem::path output;  // a directory, or a single file if it ends with .safetensors
   double scale = 1.0;
   std::optional<DType> dtype;  // nullopt: each tensor keeps the new base's dtype
@@ -93,7 +93,7 @@ struct OperationSummary {
   std::uint64_t exception_elements = 0;
   std::string encoding;  // compute/combine: the delta encoding written
   bool lossless = false;
-  std::uint64_t post_bytes = 0;  // compute: size of the post model's tensors, to compare the delta with
+  std::uint64_t post_bytes = 0;    // compute: size of the post model's tensors, to compare the delta with
   std::vector<std::string> notes;  // policy decisions and warnings, one line each
 };
 

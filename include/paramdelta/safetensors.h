@@ -97,8 +97,8 @@ struct TensorSpec {
 // file, which is correct but slower).
 class SafetensorsWriter {
  public:
-  SafetensorsWriter(std::filesystem::path final_path, std::vector<TensorSpec> planned,
-                    Metadata metadata = {}, std::uint64_t late_reserve_bytes = 0);
+  SafetensorsWriter(std::filesystem::path final_path, std::vector<TensorSpec> planned, Metadata metadata = {},
+                    std::uint64_t late_reserve_bytes = 0);
   ~SafetensorsWriter();  // removes the temporary file unless finish() succeeded
   SafetensorsWriter(const SafetensorsWriter&) = delete;
   SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;

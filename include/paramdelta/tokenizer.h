@@ -18,8 +18,9 @@ class Tokenizer {
  public:
   // tokenizer.json, and optionally tokenizer_config.json (add_bos_token,
   // add_eos_token, bos/eos tokens, chat_template).
-  static Tokenizer from_files(const std::filesystem::path& tokenizer_json,
-                              const std::optional<std::filesystem::path>& tokenizer_config_json = std::nullopt);
+  static Tokenizer from_files(
+      const std::filesystem::path& tokenizer_json,
+      const std::optional<std::filesystem::path>& tokenizer_config_json = std::nullopt);
   // A model directory holding tokenizer.json (and tokenizer_config.json, chat_template.jinja when present).
   static Tokenizer from_model_dir(const std::filesystem::path& dir);
 

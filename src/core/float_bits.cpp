@@ -24,7 +24,8 @@ float decode_minifloat(std::uint32_t bits, int exp_bits, int man_bits, bool ieee
   } else if (exp == 0) {
     magnitude = std::ldexp(static_cast<float>(man), 1 - bias - man_bits);
   } else {
-    magnitude = std::ldexp(static_cast<float>(man + (1u << man_bits)), static_cast<int>(exp) - bias - man_bits);
+    magnitude =
+        std::ldexp(static_cast<float>(man + (1u << man_bits)), static_cast<int>(exp) - bias - man_bits);
   }
   return sign ? -magnitude : magnitude;
 }
@@ -53,8 +54,9 @@ std::uint8_t encode_by_table(float value, const std::array<float, 256>& table, s
     // Halfway point above the largest finite value (as if the grid went on).
     const float next = table[max_code] + (table[max_code] - table[max_code - 1]);
     const float halfway = (table[max_code] + next) / 2;
-    code = (magnitude < halfway || (magnitude == halfway && (max_code % 2 == 0))) ? static_cast<std::uint8_t>(max_code)
-                                                                                  : overflow_bits;
+    code = (magnitude < halfway || (magnitude == halfway && (max_code % 2 == 0)))
+               ? static_cast<std::uint8_t>(max_code)
+               : overflow_bits;
   } else {
     int lo = 0;
     while (lo < max_code && table[lo + 1] <= magnitude) ++lo;
@@ -62,9 +64,12 @@ std::uint8_t encode_by_table(float value, const std::array<float, 256>& table, s
       code = static_cast<std::uint8_t>(lo);
     } else {
       const double mid = (static_cast<double>(table[lo]) + table[lo + 1]) / 2;
-      if (magnitude < mid) code = static_cast<std::uint8_t>(lo);
-      else if (magnitude > mid) code = static_cast<std::uint8_t>(lo + 1);
-      else code = static_cast<std::uint8_t>((lo % 2 == 0) ? lo : lo + 1);
+      if (magnitude < mid)
+        code = static_cast<std::uint8_t>(lo);
+      else if (magnitude > mid)
+        code = static_cast<std::uint8_t>(lo + 1);
+      else
+        code = static_cast<std::uint8_t>((lo % 2 == 0) ? lo : lo + 1);
     }
   }
   if (code == overflow_bits) return static_cast<std::uint8_t>(code | (negative ? 0x80 : 0));

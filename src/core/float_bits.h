@@ -8,7 +8,9 @@
 
 namespace paramdelta::fp {
 
-inline float bf16_to_f32(std::uint16_t h) { return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16); }
+inline float bf16_to_f32(std::uint16_t h) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+}
 
 inline std::uint16_t f32_to_bf16(float value) {
   std::uint32_t bits = std::bit_cast<std::uint32_t>(value);

@@ -35,11 +35,11 @@ void check_scale(double scale) {
 void check_result_finite(const ApplyItem& item, const std::byte* out, std::uint64_t begin, std::size_t n) {
   auto nf = engine::find_non_finite(out, item.out_dtype, n, "result");
   if (nf.found) {
-    throw Error(ErrorKind::kNonFinite,
-                "element " + std::to_string(begin + nf.index) + " of the result is NaN or infinite (overflow in " +
-                    std::string(dtype_name(item.out_dtype)) + "?)",
-                ErrorContext{{}, item.name, {}},
-                "lower --scale, choose a wider --dtype, or pass --allow-non-finite");
+    throw Error(
+        ErrorKind::kNonFinite,
+        "element " + std::to_string(begin + nf.index) + " of the result is NaN or infinite (overflow in " +
+            std::string(dtype_name(item.out_dtype)) + "?)",
+        ErrorContext{{}, item.name, {}}, "lower --scale, choose a wider --dtype, or pass --allow-non-finite");
   }
 }
 
@@ -67,7 +67,8 @@ std::string output_config(const Checkpoint& base, const ApplyPlan& plan, const s
 }
 
 void write_model_files(const Checkpoint& base, const DeltaSource& delta, const ApplyPlan& plan,
-                       const std::optional<DType>& dtype, const fs::path& dir, std::vector<std::string>& notes) {
+                       const std::optional<DType>& dtype, const fs::path& dir,
+                       std::vector<std::string>& notes) {
   if (base.has_file(kConfigFile)) {
     write_file_atomically(dir / kConfigFile, output_config(base, plan, dtype, notes));
   } else {
@@ -80,7 +81,8 @@ void write_model_files(const Checkpoint& base, const DeltaSource& delta, const A
   if (!base.is_single_file() || from_delta) {
     for (const auto& name : present_tokenizer_files(source)) copy_file_atomically(source / name, dir / name);
   }
-  notes.push_back(std::string("tokenizer and chat files taken from the ") + (from_delta ? "delta" : "new base"));
+  notes.push_back(std::string("tokenizer and chat files taken from the ") +
+                  (from_delta ? "delta" : "new base"));
   std::error_code ec;
   if (delta.is_directory() && fs::is_regular_file(delta.path() / kGenerationConfigFile, ec)) {
     copy_file_atomically(delta.path() / kGenerationConfigFile, dir / kGenerationConfigFile);
@@ -94,12 +96,14 @@ void write_model_files(const Checkpoint& base, const DeltaSource& delta, const A
 OperationSummary apply_delta(const ApplyOptions& options) {
   Stopwatch clock;
   check_scale(options.scale);
-  if (options.dtype && !is_floating(*options.dtype)) throw Error(ErrorKind::kUsage, "--dtype must be a floating-point type");
+  if (options.dtype && !is_floating(*options.dtype))
+    throw Error(ErrorKind::kUsage, "--dtype must be a floating-point type");
   OperationSummary summary;
   summary.operation = "apply";
   summary.output = options.output.string();
   const bool single_file = is_single_file_output(options.output);
-  StagedOutput staged(options.output, single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
+  StagedOutput staged(options.output,
+                      single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
                       options.run.force);
 
   const ResolvedLocation base_loc = resolve_location(options.base);
@@ -130,7 +134,8 @@ OperationSummary apply_delta(const ApplyOptions& options) {
     engine::Job job;
     job.elements = 1;
     for (auto d : item.shape) job.elements *= d;
-    job.bytes_per_element = dtype_size(item.out_dtype) + (item.base ? dtype_size(item.base->info->dtype) : 0) +
+    job.bytes_per_element = dtype_size(item.out_dtype) +
+                            (item.base ? dtype_size(item.base->info->dtype) : 0) +
                             (item.delta ? dtype_size(item.delta->info->dtype) : 0);
     job.prepare = [&, k](std::size_t) {
       const ApplyItem& it = plan.items[k];
@@ -153,7 +158,8 @@ OperationSummary apply_delta(const ApplyOptions& options) {
     job.finalize = [&, k]() {
       const ApplyItem& it = plan.items[k];
       summary.elements += it.base ? it.base->info->numel() : 0;
-      summary.bytes_read += (it.base ? it.base->info->nbytes() : 0) + (it.delta ? it.delta->info->nbytes() : 0);
+      summary.bytes_read +=
+          (it.base ? it.base->info->nbytes() : 0) + (it.delta ? it.delta->info->nbytes() : 0);
       if (it.source == ApplyItem::Source::kDelta) delta.release_exceptions(*it.entry);
       exceptions[k] = ExceptionList{};
     };
@@ -246,7 +252,8 @@ VerifyReport verify_delta(const VerifyOptions& options) {
       for (std::size_t i = 0; i < n; ++i) {
         if (std::memcmp(buf.data() + i * os, want + i * os, os) != 0) {
           ++count;
-          const double a = engine::bits_to_f64(engine::element_bits(buf.data(), it.out_dtype, i), it.out_dtype);
+          const double a =
+              engine::bits_to_f64(engine::element_bits(buf.data(), it.out_dtype, i), it.out_dtype);
           const double b = engine::bits_to_f64(engine::element_bits(want, it.out_dtype, i), it.out_dtype);
           const double diff = std::fabs(a - b);
           worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
@@ -297,7 +304,8 @@ VerifyReport verify_delta(const VerifyOptions& options) {
   for (const auto& t : report.tensors) {
     report.total_elements += t.elements;
     report.total_differing += t.differing;
-    if (!t.note.empty() && t.note == "not in the expected model") report.summary.notes.push_back("'" + t.name + "': " + t.note);
+    if (!t.note.empty() && t.note == "not in the expected model")
+      report.summary.notes.push_back("'" + t.name + "': " + t.note);
   }
   report.base_matches_manifest = base_matches;
   report.summary.tensors = plan.items.size();

@@ -13,8 +13,8 @@ namespace {
 // the new base holds exactly the old base value and the scale is 1, the answer
 // is exactly the post value; otherwise base' + scale·(post − base) in double.
 // Returns whether a patched value is NaN or infinite.
-bool patch_exceptions(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& ex, std::uint64_t begin,
-                      std::uint64_t end, std::byte* out) {
+bool patch_exceptions(const ApplyInputs& in, const ApplyItem& item, const ExceptionList& ex,
+                      std::uint64_t begin, std::uint64_t end, std::byte* out) {
   if (ex.count == 0) return false;
   bool special = false;
   const DType bd = item.base->info->dtype;
@@ -33,8 +33,9 @@ bool patch_exceptions(const ApplyInputs& in, const ApplyItem& item, const Except
     if (in.scale == 1.0 && bd == ex.base_dtype && now == old_base) {
       result = od == ex.post_dtype ? post : engine::f64_to_bits(engine::bits_to_f64(post, ex.post_dtype), od);
     } else {
-      const double value = engine::bits_to_f64(now, bd) +
-                           in.scale * (engine::bits_to_f64(post, ex.post_dtype) - engine::bits_to_f64(old_base, ex.base_dtype));
+      const double value =
+          engine::bits_to_f64(now, bd) + in.scale * (engine::bits_to_f64(post, ex.post_dtype) -
+                                                     engine::bits_to_f64(old_base, ex.base_dtype));
       result = engine::f64_to_bits(value, od);
     }
     std::memcpy(out + (idx - begin) * os, &result, os);
@@ -53,13 +54,15 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
     case ApplyItem::Source::kBase: {
       const std::byte* b = in.base->data(*item.base).data();
       const std::size_t bs = dtype_size(item.base->info->dtype);
-      engine::convert_block(b + begin * bs, item.base->info->dtype, static_cast<std::size_t>(end - begin), out, od);
+      engine::convert_block(b + begin * bs, item.base->info->dtype, static_cast<std::size_t>(end - begin),
+                            out, od);
       return true;
     }
     case ApplyItem::Source::kDeltaValue: {
       const std::byte* d = in.delta->tensors().data(*item.delta).data();
       const std::size_t ds = dtype_size(item.delta->info->dtype);
-      engine::convert_block(d + begin * ds, item.delta->info->dtype, static_cast<std::size_t>(end - begin), out, od);
+      engine::convert_block(d + begin * ds, item.delta->info->dtype, static_cast<std::size_t>(end - begin),
+                            out, od);
       return true;
     }
     case ApplyItem::Source::kDelta:
@@ -78,8 +81,9 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
     std::byte* o = out + (i - begin) * os;
     if (row < item.shared_rows) {
       run_end = std::min(end, item.shared_rows * L);
-      special |= engine::apply_delta_block(b + i * bs, bd, d + i * ds, dd, static_cast<std::size_t>(run_end - i),
-                                           static_cast<float>(in.scale), o, od);
+      special |=
+          engine::apply_delta_block(b + i * bs, bd, d + i * ds, dd, static_cast<std::size_t>(run_end - i),
+                                    static_cast<float>(in.scale), o, od);
       special |= patch_exceptions(in, item, exceptions, i, run_end, o);
     } else if (row >= item.delta_rows && row < item.post_rows) {
       run_end = std::min(end, item.post_rows * L);
@@ -95,7 +99,8 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
   return special;
 }
 
-void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint64_t begin, std::uint64_t end) {
+void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint64_t begin,
+                         std::uint64_t end) {
   if (item.base != nullptr) {
     const std::size_t bs = dtype_size(item.base->info->dtype);
     const std::uint64_t limit = item.base->info->numel();
@@ -107,7 +112,9 @@ void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint
     const std::size_t ds = dtype_size(item.delta->info->dtype);
     const std::uint64_t limit = item.delta->info->numel();
     if (begin < limit) {
-      in.delta->tensors().shard(item.delta->shard).release(*item.delta->info, begin * ds, std::min(end, limit) * ds);
+      in.delta->tensors()
+          .shard(item.delta->shard)
+          .release(*item.delta->info, begin * ds, std::min(end, limit) * ds);
     }
   }
 }

@@ -21,6 +21,7 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
                          std::uint64_t begin, std::uint64_t end, std::byte* out);
 
 // Drops the input pages of [begin, end) from the resident set.
-void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint64_t begin, std::uint64_t end);
+void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint64_t begin,
+                         std::uint64_t end);
 
 }  // namespace paramdelta

@@ -34,15 +34,16 @@ void set_geometry(ApplyItem& item, const std::vector<std::uint64_t>& base_shape,
   }
   const bool vocab_tensor = is_vocabulary_tensor(item.name) && same_tail(base_shape, post_shape);
   if (!vocab_tensor) {
-    throw Error(ErrorKind::kMismatch,
-                "shape mismatch: new base " + shape_string(base_shape) + " vs delta " + shape_string(post_shape),
-                ErrorContext{{}, item.name, {}}, "the delta was computed for a different architecture");
+    throw Error(
+        ErrorKind::kMismatch,
+        "shape mismatch: new base " + shape_string(base_shape) + " vs delta " + shape_string(post_shape),
+        ErrorContext{{}, item.name, {}}, "the delta was computed for a different architecture");
   }
   item.base_rows = rows_of(base_shape);
   if (item.base_rows != item.post_rows && !e.delta_rows && vocab == VocabMismatch::kError) {
     throw Error(ErrorKind::kMismatch,
-                "vocabulary size differs: new base has " + std::to_string(item.base_rows) + " rows, delta has " +
-                    std::to_string(item.post_rows),
+                "vocabulary size differs: new base has " + std::to_string(item.base_rows) +
+                    " rows, delta has " + std::to_string(item.post_rows),
                 ErrorContext{{}, item.name, {}},
                 "pass --vocab-mismatch overlap to apply the delta to the shared rows");
   }
@@ -94,12 +95,14 @@ ApplyPlan plan_apply(const Checkpoint& base, const DeltaSource& delta, VocabMism
           item.source = ApplyItem::Source::kDeltaValue;
           item.shape = item.entry->shape;
           item.out_dtype = out_dtype_for(b.name(), item.entry->dtype);
-          plan.notes.push_back("'" + b.name() + "' is a post-only tensor in the delta: its value replaces the new base's");
+          plan.notes.push_back("'" + b.name() +
+                               "' is a post-only tensor in the delta: its value replaces the new base's");
           break;
         case TensorKind::kDelta:
           if (!is_floating(bd)) {
-            throw Error(ErrorKind::kMismatch, std::string("the new base stores it as ") + std::string(dtype_name(bd)) +
-                                                  ", which cannot take a floating-point delta",
+            throw Error(ErrorKind::kMismatch,
+                        std::string("the new base stores it as ") + std::string(dtype_name(bd)) +
+                            ", which cannot take a floating-point delta",
                         ErrorContext{{}, b.name(), {}});
           }
           item.source = ApplyItem::Source::kDelta;
@@ -145,7 +148,8 @@ ApplyPlan plan_apply(const Checkpoint& base, const DeltaSource& delta, VocabMism
     plan.items.push_back(item);
   }
   if (copied > 0) {
-    plan.notes.push_back(std::to_string(copied) + " tensor(s) of the new base are not in the delta and were copied unchanged");
+    plan.notes.push_back(std::to_string(copied) +
+                         " tensor(s) of the new base are not in the delta and were copied unchanged");
   }
   return plan;
 }

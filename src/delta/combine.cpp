@@ -33,8 +33,9 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   std::vector<double> weights = options.weights;
   if (weights.empty()) weights.assign(options.deltas.size(), 1.0);
   if (weights.size() != options.deltas.size()) {
-    throw Error(ErrorKind::kUsage, "got " + std::to_string(weights.size()) + " --weight values for " +
-                                       std::to_string(options.deltas.size()) + " deltas",
+    throw Error(ErrorKind::kUsage,
+                "got " + std::to_string(weights.size()) + " --weight values for " +
+                    std::to_string(options.deltas.size()) + " deltas",
                 ErrorContext{}, "give one --weight per --delta, or none for a plain sum");
   }
   for (double w : weights) {
@@ -44,7 +45,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     throw Error(ErrorKind::kUsage, "--delta-dtype must be a floating-point type");
   }
   const bool single_file = is_single_file_output(options.output);
-  StagedOutput staged(options.output, single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
+  StagedOutput staged(options.output,
+                      single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
                       options.run.force);
 
   std::vector<DeltaSource> deltas;
@@ -81,7 +83,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     for (const auto& t : d.manifest().tensors) {
       if (t.delta_rows) {
         throw Error(ErrorKind::kUsage, "combining deltas with vocabulary-overlap rows is not supported",
-                    ErrorContext{d.path().string(), t.name, {}}, "apply the deltas one after another instead");
+                    ErrorContext{d.path().string(), t.name, {}},
+                    "apply the deltas one after another instead");
       }
     }
   }
@@ -99,7 +102,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   manifest.combined_from = options.deltas;
   manifest.combine_weights = weights;
   std::set<std::string> removed;
-  for (const auto& d : deltas) removed.insert(d.manifest().removed_tensors.begin(), d.manifest().removed_tensors.end());
+  for (const auto& d : deltas)
+    removed.insert(d.manifest().removed_tensors.begin(), d.manifest().removed_tensors.end());
   manifest.removed_tensors.assign(removed.begin(), removed.end());
 
   std::vector<TensorSpec> specs;
@@ -115,8 +119,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   const Metadata metadata{{"format", "pt"}, {"paramdelta.content", "delta"}};
   std::uint64_t reserve = 4096;
   for (const auto& t : first.tensors) reserve += 2 * t.name.size() + 700;
-  TensorOutput output(staged.staging_path(), single_file, "delta", specs, options.run.max_shard_size, metadata,
-                      single_file ? reserve : 0, false);
+  TensorOutput output(staged.staging_path(), single_file, "delta", specs, options.run.max_shard_size,
+                      metadata, single_file ? reserve : 0, false);
 
   engine::ThreadPool pool(options.run.threads);
   summary.threads = pool.size();
@@ -136,7 +140,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     total_bytes += job.elements * job.bytes_per_element;
     job.prepare = [&, k](std::size_t) {
       exceptions[k].clear();
-      for (const auto& d : deltas) exceptions[k].push_back(d.exceptions(*d.manifest().find(manifest.tensors[k].name)));
+      for (const auto& d : deltas)
+        exceptions[k].push_back(d.exceptions(*d.manifest().find(manifest.tensors[k].name)));
     };
     job.run_chunk = [&, k](std::size_t, std::uint64_t begin, std::uint64_t end, int worker) {
       const ManifestTensor& t = manifest.tensors[k];
@@ -153,7 +158,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
           const TensorRef* r = deltas[i].tensors().find(t.name);
           if (r->info->dtype != ref0->info->dtype ||
               std::memcmp(deltas[i].tensors().data(*r).data() + begin * s0, v0, n * s0) != 0) {
-            throw Error(ErrorKind::kMismatch, "is a full-value (post-only) tensor whose value differs between deltas",
+            throw Error(ErrorKind::kMismatch,
+                        "is a full-value (post-only) tensor whose value differs between deltas",
                         ErrorContext{{}, t.name, {}}, "such tensors cannot be summed");
           }
         }
@@ -181,14 +187,16 @@ OperationSummary combine_deltas(const CombineOptions& options) {
             std::uint64_t bb = 0, pb = 0;
             std::memcpy(&bb, ex.base + e * dtype_size(ex.base_dtype), dtype_size(ex.base_dtype));
             std::memcpy(&pb, ex.post + e * dtype_size(ex.post_dtype), dtype_size(ex.post_dtype));
-            const double exact = engine::bits_to_f64(pb, ex.post_dtype) - engine::bits_to_f64(bb, ex.base_dtype);
+            const double exact =
+                engine::bits_to_f64(pb, ex.post_dtype) - engine::bits_to_f64(bb, ex.base_dtype);
             a[ex.index_at(e) - begin] = static_cast<float>(sums[e - first] + weights[i] * exact);
           }
         }
         engine::store_from_f32(a.data(), n, t.dtype, buf.data());
         auto nf = engine::find_non_finite(buf.data(), t.dtype, n, "result");
         if (nf.found) {
-          throw Error(ErrorKind::kNonFinite, "element " + std::to_string(begin + nf.index) + " of the combined delta is not finite",
+          throw Error(ErrorKind::kNonFinite,
+                      "element " + std::to_string(begin + nf.index) + " of the combined delta is not finite",
                       ErrorContext{{}, t.name, {}}, "check the weights and the input deltas");
         }
       }

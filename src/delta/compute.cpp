@@ -42,8 +42,9 @@ bool same_tail(const std::vector<std::uint64_t>& a, const std::vector<std::uint6
   return a.size() == b.size() && !a.empty() && std::equal(a.begin() + 1, a.end(), b.begin() + 1);
 }
 
-std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& post, const ComputeOptions& options,
-                                      OperationSummary& summary, Manifest& manifest) {
+std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& post,
+                                      const ComputeOptions& options, OperationSummary& summary,
+                                      Manifest& manifest) {
   std::vector<ComputeItem> items;
   auto out_dtype_for = [&](DType post_dtype) {
     return options.delta_dtype ? *options.delta_dtype : lossless_delta_dtype(post_dtype);
@@ -75,8 +76,9 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
       item.out_dtype = p.info->dtype;
       if (b != nullptr && (b->info->dtype != p.info->dtype || b->info->shape != p.info->shape ||
                            !std::equal(base.data(*b).begin(), base.data(*b).end(), post.data(p).begin()))) {
-        summary.notes.push_back("integer tensor '" + p.name() +
-                                "' differs between base and post; the delta keeps the post's, apply keeps the new base's");
+        summary.notes.push_back(
+            "integer tensor '" + p.name() +
+            "' differs between base and post; the delta keeps the post's, apply keeps the new base's");
       }
       items.push_back(item);
       continue;
@@ -90,8 +92,8 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
     }
     if (!is_floating(b->info->dtype)) {
       throw Error(ErrorKind::kMismatch,
-                  std::string("dtype mismatch: base is ") + std::string(dtype_name(b->info->dtype)) + ", post is " +
-                      std::string(dtype_name(p.info->dtype)),
+                  std::string("dtype mismatch: base is ") + std::string(dtype_name(b->info->dtype)) +
+                      ", post is " + std::string(dtype_name(p.info->dtype)),
                   ErrorContext{{}, p.name(), {}}, "a delta needs floating-point tensors on both sides");
     }
     item.base = b;
@@ -101,7 +103,8 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
     if (bs != ps) {
       const bool vocab = is_vocabulary_tensor(p.name()) && same_tail(bs, ps);
       if (!vocab) {
-        throw Error(ErrorKind::kMismatch, "shape mismatch: base " + shape_string(bs) + " vs post " + shape_string(ps),
+        throw Error(ErrorKind::kMismatch,
+                    "shape mismatch: base " + shape_string(bs) + " vs post " + shape_string(ps),
                     ErrorContext{{}, p.name(), {}},
                     "the two models have different architectures; a delta needs identical shapes");
       }
@@ -110,15 +113,17 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
                     "vocabulary size differs: base has " + std::to_string(bs[0]) + " rows, post has " +
                         std::to_string(ps[0]),
                     ErrorContext{{}, p.name(), {}},
-                    "pass --vocab-mismatch overlap to take the delta on the shared rows and keep the post's extra rows");
+                    "pass --vocab-mismatch overlap to take the delta on the shared rows and keep the post's "
+                    "extra rows");
       }
       item.delta_rows = std::min(bs[0], ps[0]);
       summary.notes.push_back("'" + p.name() + "': vocabulary overlap: delta on rows [0, " +
                               std::to_string(*item.delta_rows) + ")" +
-                              (ps[0] > bs[0] ? ", post-only rows [" + std::to_string(bs[0]) + ", " +
-                                                   std::to_string(ps[0]) + ") stored as full values"
-                                             : ", rows [" + std::to_string(ps[0]) + ", " + std::to_string(bs[0]) +
-                                                   ") exist only in the base: apply keeps the new base's"));
+                              (ps[0] > bs[0]
+                                   ? ", post-only rows [" + std::to_string(bs[0]) + ", " +
+                                         std::to_string(ps[0]) + ") stored as full values"
+                                   : ", rows [" + std::to_string(ps[0]) + ", " + std::to_string(bs[0]) +
+                                         ") exist only in the base: apply keeps the new base's"));
     }
     items.push_back(item);
   }
@@ -159,9 +164,9 @@ constexpr std::uint64_t kPieceElements = 8192;
 
 struct ChunkInputs {
   const std::byte* post = nullptr;
-  const std::byte* base = nullptr;     // kDelta only
-  std::uint64_t delta_end = 0;         // elements [0, delta_end) are deltas, the rest full post values
-  bool hash_base = false;              // the base checksum is taken chunk by chunk
+  const std::byte* base = nullptr;  // kDelta only
+  std::uint64_t delta_end = 0;      // elements [0, delta_end) are deltas, the rest full post values
+  bool hash_base = false;           // the base checksum is taken chunk by chunk
   engine::ExceptionBuffer* exceptions = nullptr;  // lossless deltas only
 };
 
@@ -172,8 +177,8 @@ struct ChunkHashes {
 
 // Fills `out` with elements [begin, end) of the item's output and returns the
 // checksums of the chunk's post (and base) bytes.
-ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uint64_t begin, std::uint64_t end,
-                          bool allow_non_finite, std::byte* out) {
+ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uint64_t begin,
+                          std::uint64_t end, bool allow_non_finite, std::byte* out) {
   const DType pd = it.post->info->dtype, od = it.out_dtype;
   const std::size_t ps = dtype_size(pd), os = dtype_size(od);
   const DType bd = it.base != nullptr ? it.base->info->dtype : pd;
@@ -195,10 +200,11 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
     const std::uint64_t split = std::clamp(in.delta_end, p, q);
     if (split > p) {
       engine::NonFinite nf;
-      engine::compute_delta_block(in.base + p * bs, bd, post, pd, static_cast<std::size_t>(split - p), o, od, p,
-                                  in.exceptions, nf);
+      engine::compute_delta_block(in.base + p * bs, bd, post, pd, static_cast<std::size_t>(split - p), o, od,
+                                  p, in.exceptions, nf);
       if (nf.found && !allow_non_finite) {
-        throw_non_finite(it.name, nf, p + nf.index, "fix the model, or pass --allow-non-finite to carry such values exactly");
+        throw_non_finite(it.name, nf, p + nf.index,
+                         "fix the model, or pass --allow-non-finite to carry such values exactly");
       }
     }
     if (q > split) {
@@ -237,7 +243,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     throw Error(ErrorKind::kUsage, "--delta-dtype must be a floating-point type");
   }
   const bool single_file = is_single_file_output(options.output);
-  StagedOutput staged(options.output, single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
+  StagedOutput staged(options.output,
+                      single_file ? StagedOutput::Kind::kFile : StagedOutput::Kind::kDirectory,
                       options.run.force);
 
   const ResolvedLocation base_loc = resolve_location(options.base);
@@ -266,8 +273,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   std::vector<TensorSpec> specs;
   for (const auto& item : items) specs.push_back({item.name, item.out_dtype, item.post->info->shape});
   const Metadata metadata{{"format", "pt"}, {"paramdelta.content", "delta"}};
-  TensorOutput output(staged.staging_path(), single_file, "delta", specs, options.run.max_shard_size, metadata,
-                      late_reserve_for(items, single_file), manifest.lossless);
+  TensorOutput output(staged.staging_path(), single_file, "delta", specs, options.run.max_shard_size,
+                      metadata, late_reserve_for(items, single_file), manifest.lossless);
 
   engine::ThreadPool pool(options.run.threads);
   summary.threads = pool.size();
@@ -283,7 +290,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     const std::size_t post_size = dtype_size(pinfo.dtype);
     const std::size_t base_size = item.base ? dtype_size(item.base->info->dtype) : 0;
     const bool hash_base_in_chunks = item.base && item.base->info->numel() == pinfo.numel();
-    const std::uint64_t row_len = pinfo.shape.empty() || pinfo.shape[0] == 0 ? 1 : pinfo.numel() / pinfo.shape[0];
+    const std::uint64_t row_len =
+        pinfo.shape.empty() || pinfo.shape[0] == 0 ? 1 : pinfo.numel() / pinfo.shape[0];
     const std::uint64_t delta_end =
         item.kind != TensorKind::kDelta ? 0 : (item.delta_rows ? *item.delta_rows * row_len : pinfo.numel());
 
@@ -306,7 +314,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
       in.base = it.base != nullptr ? base.data(*it.base).data() : nullptr;
       in.delta_end = delta_end;
       in.hash_base = hash_base_in_chunks;
-      in.exceptions = manifest.lossless && it.kind == TensorKind::kDelta ? &states[k].exceptions[chunk] : nullptr;
+      in.exceptions =
+          manifest.lossless && it.kind == TensorKind::kDelta ? &states[k].exceptions[chunk] : nullptr;
       ChunkHashes hashes = compute_chunk(it, in, begin, end, options.allow_non_finite, buf.data());
       states[k].post_hashes[chunk] = hashes.post;
       if (hash_base_in_chunks) states[k].base_hashes[chunk] = hashes.base;
@@ -318,7 +327,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
       if (it.base != nullptr) {
         const std::uint64_t limit = it.base->info->numel();
         if (begin < limit) {
-          base.shard(it.base->shard).release(*it.base->info, begin * base_size, std::min(end, limit) * base_size);
+          base.shard(it.base->shard)
+              .release(*it.base->info, begin * base_size, std::min(end, limit) * base_size);
         }
       }
     };
@@ -363,12 +373,12 @@ OperationSummary compute_delta(const ComputeOptions& options) {
           base_values.insert(base_values.end(), c.base.begin(), c.base.end());
           post_values.insert(post_values.end(), c.post.begin(), c.post.end());
         }
-        output.append_exception_tensor({exception_tensor_name(it.name, "index"), narrow ? DType::kU32 : DType::kI64, {count}},
-                                       index);
-        output.append_exception_tensor({exception_tensor_name(it.name, "base"), it.base->info->dtype, {count}},
-                                       base_values);
-        output.append_exception_tensor({exception_tensor_name(it.name, "post"), it.post->info->dtype, {count}},
-                                       post_values);
+        output.append_exception_tensor(
+            {exception_tensor_name(it.name, "index"), narrow ? DType::kU32 : DType::kI64, {count}}, index);
+        output.append_exception_tensor(
+            {exception_tensor_name(it.name, "base"), it.base->info->dtype, {count}}, base_values);
+        output.append_exception_tensor(
+            {exception_tensor_name(it.name, "post"), it.post->info->dtype, {count}}, post_values);
         summary.exception_elements += count;
       }
       summary.elements += it.post->info->numel();
@@ -382,7 +392,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
 
   manifest.tensors = std::move(entries);
   manifest.exceptions_location =
-      output.wrote_exceptions() ? (single_file ? std::string("inline") : std::string(kExceptionsFileName)) : "";
+      output.wrote_exceptions() ? (single_file ? std::string("inline") : std::string(kExceptionsFileName))
+                                : "";
 
   if (!single_file) {
     // The post model's tokenizer and chat files travel with the delta, so that
@@ -404,7 +415,9 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     write_file_atomically(dir / kManifestFileName, manifest_to_json(manifest));
   } else {
     if (!present_tokenizer_files(post.root()).empty() && !post.is_single_file()) {
-      summary.notes.push_back("a single-file delta carries tensors only: write a directory to carry the tokenizer and chat files");
+      summary.notes.push_back(
+          "a single-file delta carries tensors only: write a directory to carry the tokenizer and chat "
+          "files");
     }
     Metadata final_metadata = metadata;
     final_metadata[kManifestMetadataKey] = manifest_to_json(manifest);

@@ -25,8 +25,10 @@ std::uint64_t ExceptionList::lower_bound(std::uint64_t element) const {
   std::uint64_t lo = 0, hi = count;
   while (lo < hi) {
     std::uint64_t mid = lo + (hi - lo) / 2;
-    if (index_at(mid) < element) lo = mid + 1;
-    else hi = mid;
+    if (index_at(mid) < element)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -39,15 +41,18 @@ DeltaSource DeltaSource::open(const fs::path& path) {
     const fs::path manifest_path = path / kManifestFileName;
     if (!fs::exists(manifest_path, ec)) {
       throw Error(ErrorKind::kUsage, std::string("not a paramdelta delta: no ") + kManifestFileName,
-                  ErrorContext{path.string()}, "a delta is what 'paramdelta compute' writes; a model goes to --base");
+                  ErrorContext{path.string()},
+                  "a delta is what 'paramdelta compute' writes; a model goes to --base");
     }
-    d.manifest_ = manifest_from_json(Checkpoint::open(path, "delta").read_text_file(kManifestFileName).value_or(""),
-                                     manifest_path.string());
+    d.manifest_ =
+        manifest_from_json(Checkpoint::open(path, "delta").read_text_file(kManifestFileName).value_or(""),
+                           manifest_path.string());
     d.tensors_ = Checkpoint::open(path, "delta");
     if (!d.manifest_.exceptions_location.empty()) {
       const std::string& loc = d.manifest_.exceptions_location;
       if (loc.find('/') != std::string::npos || loc == "." || loc == "..") {
-        throw_invalid(manifest_path.string(), "exceptions file name is not a plain file name", {}, "encoding.exceptions");
+        throw_invalid(manifest_path.string(), "exceptions file name is not a plain file name", {},
+                      "encoding.exceptions");
       }
       d.exception_store_ = Checkpoint::open(path / loc);
     }
@@ -56,8 +61,10 @@ DeltaSource DeltaSource::open(const fs::path& path) {
     const auto& meta = d.tensors_.metadata();
     auto it = meta.find(kManifestMetadataKey);
     if (it == meta.end()) {
-      throw Error(ErrorKind::kUsage, std::string("not a paramdelta delta: no '") + kManifestMetadataKey + "' metadata",
-                  ErrorContext{path.string()}, "a delta is what 'paramdelta compute' writes; a model goes to --base");
+      throw Error(ErrorKind::kUsage,
+                  std::string("not a paramdelta delta: no '") + kManifestMetadataKey + "' metadata",
+                  ErrorContext{path.string()},
+                  "a delta is what 'paramdelta compute' writes; a model goes to --base");
     }
     d.manifest_ = manifest_from_json(it->second, path.string() + " (metadata " + kManifestMetadataKey + ")");
     if (!d.manifest_.exceptions_location.empty()) d.exception_store_ = d.tensors_;
@@ -66,7 +73,8 @@ DeltaSource DeltaSource::open(const fs::path& path) {
   // The manifest and the tensor files must describe the same tensors.
   for (const auto& t : d.manifest_.tensors) {
     const TensorRef* ref = d.tensors_.find(t.name);
-    if (ref == nullptr) throw_invalid(label, "listed in the manifest but missing from the delta's tensors", t.name);
+    if (ref == nullptr)
+      throw_invalid(label, "listed in the manifest but missing from the delta's tensors", t.name);
     if (ref->info->dtype != t.dtype || ref->info->shape != t.shape) {
       throw_invalid(label, "dtype or shape differs between the manifest and the tensor file", t.name);
     }
@@ -74,7 +82,8 @@ DeltaSource DeltaSource::open(const fs::path& path) {
       throw_invalid(label, "manifest records exceptions but the delta has no exceptions store", t.name);
     }
   }
-  std::unordered_set<std::string_view> listed;  // not Manifest::find, a linear scan: this loop would be O(n^2)
+  std::unordered_set<std::string_view>
+      listed;  // not Manifest::find, a linear scan: this loop would be O(n^2)
   for (const auto& t : d.manifest_.tensors) listed.insert(t.name);
   for (const auto& ref : d.tensors_.tensors()) {
     if (ref.name().find("::exceptions.") != std::string::npos) continue;
@@ -93,12 +102,15 @@ ExceptionList DeltaSource::exceptions(const ManifestTensor& tensor) const {
   const TensorRef* base = exception_store_->find(exception_tensor_name(tensor.name, "base"));
   const TensorRef* post = exception_store_->find(exception_tensor_name(tensor.name, "post"));
   if (index == nullptr || base == nullptr || post == nullptr) {
-    throw_invalid(label, "exception lists missing for a tensor whose manifest records " +
-                             std::to_string(tensor.exceptions) + " exceptions", tensor.name);
+    throw_invalid(label,
+                  "exception lists missing for a tensor whose manifest records " +
+                      std::to_string(tensor.exceptions) + " exceptions",
+                  tensor.name);
   }
   const std::vector<std::uint64_t> expected{tensor.exceptions};
   if (index->info->shape != expected || base->info->shape != expected || post->info->shape != expected) {
-    throw_invalid(label, "exception lists do not hold the number of entries the manifest records", tensor.name);
+    throw_invalid(label, "exception lists do not hold the number of entries the manifest records",
+                  tensor.name);
   }
   if (index->info->dtype != DType::kU32 && index->info->dtype != DType::kI64) {
     throw_invalid(label, "exception index must be U32 or I64", tensor.name);
@@ -123,8 +135,8 @@ ExceptionList DeltaSource::exceptions(const ManifestTensor& tensor) const {
   for (std::uint64_t i = 0; i < list.count; ++i) {
     const std::uint64_t v = list.index_at(i);
     if (v >= numel || (i > 0 && v <= previous)) {
-      throw_invalid(label, "exception indices must be increasing and below " + std::to_string(numel), tensor.name,
-                    "index[" + std::to_string(i) + "]");
+      throw_invalid(label, "exception indices must be increasing and below " + std::to_string(numel),
+                    tensor.name, "index[" + std::to_string(i) + "]");
     }
     previous = v;
   }

@@ -11,9 +11,12 @@ using json = nlohmann::ordered_json;
 
 std::string tensor_kind_name(TensorKind kind) {
   switch (kind) {
-    case TensorKind::kDelta: return "delta";
-    case TensorKind::kFull: return "full";
-    case TensorKind::kCarry: return "carry";
+    case TensorKind::kDelta:
+      return "delta";
+    case TensorKind::kFull:
+      return "full";
+    case TensorKind::kCarry:
+      return "carry";
   }
   return "delta";
 }
@@ -85,7 +88,8 @@ const json& require(const json& obj, const char* key, const std::string& label, 
   return obj[key];
 }
 
-std::string require_string(const json& obj, const char* key, const std::string& label, const std::string& where) {
+std::string require_string(const json& obj, const char* key, const std::string& label,
+                           const std::string& where) {
   const auto& v = require(obj, key, label, where);
   if (!v.is_string()) throw_invalid(label, "must be a string", {}, where.empty() ? key : where + "." + key);
   return v.get<std::string>();
@@ -104,7 +108,8 @@ std::vector<std::uint64_t> require_shape(const json& v, const std::string& label
   if (!v.is_array()) throw_invalid(label, "must be an array", tensor, key);
   std::vector<std::uint64_t> shape;
   for (const auto& d : v) {
-    if (!d.is_number_unsigned()) throw_invalid(label, "dimensions must be non-negative integers", tensor, key);
+    if (!d.is_number_unsigned())
+      throw_invalid(label, "dimensions must be non-negative integers", tensor, key);
     shape.push_back(d.get<std::uint64_t>());
   }
   return shape;
@@ -123,26 +128,32 @@ std::vector<std::string> string_list(const json& obj, const char* key, const std
 
 // Optional fields: absent gives the fallback; present with the wrong
 // type is an error naming the field, never a silent default or a JSON exception.
-std::string field_path(const std::string& where, const char* key) { return where.empty() ? key : where + "." + key; }
+std::string field_path(const std::string& where, const char* key) {
+  return where.empty() ? key : where + "." + key;
+}
 
-std::string optional_string(const json& obj, const char* key, const std::string& fallback, const std::string& label,
-                            const std::string& where, const std::string& tensor = {}) {
+std::string optional_string(const json& obj, const char* key, const std::string& fallback,
+                            const std::string& label, const std::string& where,
+                            const std::string& tensor = {}) {
   if (!obj.contains(key)) return fallback;
   if (!obj[key].is_string()) throw_invalid(label, "must be a string", tensor, field_path(where, key));
   return obj[key].get<std::string>();
 }
 
-bool optional_bool(const json& obj, const char* key, bool fallback, const std::string& label, const std::string& where) {
+bool optional_bool(const json& obj, const char* key, bool fallback, const std::string& label,
+                   const std::string& where) {
   if (!obj.contains(key)) return fallback;
   if (!obj[key].is_boolean()) throw_invalid(label, "must be true or false", {}, field_path(where, key));
   return obj[key].get<bool>();
 }
 
-std::uint64_t optional_unsigned(const json& obj, const char* key, std::uint64_t fallback, const std::string& label,
-                                const std::string& where, const std::string& tensor = {}) {
+std::uint64_t optional_unsigned(const json& obj, const char* key, std::uint64_t fallback,
+                                const std::string& label, const std::string& where,
+                                const std::string& tensor = {}) {
   if (!obj.contains(key)) return fallback;
   if (!obj[key].is_number_unsigned()) {
-    throw_invalid(label, "must be a non-negative integer", tensor, tensor.empty() ? field_path(where, key) : key);
+    throw_invalid(label, "must be a non-negative integer", tensor,
+                  tensor.empty() ? field_path(where, key) : key);
   }
   return obj[key].get<std::uint64_t>();
 }
@@ -166,7 +177,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
   const auto& version = require(j, "format_version", label, "");
   if (!version.is_number_integer()) throw_invalid(label, "must be an integer", {}, "format_version");
   // Compared as written: a huge number must not wrap around to a supported version.
-  if (!version.is_number_unsigned() || version.get<std::uint64_t>() != static_cast<std::uint64_t>(kDeltaFormatVersion)) {
+  if (!version.is_number_unsigned() ||
+      version.get<std::uint64_t>() != static_cast<std::uint64_t>(kDeltaFormatVersion)) {
     throw_invalid(label, "format version " + version.dump() + " is not supported", {}, "format_version",
                   "this paramdelta reads version " + std::to_string(kDeltaFormatVersion));
   }
@@ -202,10 +214,14 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
     ManifestTensor t;
     t.name = name;
     const std::string kind = optional_string(e, "kind", "", label, "", name);
-    if (kind == "delta") t.kind = TensorKind::kDelta;
-    else if (kind == "full") t.kind = TensorKind::kFull;
-    else if (kind == "carry") t.kind = TensorKind::kCarry;
-    else throw_invalid(label, "unknown kind '" + kind + "'", name, "kind");
+    if (kind == "delta")
+      t.kind = TensorKind::kDelta;
+    else if (kind == "full")
+      t.kind = TensorKind::kFull;
+    else if (kind == "carry")
+      t.kind = TensorKind::kCarry;
+    else
+      throw_invalid(label, "unknown kind '" + kind + "'", name, "kind");
     t.dtype = require_dtype(e, "dtype", label, name);
     t.shape = require_shape(require(e, "shape", label, "tensors." + name), label, name, "shape");
     if (e.contains("base_dtype")) t.base_dtype = require_dtype(e, "base_dtype", label, name);
@@ -217,16 +233,19 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
     t.exceptions = optional_unsigned(e, "exceptions", 0, label, "", name);
     if (e.contains("delta_rows")) {
       t.delta_rows = optional_unsigned(e, "delta_rows", 0, label, "", name);
-      if (t.shape.empty() || *t.delta_rows > t.shape[0]) throw_invalid(label, "exceeds the tensor's rows", name, "delta_rows");
+      if (t.shape.empty() || *t.delta_rows > t.shape[0])
+        throw_invalid(label, "exceeds the tensor's rows", name, "delta_rows");
     }
-    if (t.kind == TensorKind::kDelta && !t.base_dtype) throw_invalid(label, "missing required field", name, "base_dtype");
+    if (t.kind == TensorKind::kDelta && !t.base_dtype)
+      throw_invalid(label, "missing required field", name, "base_dtype");
     m.tensors.push_back(std::move(t));
   }
   m.removed_tensors = string_list(j, "removed_tensors", label);
   m.files = string_list(j, "files", label);
   m.combined_from = string_list(j, "combined_from", label);
   if (j.contains("combine_weights")) {
-    if (!j["combine_weights"].is_array()) throw_invalid(label, "must be an array of numbers", {}, "combine_weights");
+    if (!j["combine_weights"].is_array())
+      throw_invalid(label, "must be an array of numbers", {}, "combine_weights");
     for (const auto& w : j["combine_weights"]) {
       if (!w.is_number()) throw_invalid(label, "must be an array of numbers", {}, "combine_weights");
       m.combine_weights.push_back(w.get<double>());

@@ -31,12 +31,12 @@ enum class TensorKind {
 struct ManifestTensor {
   std::string name;
   TensorKind kind = TensorKind::kDelta;
-  DType dtype = DType::kF32;             // as stored in the delta
-  std::vector<std::uint64_t> shape;      // as stored in the delta (the post model's shape)
-  std::optional<DType> base_dtype;       // kDelta only
+  DType dtype = DType::kF32;         // as stored in the delta
+  std::vector<std::uint64_t> shape;  // as stored in the delta (the post model's shape)
+  std::optional<DType> base_dtype;   // kDelta only
   std::optional<DType> post_dtype;
   std::vector<std::uint64_t> base_shape;
-  std::string base_tensor;               // base tensor used, when not `name` (tied embeddings)
+  std::string base_tensor;  // base tensor used, when not `name` (tied embeddings)
   std::string base_checksum;
   std::string post_checksum;
   std::uint64_t exceptions = 0;

@@ -4,9 +4,16 @@ namespace paramdelta {
 
 const std::vector<std::string>& tokenizer_file_names() {
   static const std::vector<std::string> names = {
-      "tokenizer.json",    "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-      "chat_template.jinja", "chat_template.json",  "added_tokens.json",       "vocab.json",
-      "merges.txt",        "vocab.txt",
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "special_tokens_map.json",
+      "tokenizer.model",
+      "chat_template.jinja",
+      "chat_template.json",
+      "added_tokens.json",
+      "vocab.json",
+      "merges.txt",
+      "vocab.txt",
   };
   return names;
 }
@@ -22,9 +29,9 @@ std::vector<std::string> present_tokenizer_files(const std::filesystem::path& di
 
 const std::vector<TiedPair>& tied_pairs() {
   static const std::vector<TiedPair> pairs = {
-      {"lm_head.weight", "model.embed_tokens.weight"},       // Llama, Mistral, Qwen2, Gemma...
-      {"lm_head.weight", "transformer.wte.weight"},          // GPT-2 style
-      {"embed_out.weight", "gpt_neox.embed_in.weight"},      // GPT-NeoX / Pythia
+      {"lm_head.weight", "model.embed_tokens.weight"},   // Llama, Mistral, Qwen2, Gemma...
+      {"lm_head.weight", "transformer.wte.weight"},      // GPT-2 style
+      {"embed_out.weight", "gpt_neox.embed_in.weight"},  // GPT-NeoX / Pythia
       {"lm_head.weight", "model.language_model.embed_tokens.weight"},
   };
   return pairs;

@@ -14,7 +14,8 @@ const std::vector<std::string>& tokenizer_file_names();
 
 inline constexpr const char* kConfigFile = "config.json";
 inline constexpr const char* kGenerationConfigFile = "generation_config.json";
-inline constexpr const char* kPostConfigFile = "post_config.json";  // the post model's config, kept in a delta
+inline constexpr const char* kPostConfigFile =
+    "post_config.json";  // the post model's config, kept in a delta
 
 // Names of the tokenizer files present in `dir`.
 std::vector<std::string> present_tokenizer_files(const std::filesystem::path& dir);

@@ -29,8 +29,8 @@ class Stopwatch {
 };
 
 // Throws the kNonFinite error for element `index` of `tensor`.
-[[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, std::uint64_t index,
-                                   const std::string& flag_hint);
+[[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf,
+                                   std::uint64_t index, const std::string& flag_hint);
 
 // Runs an operation's per-tensor jobs in chunks of the checksum block size,
 // reporting progress under `label` against the bytes all jobs move.

@@ -43,7 +43,9 @@ std::string to_json(const VerifyReport& report) {
   j["base_matches_manifest"] = report.base_matches_manifest;
   json tensors = json::array();
   for (const auto& t : report.tensors) {
-    json e{{"name", t.name}, {"elements", t.elements}, {"differing", t.differing},
+    json e{{"name", t.name},
+           {"elements", t.elements},
+           {"differing", t.differing},
            {"max_abs_difference", t.max_abs_difference}};
     if (!t.note.empty()) e["note"] = t.note;
     tensors.push_back(std::move(e));

@@ -4,31 +4,37 @@
 
 namespace paramdelta {
 
-bool is_single_file_output(const std::filesystem::path& output) { return output.extension() == ".safetensors"; }
+bool is_single_file_output(const std::filesystem::path& output) {
+  return output.extension() == ".safetensors";
+}
 
 TensorOutput::TensorOutput(const std::filesystem::path& staging, bool single_file, const std::string& prefix,
-                           std::vector<TensorSpec> tensors, std::uint64_t max_shard_size, const Metadata& metadata,
-                           std::uint64_t late_reserve_bytes, bool with_exceptions)
+                           std::vector<TensorSpec> tensors, std::uint64_t max_shard_size,
+                           const Metadata& metadata, std::uint64_t late_reserve_bytes, bool with_exceptions)
     : single_file_(single_file) {
   if (single_file_) {
     file_ = std::make_unique<SafetensorsWriter>(staging, std::move(tensors), metadata, late_reserve_bytes);
   } else {
     shards_ = std::make_unique<ShardedWriter>(staging, prefix, std::move(tensors), max_shard_size, metadata);
     if (with_exceptions) {
-      exceptions_ = std::make_unique<SafetensorsWriter>(staging / kExceptionsFileName, std::vector<TensorSpec>{},
-                                                        metadata, late_reserve_bytes);
+      exceptions_ = std::make_unique<SafetensorsWriter>(
+          staging / kExceptionsFileName, std::vector<TensorSpec>{}, metadata, late_reserve_bytes);
     }
   }
 }
 
 void TensorOutput::write_at(std::size_t index, std::uint64_t offset, std::span<const std::byte> bytes) {
-  if (single_file_) file_->write_at(index, offset, bytes);
-  else shards_->write_at(index, offset, bytes);
+  if (single_file_)
+    file_->write_at(index, offset, bytes);
+  else
+    shards_->write_at(index, offset, bytes);
 }
 
 void TensorOutput::append_exception_tensor(const TensorSpec& spec, std::span<const std::byte> bytes) {
-  if (single_file_) file_->append_late(spec, bytes);
-  else exceptions_->append_late(spec, bytes);
+  if (single_file_)
+    file_->append_late(spec, bytes);
+  else
+    exceptions_->append_late(spec, bytes);
   ++exception_tensors_;
 }
 

@@ -44,7 +44,8 @@ void load_as_f32(const std::byte* src, DType dtype, std::size_t n, float* dst) {
       for (std::size_t i = 0; i < n; ++i) dst[i] = fp::f8e5m2_to_f32(load<std::uint8_t>(src, i));
       return;
     default:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(bits_to_f64(element_bits(src, dtype, i), dtype));
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<float>(bits_to_f64(element_bits(src, dtype, i), dtype));
       return;
   }
 }
@@ -91,41 +92,60 @@ void store_from_f64(const double* src, std::size_t n, DType dtype, std::byte* ds
 
 double bits_to_f64(std::uint64_t bits, DType dtype) {
   switch (dtype) {
-    case DType::kBF16: return fp::bf16_to_f32(static_cast<std::uint16_t>(bits));
-    case DType::kF16: return fp::f16_to_f32(static_cast<std::uint16_t>(bits));
-    case DType::kF32: return std::bit_cast<float>(static_cast<std::uint32_t>(bits));
-    case DType::kF64: return std::bit_cast<double>(bits);
-    case DType::kF8E4M3: return fp::f8e4m3_to_f32(static_cast<std::uint8_t>(bits));
-    case DType::kF8E5M2: return fp::f8e5m2_to_f32(static_cast<std::uint8_t>(bits));
+    case DType::kBF16:
+      return fp::bf16_to_f32(static_cast<std::uint16_t>(bits));
+    case DType::kF16:
+      return fp::f16_to_f32(static_cast<std::uint16_t>(bits));
+    case DType::kF32:
+      return std::bit_cast<float>(static_cast<std::uint32_t>(bits));
+    case DType::kF64:
+      return std::bit_cast<double>(bits);
+    case DType::kF8E4M3:
+      return fp::f8e4m3_to_f32(static_cast<std::uint8_t>(bits));
+    case DType::kF8E5M2:
+      return fp::f8e5m2_to_f32(static_cast<std::uint8_t>(bits));
     case DType::kBool:
-    case DType::kU8: return static_cast<double>(static_cast<std::uint8_t>(bits));
-    case DType::kI8: return static_cast<double>(static_cast<std::int8_t>(bits));
-    case DType::kU16: return static_cast<double>(static_cast<std::uint16_t>(bits));
-    case DType::kI16: return static_cast<double>(static_cast<std::int16_t>(bits));
-    case DType::kU32: return static_cast<double>(static_cast<std::uint32_t>(bits));
-    case DType::kI32: return static_cast<double>(static_cast<std::int32_t>(bits));
-    case DType::kU64: return static_cast<double>(bits);
-    case DType::kI64: return static_cast<double>(static_cast<std::int64_t>(bits));
+    case DType::kU8:
+      return static_cast<double>(static_cast<std::uint8_t>(bits));
+    case DType::kI8:
+      return static_cast<double>(static_cast<std::int8_t>(bits));
+    case DType::kU16:
+      return static_cast<double>(static_cast<std::uint16_t>(bits));
+    case DType::kI16:
+      return static_cast<double>(static_cast<std::int16_t>(bits));
+    case DType::kU32:
+      return static_cast<double>(static_cast<std::uint32_t>(bits));
+    case DType::kI32:
+      return static_cast<double>(static_cast<std::int32_t>(bits));
+    case DType::kU64:
+      return static_cast<double>(bits);
+    case DType::kI64:
+      return static_cast<double>(static_cast<std::int64_t>(bits));
   }
   return 0;
 }
 
 std::uint64_t f64_to_bits(double value, DType dtype) {
   switch (dtype) {
-    case DType::kF64: return std::bit_cast<std::uint64_t>(value);
-    case DType::kF32: return std::bit_cast<std::uint32_t>(static_cast<float>(value));
+    case DType::kF64:
+      return std::bit_cast<std::uint64_t>(value);
+    case DType::kF32:
+      return std::bit_cast<std::uint32_t>(static_cast<float>(value));
     // Narrowing double -> float -> 16 bits through round-to-odd makes the two
     // steps equal to one correct rounding (float keeps more than two extra bits).
-    case DType::kBF16: return fp::f32_to_bf16(round_to_odd_float(value));
-    case DType::kF16: return fp::f32_to_f16(round_to_odd_float(value));
-    case DType::kF8E4M3: return fp::f32_to_f8e4m3(static_cast<float>(value));
-    case DType::kF8E5M2: return fp::f32_to_f8e5m2(static_cast<float>(value));
-    default: return static_cast<std::uint64_t>(static_cast<std::int64_t>(std::llround(value)));
+    case DType::kBF16:
+      return fp::f32_to_bf16(round_to_odd_float(value));
+    case DType::kF16:
+      return fp::f32_to_f16(round_to_odd_float(value));
+    case DType::kF8E4M3:
+      return fp::f32_to_f8e4m3(static_cast<float>(value));
+    case DType::kF8E5M2:
+      return fp::f32_to_f8e5m2(static_cast<float>(value));
+    default:
+      return static_cast<std::uint64_t>(static_cast<std::int64_t>(std::llround(value)));
   }
 }
 
-bool element_is_finite(std::uint64_t bits, DType dtype) {
-  return std::isfinite(bits_to_f64(bits, dtype));
-}
+bool element_is_finite(std::uint64_t bits, DType dtype) { return std::isfinite(bits_to_f64(bits, dtype)); }
 
 }  // namespace paramdelta::engine

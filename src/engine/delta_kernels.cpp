@@ -2,8 +2,8 @@
 
 #include <bit>
 #include <cmath>
-#include <type_traits>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/convert.h"
 #include "engine/element_codecs.h"
@@ -22,14 +22,18 @@ constexpr std::size_t kStep = 2048;
 
 template <typename W>
 void load_wide(const std::byte* src, DType dtype, std::size_t n, W* dst) {
-  if constexpr (std::is_same_v<W, float>) load_as_f32(src, dtype, n, dst);
-  else load_as_f64(src, dtype, n, dst);
+  if constexpr (std::is_same_v<W, float>)
+    load_as_f32(src, dtype, n, dst);
+  else
+    load_as_f64(src, dtype, n, dst);
 }
 
 template <typename W>
 void store_wide(const W* src, std::size_t n, DType dtype, std::byte* dst) {
-  if constexpr (std::is_same_v<W, float>) store_from_f32(src, n, dtype, dst);
-  else store_from_f64(src, n, dtype, dst);
+  if constexpr (std::is_same_v<W, float>)
+    store_from_f32(src, n, dtype, dst);
+  else
+    store_from_f64(src, n, dtype, dst);
 }
 
 template <typename W>
@@ -56,16 +60,21 @@ bool any_mismatch_typed(const std::byte* a, const std::byte* b, std::size_t n) {
 // element-by-element scan only when it finds something.
 bool any_mismatch(const std::byte* a, const std::byte* b, std::size_t n, std::size_t element_size) {
   switch (element_size) {
-    case 1: return any_mismatch_typed<std::uint8_t>(a, b, n);
-    case 2: return any_mismatch_typed<std::uint16_t>(a, b, n);
-    case 4: return any_mismatch_typed<std::uint32_t>(a, b, n);
-    default: return any_mismatch_typed<std::uint64_t>(a, b, n);
+    case 1:
+      return any_mismatch_typed<std::uint8_t>(a, b, n);
+    case 2:
+      return any_mismatch_typed<std::uint16_t>(a, b, n);
+    case 4:
+      return any_mismatch_typed<std::uint32_t>(a, b, n);
+    default:
+      return any_mismatch_typed<std::uint64_t>(a, b, n);
   }
 }
 
 template <typename T>
-void collect_typed(const std::byte* check, const std::byte* expected, const std::uint8_t* nan_pair, std::size_t n,
-                   const std::byte* base, std::size_t bs, std::uint64_t first_index, ExceptionBuffer& out) {
+void collect_typed(const std::byte* check, const std::byte* expected, const std::uint8_t* nan_pair,
+                   std::size_t n, const std::byte* base, std::size_t bs, std::uint64_t first_index,
+                   ExceptionBuffer& out) {
   for (std::size_t i = 0; i < n; ++i) {
     T a, b;
     std::memcpy(&a, check + i * sizeof(T), sizeof(T));
@@ -84,10 +93,14 @@ void collect_mismatches(const std::byte* check, const std::byte* expected, const
                         std::size_t n, std::size_t ps, const std::byte* base, std::size_t bs,
                         std::uint64_t first_index, ExceptionBuffer& out) {
   switch (ps) {
-    case 1: return collect_typed<std::uint8_t>(check, expected, nan_pair, n, base, bs, first_index, out);
-    case 2: return collect_typed<std::uint16_t>(check, expected, nan_pair, n, base, bs, first_index, out);
-    case 4: return collect_typed<std::uint32_t>(check, expected, nan_pair, n, base, bs, first_index, out);
-    default: return collect_typed<std::uint64_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    case 1:
+      return collect_typed<std::uint8_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    case 2:
+      return collect_typed<std::uint16_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    case 4:
+      return collect_typed<std::uint32_t>(check, expected, nan_pair, n, base, bs, first_index, out);
+    default:
+      return collect_typed<std::uint64_t>(check, expected, nan_pair, n, base, bs, first_index, out);
   }
 }
 
@@ -101,11 +114,14 @@ bool all_finite_bits(const W* v, std::size_t n) {
   return ok;
 }
 
-bool uses_double(DType a, DType b, DType c) { return a == DType::kF64 || b == DType::kF64 || c == DType::kF64; }
+bool uses_double(DType a, DType b, DType c) {
+  return a == DType::kF64 || b == DType::kF64 || c == DType::kF64;
+}
 
 template <typename W>
-void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType pd, std::size_t n, std::byte* out,
-                  DType od, std::uint64_t first_index, ExceptionBuffer* exceptions, NonFinite& nf) {
+void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType pd, std::size_t n,
+                  std::byte* out, DType od, std::uint64_t first_index, ExceptionBuffer* exceptions,
+                  NonFinite& nf) {
   const std::size_t bs = dtype_size(bd), ps = dtype_size(pd), os = dtype_size(od);
   W b[kStep], p[kStep], d[kStep];
   std::byte check[kStep * 8];
@@ -137,7 +153,8 @@ void compute_impl(const std::byte* base, DType bd, const std::byte* post, DType 
     store_wide(d, m, pd, check);
     const std::byte* expected = post + start * ps;
     if (!any_mismatch(check, expected, m, ps) && any_nan_pair == 0) continue;
-    collect_mismatches(check, expected, nan_pair, m, ps, base + start * bs, bs, first_index + start, *exceptions);
+    collect_mismatches(check, expected, nan_pair, m, ps, base + start * bs, bs, first_index + start,
+                       *exceptions);
   }
 }
 
@@ -160,19 +177,23 @@ void apply_impl(const std::byte* base, DType bd, const std::byte* delta, DType d
 void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
                          ExceptionBuffer* exceptions, NonFinite& non_finite) {
-  if (fused_compute(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite)) {
+  if (fused_compute(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
+                    non_finite)) {
     return;
   }
   if (uses_double(base_dtype, post_dtype, out_dtype)) {
-    compute_impl<double>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite);
+    compute_impl<double>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
+                         non_finite);
   } else {
-    compute_impl<float>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions, non_finite);
+    compute_impl<float>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
+                        non_finite);
   }
 }
 
 bool apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
                        std::size_t n, float scale, std::byte* out, DType out_dtype) {
-  if (auto special = fused_apply(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype)) return *special;
+  if (auto special = fused_apply(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype))
+    return *special;
   if (uses_double(base_dtype, delta_dtype, out_dtype)) {
     apply_impl<double>(base, base_dtype, delta, delta_dtype, n, static_cast<double>(scale), out, out_dtype);
   } else {
@@ -216,7 +237,8 @@ namespace {
 // OR-reduces "exponent all ones" over the block first (vectorised), and only
 // scans for the position when something was found.
 template <typename T>
-PARAMDELTA_MULTIVERSION NonFinite scan_masked(const std::byte* data, std::size_t n, T mask, T pattern, const char* which) {
+PARAMDELTA_MULTIVERSION NonFinite scan_masked(const std::byte* data, std::size_t n, T mask, T pattern,
+                                              const char* which) {
   NonFinite r;
   T any = 0;  // an integer OR, which vectorises (a bool one does not)
   for (std::size_t i = 0; i < n; ++i) {
@@ -241,15 +263,21 @@ PARAMDELTA_MULTIVERSION NonFinite scan_masked(const std::byte* data, std::size_t
 
 NonFinite find_non_finite(const std::byte* data, DType dtype, std::size_t n, const char* which) {
   switch (dtype) {
-    case DType::kBF16: return scan_masked<std::uint16_t>(data, n, 0x7f80u, 0x7f80u, which);
-    case DType::kF16: return scan_masked<std::uint16_t>(data, n, 0x7c00u, 0x7c00u, which);
-    case DType::kF32: return scan_masked<std::uint32_t>(data, n, 0x7f800000u, 0x7f800000u, which);
+    case DType::kBF16:
+      return scan_masked<std::uint16_t>(data, n, 0x7f80u, 0x7f80u, which);
+    case DType::kF16:
+      return scan_masked<std::uint16_t>(data, n, 0x7c00u, 0x7c00u, which);
+    case DType::kF32:
+      return scan_masked<std::uint32_t>(data, n, 0x7f800000u, 0x7f800000u, which);
     case DType::kF64:
       return scan_masked<std::uint64_t>(data, n, 0x7ff0000000000000ull, 0x7ff0000000000000ull, which);
     // E4M3FN has no infinity; its only NaN is the all-ones pattern.
-    case DType::kF8E4M3: return scan_masked<std::uint8_t>(data, n, 0x7fu, 0x7fu, which);
-    case DType::kF8E5M2: return scan_masked<std::uint8_t>(data, n, 0x7cu, 0x7cu, which);
-    default: return {};
+    case DType::kF8E4M3:
+      return scan_masked<std::uint8_t>(data, n, 0x7fu, 0x7fu, which);
+    case DType::kF8E5M2:
+      return scan_masked<std::uint8_t>(data, n, 0x7cu, 0x7cu, which);
+    default:
+      return {};
   }
 }
 

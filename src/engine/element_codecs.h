@@ -115,10 +115,17 @@ inline std::uint64_t is_nan(double v) {
 template <typename F>
 bool with_float32_codec(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::kBF16: f(BF16{}); return true;
-    case DType::kF16: f(F16{}); return true;
-    case DType::kF32: f(F32{}); return true;
-    default: return false;
+    case DType::kBF16:
+      f(BF16{});
+      return true;
+    case DType::kF16:
+      f(F16{});
+      return true;
+    case DType::kF32:
+      f(F32{});
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -36,8 +36,9 @@ void find_first_special(const std::byte* base, const std::byte* post, std::size_
 // Records the elements of a block whose mismatch word is non-zero, in order:
 // counted first, so that each list grows once per block, not per element.
 template <class BC, class PC>
-[[gnu::noinline]] void collect_exceptions(const typename PC::Bits* mismatch, std::size_t m, const std::byte* base,
-                                          const std::byte* post, std::uint64_t first_index, ExceptionBuffer& out) {
+[[gnu::noinline]] void collect_exceptions(const typename PC::Bits* mismatch, std::size_t m,
+                                          const std::byte* base, const std::byte* post,
+                                          std::uint64_t first_index, ExceptionBuffer& out) {
   constexpr std::size_t bs = sizeof(typename BC::Bits), ps = sizeof(typename PC::Bits);
   std::size_t count = 0;
   for (std::size_t j = 0; j < m; ++j) count += mismatch[j] != 0;
@@ -65,7 +66,8 @@ template <class BC, class PC>
 // Whether the stored delta `ob` fails to reproduce the post value `pb` from
 // the base value `b` (non-zero if so).
 template <class PC, class OC>
-[[gnu::always_inline]] inline typename PC::Bits reconstruction_differs(typename OC::Wide b, typename OC::Bits ob,
+[[gnu::always_inline]] inline typename PC::Bits reconstruction_differs(typename OC::Wide b,
+                                                                       typename OC::Bits ob,
                                                                        typename PC::Bits pb) {
   return static_cast<typename PC::Bits>(PC::narrow(b + OC::widen(ob)) ^ pb);
 }
@@ -76,8 +78,9 @@ template <class PC, class OC>
 // base + delta yields depends on the order the compiler gives the operands,
 // so apply could not be trusted to give the post's NaN back.
 template <class BC, class PC, class OC, bool kExact>
-[[gnu::noinline]] void special_block(const std::byte* bp, const std::byte* pp, const std::byte* op, std::size_t m,
-                                     std::size_t start, typename PC::Bits* mismatch, NonFinite& nf) {
+[[gnu::noinline]] void special_block(const std::byte* bp, const std::byte* pp, const std::byte* op,
+                                     std::size_t m, std::size_t start, typename PC::Bits* mismatch,
+                                     NonFinite& nf) {
   if (!nf.found) find_first_special<BC, PC>(bp, pp, m, start, nf);
   if constexpr (kExact) {
     for (std::size_t i = 0; i < m; ++i) {
@@ -95,8 +98,8 @@ template <class BC, class PC, class OC, bool kExact>
 template <class BC, class PC, class OC, bool kExact>
 [[gnu::always_inline]] inline void compute_elements(const std::byte* bp, const std::byte* pp, std::byte* op,
                                                     std::size_t m, typename PC::Bits* mismatch,
-                                                    typename BC::Bits& base_marks, typename PC::Bits& post_marks,
-                                                    typename PC::Bits& any) {
+                                                    typename BC::Bits& base_marks,
+                                                    typename PC::Bits& post_marks, typename PC::Bits& any) {
   using BB = typename BC::Bits;
   using PB = typename PC::Bits;
   for (std::size_t i = 0; i < m; ++i) {
@@ -117,8 +120,8 @@ template <class BC, class PC, class OC, bool kExact>
 
 template <class BC, class PC, class OC, bool kExact>
 PARAMDELTA_MULTIVERSION void compute_fused_loop(const std::byte* base, const std::byte* post, std::size_t n,
-                                                std::byte* out, std::uint64_t first_index, ExceptionBuffer* exceptions,
-                                                NonFinite& nf) {
+                                                std::byte* out, std::uint64_t first_index,
+                                                ExceptionBuffer* exceptions, NonFinite& nf) {
   using BB = typename BC::Bits;
   using PB = typename PC::Bits;
   constexpr std::size_t bs = sizeof(BB), ps = sizeof(PB), os = sizeof(typename OC::Bits);
@@ -161,7 +164,8 @@ ComputeLoop select_loop(DType bd, DType pd, DType od, bool exact) {
   ComputeLoop loop = nullptr;
   codec::with_float32_codec(bd, [&](auto b) {
     codec::with_float32_codec(pd, [&](auto p) {
-      codec::with_float32_codec(od, [&](auto o) { loop = loop_for<decltype(b), decltype(p), decltype(o)>(exact); });
+      codec::with_float32_codec(
+          od, [&](auto o) { loop = loop_for<decltype(b), decltype(p), decltype(o)>(exact); });
     });
   });
   return loop;
@@ -169,9 +173,9 @@ ComputeLoop select_loop(DType bd, DType pd, DType od, bool exact) {
 
 }  // namespace
 
-bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype, std::size_t n,
-                   std::byte* out, DType out_dtype, std::uint64_t first_index, ExceptionBuffer* exceptions,
-                   NonFinite& non_finite) {
+bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
+                   std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
+                   ExceptionBuffer* exceptions, NonFinite& non_finite) {
   const ComputeLoop loop = select_loop(base_dtype, post_dtype, out_dtype, exceptions != nullptr);
   if (loop == nullptr) return false;
   loop(base, post, n, out, first_index, exceptions, non_finite);

@@ -17,13 +17,14 @@ namespace paramdelta::engine {
 
 // compute_delta_block for the combinations above; false (and nothing
 // written) for any other.
-bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype, std::size_t n,
-                   std::byte* out, DType out_dtype, std::uint64_t first_index, ExceptionBuffer* exceptions,
-                   NonFinite& non_finite);
+bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
+                   std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
+                   ExceptionBuffer* exceptions, NonFinite& non_finite);
 
 // apply_delta_block for the combinations above: whether any result is NaN or
 // infinite; nullopt (and nothing written) for any other combination.
-std::optional<bool> fused_apply(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
-                                std::size_t n, float scale, std::byte* out, DType out_dtype);
+std::optional<bool> fused_apply(const std::byte* base, DType base_dtype, const std::byte* delta,
+                                DType delta_dtype, std::size_t n, float scale, std::byte* out,
+                                DType out_dtype);
 
 }  // namespace paramdelta::engine

@@ -17,7 +17,7 @@ class Scheduler {
       : jobs_(jobs),
         progress_(progress),
         chunk_(chunk_elements),
-        max_ahead_(std::max<std::size_t>(64, 8 * static_cast<std::size_t>(workers))),
+        max_ahead_(max_chunks_ahead(workers)),
         remaining_(jobs.size(), 0),
         done_(jobs.size(), 0) {}
 
@@ -170,18 +170,20 @@ class Scheduler {
   std::size_t finalized_ = 0;
   bool finalizing_ = false;
   bool failed_ = false;
-  std::deque<Range> handed_;  // chunks handed out and not yet released, in order
+  std::deque<Range> handed_;          // chunks handed out and not yet released, in order
   std::uint64_t first_sequence_ = 0;  // hand-out number of handed_.front()
-  std::optional<Range> pending_;  // finished elements of one job, not yet passed to release
+  std::optional<Range> pending_;      // finished elements of one job, not yet passed to release
   std::mutex release_mutex_;
 };
 
 }  // namespace
 
-void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements) {
+void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress,
+              std::uint64_t chunk_elements) {
   Scheduler scheduler(jobs, progress, chunk_elements, pool.size());
   // One long-running task per thread; the pool propagates the first exception.
-  pool.parallel_for(static_cast<std::size_t>(pool.size()), [&](std::size_t, int worker) { scheduler.work(worker); });
+  pool.parallel_for(static_cast<std::size_t>(pool.size()),
+                    [&](std::size_t, int worker) { scheduler.work(worker); });
 }
 
 }  // namespace paramdelta::engine

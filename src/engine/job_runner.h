@@ -33,6 +33,14 @@ struct Job {
 // megabytes, large enough that the system calls cost nothing measurable.
 inline constexpr std::uint64_t kReleaseElements = std::uint64_t{1} << 18;
 
+// How many chunks may be handed out from the oldest unfinished one on: a few
+// per worker, so that a worker waiting on the disk holds the others (and the
+// unreleased pages behind it) to a few chunks each, and memory does not
+// depend on how long the wait is.
+inline constexpr std::size_t max_chunks_ahead(int workers) {
+  return 4 * static_cast<std::size_t>(workers < 1 ? 1 : workers);
+}
+
 void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements);
 
 }  // namespace paramdelta::engine

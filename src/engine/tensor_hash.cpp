@@ -25,12 +25,15 @@ void BlockHasher::update(std::span<const std::byte> bytes) {
   XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
 }
 
-std::uint64_t BlockHasher::digest() const { return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_)); }
+std::uint64_t BlockHasher::digest() const {
+  return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
+}
 
 std::uint64_t combine_block_hashes(const std::vector<std::uint64_t>& block_hashes) {
   std::vector<unsigned char> le(block_hashes.size() * 8);
   for (std::size_t i = 0; i < block_hashes.size(); ++i) {
-    for (int b = 0; b < 8; ++b) le[i * 8 + b] = static_cast<unsigned char>((block_hashes[i] >> (8 * b)) & 0xff);
+    for (int b = 0; b < 8; ++b)
+      le[i * 8 + b] = static_cast<unsigned char>((block_hashes[i] >> (8 * b)) & 0xff);
   }
   return XXH3_64bits(le.data(), le.size());
 }

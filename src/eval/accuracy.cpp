@@ -42,7 +42,8 @@ namespace {
 // with the previous sequence, so a prompt's choices reuse its computation.
 class ContinuationScorer {
  public:
-  ContinuationScorer(const Model& model, std::size_t context) : model_(model), cache_(model.new_cache(context)) {}
+  ContinuationScorer(const Model& model, std::size_t context)
+      : model_(model), cache_(model.new_cache(context)) {}
 
   // Sum of log p(ids[i] | ids[..i]) for i in [first, ids.size()); needs first >= 1.
   double log_likelihood(std::span<const std::int32_t> ids, std::size_t first) {
@@ -75,10 +76,11 @@ std::string where(const Task& task) {
 
 }  // namespace
 
-AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer, const std::vector<Task>& tasks,
-                                 const AccuracyOptions& options, const TaskProgress& progress) {
-  const std::size_t context = static_cast<std::size_t>(
-      std::min<std::uint64_t>(options.context, static_cast<std::uint64_t>(model.config().max_position_embeddings)));
+AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
+                                 const std::vector<Task>& tasks, const AccuracyOptions& options,
+                                 const TaskProgress& progress) {
+  const std::size_t context = static_cast<std::size_t>(std::min<std::uint64_t>(
+      options.context, static_cast<std::uint64_t>(model.config().max_position_embeddings)));
   if (context < 2) throw Error(ErrorKind::kUsage, "the context must be at least 2 tokens");
   const std::string template_label = model.path().string() + " (chat template)";
   ContinuationScorer scorer(model, context);
@@ -96,7 +98,8 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
     outcome.line = task.line;
     if (task.kind == TaskKind::kGeneration) {
       ++result.generation_tasks;
-      if (prompt_ids.empty()) throw Error(ErrorKind::kInvalidInput, "the prompt encodes to no tokens", {where(task)});
+      if (prompt_ids.empty())
+        throw Error(ErrorKind::kInvalidInput, "the prompt encodes to no tokens", {where(task)});
       if (prompt_ids.size() >= context) {
         throw Error(ErrorKind::kUsage,
                     "the prompt has " + std::to_string(prompt_ids.size()) + " tokens; the context is " +
@@ -117,16 +120,18 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
         const std::size_t first = eval::common_prefix(prompt_ids, full);
         const std::string which = "choice " + std::to_string(c);
         if (first >= full.size()) {
-          throw Error(ErrorKind::kInvalidInput, which + " adds no token to the prompt", {where(task), {}, "choices"});
+          throw Error(ErrorKind::kInvalidInput, which + " adds no token to the prompt",
+                      {where(task), {}, "choices"});
         }
         if (first == 0) {
           throw Error(ErrorKind::kInvalidInput, which + " has no prompt token before it to condition on",
-                      {where(task), {}, "choices"}, "give a non-empty prompt or use a tokenizer that adds BOS");
+                      {where(task), {}, "choices"},
+                      "give a non-empty prompt or use a tokenizer that adds BOS");
         }
         if (full.size() > context) {
           throw Error(ErrorKind::kUsage,
-                      "prompt and " + which + " have " + std::to_string(full.size()) + " tokens; the context is " +
-                          std::to_string(context),
+                      "prompt and " + which + " have " + std::to_string(full.size()) +
+                          " tokens; the context is " + std::to_string(context),
                       {where(task)}, "raise --context (up to max_position_embeddings)");
         }
         const double log_likelihood = scorer.log_likelihood(full, first);
@@ -145,7 +150,8 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
     result.outcomes.push_back(std::move(outcome));
     if (progress) progress(result.total, tasks.size());
   }
-  result.accuracy = result.total == 0 ? 0.0 : static_cast<double>(result.correct) / static_cast<double>(result.total);
+  result.accuracy =
+      result.total == 0 ? 0.0 : static_cast<double>(result.correct) / static_cast<double>(result.total);
   return result;
 }
 

@@ -9,7 +9,9 @@
 namespace paramdelta {
 
 std::string trim_ascii_whitespace(std::string_view text) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   std::size_t begin = 0;
   std::size_t end = text.size();
   while (begin < end && space(text[begin])) ++begin;
@@ -19,7 +21,8 @@ std::string trim_ascii_whitespace(std::string_view text) {
 
 std::vector<std::int32_t> end_of_sequence_ids(const Model& model, const Tokenizer& tokenizer) {
   std::vector<std::int32_t> ids = model.config().eos_token_ids;
-  if (auto eos = tokenizer.eos_id(); eos && std::find(ids.begin(), ids.end(), *eos) == ids.end()) ids.push_back(*eos);
+  if (auto eos = tokenizer.eos_id(); eos && std::find(ids.begin(), ids.end(), *eos) == ids.end())
+    ids.push_back(*eos);
   return ids;
 }
 

@@ -28,7 +28,7 @@ struct Token {
     kName,         // identifier or keyword
     kString,       // string literal, escapes resolved
     kInteger,
-    kOperator,     // == != <= >= < > + - * / % ~ ( ) [ ] . , : | =
+    kOperator,  // == != <= >= < > + - * / % ~ ( ) [ ] . , : | =
     kEnd,
   };
   Kind kind = Kind::kEnd;
@@ -59,11 +59,11 @@ struct Expr {
     kConditional,  // operands[0] if operands[1] else operands[2] (else part optional)
   };
   Kind kind = Kind::kLiteral;
-  std::string name;  // variable, attribute, filter, test name, or binary operator
-  bool negated = false;  // "is not"
+  std::string name;                // variable, attribute, filter, test name, or binary operator
+  bool negated = false;            // "is not"
   bool keyword_arguments = false;  // a call, filter or test was given name=value arguments
   int line = 1;
-  int depth = 1;  // height of this subtree (bounded by the parser)
+  int depth = 1;                  // height of this subtree (bounded by the parser)
   std::vector<ExprPtr> operands;  // null entries allowed for open slice ends / missing else
   // Literal payload.
   enum class LiteralKind { kNone, kBool, kInteger, kString } literal_kind = LiteralKind::kNone;

@@ -78,12 +78,14 @@ class Lexer {
 
  private:
   [[noreturn]] void fail(std::size_t pos, const std::string& message) const {
-    throw Error(ErrorKind::kInvalidInput, "chat template line " + std::to_string(line_of(pos)) + ": " + message,
+    throw Error(ErrorKind::kInvalidInput,
+                "chat template line " + std::to_string(line_of(pos)) + ": " + message,
                 ErrorContext{label_, {}, "chat_template"});
   }
 
   int line_of(std::size_t pos) const {
-    return 1 + static_cast<int>(std::lower_bound(newlines_.begin(), newlines_.end(), pos) - newlines_.begin());
+    return 1 +
+           static_cast<int>(std::lower_bound(newlines_.begin(), newlines_.end(), pos) - newlines_.begin());
   }
 
   std::size_t find_tag(std::size_t from) const {
@@ -100,7 +102,8 @@ class Lexer {
   // lstrip_blocks: drop the spaces and tabs that precede a tag at the start of a line.
   void lstrip_line(std::string& text, std::size_t tag_start, std::size_t previous_tag_end) const {
     const std::size_t newline = src_.rfind('\n', tag_start == 0 ? 0 : tag_start - 1);
-    const std::size_t line_start = (newline == std::string_view::npos || newline >= tag_start) ? 0 : newline + 1;
+    const std::size_t line_start =
+        (newline == std::string_view::npos || newline >= tag_start) ? 0 : newline + 1;
     if (line_start < previous_tag_end) return;  // another tag sits earlier on this line
     for (std::size_t i = line_start; i < tag_start; ++i) {
       if (src_[i] != ' ' && src_[i] != '\t') return;
@@ -112,7 +115,8 @@ class Lexer {
   // position after the closing delimiter.
   std::size_t lex_tag(std::size_t start, std::size_t inner, bool output, bool& strip_after) {
     const char closer = output ? '}' : '%';
-    tokens_.push_back(Token{output ? Token::Kind::kOutputBegin : Token::Kind::kBlockBegin, {}, 0, line_of(start)});
+    tokens_.push_back(
+        Token{output ? Token::Kind::kOutputBegin : Token::Kind::kBlockBegin, {}, 0, line_of(start)});
     std::size_t i = inner;
     while (true) {
       while (i < src_.size() && is_space(src_[i])) ++i;
@@ -125,7 +129,8 @@ class Lexer {
         i += 1;
       }
       if (closes_at(i)) {
-        tokens_.push_back(Token{output ? Token::Kind::kOutputEnd : Token::Kind::kBlockEnd, {}, 0, line_of(i)});
+        tokens_.push_back(
+            Token{output ? Token::Kind::kOutputEnd : Token::Kind::kBlockEnd, {}, 0, line_of(i)});
         return i + 2;
       }
       i = lex_expression_token(i);
@@ -183,13 +188,26 @@ class Lexer {
         if (j + 1 >= src_.size()) fail(i, "unterminated string literal");
         char e = src_[j + 1];
         switch (e) {
-          case 'n': value += '\n'; break;
-          case 't': value += '\t'; break;
-          case 'r': value += '\r'; break;
-          case '\\': value += '\\'; break;
-          case '\'': value += '\''; break;
-          case '"': value += '"'; break;
-          default: fail(j, std::string("unsupported escape sequence '\\") + e + "' in a string literal");
+          case 'n':
+            value += '\n';
+            break;
+          case 't':
+            value += '\t';
+            break;
+          case 'r':
+            value += '\r';
+            break;
+          case '\\':
+            value += '\\';
+            break;
+          case '\'':
+            value += '\'';
+            break;
+          case '"':
+            value += '"';
+            break;
+          default:
+            fail(j, std::string("unsupported escape sequence '\\") + e + "' in a string literal");
         }
         j += 2;
         continue;
@@ -209,6 +227,8 @@ class Lexer {
 
 }  // namespace
 
-std::vector<Token> lex(std::string_view source, const std::string& label) { return Lexer(source, label).run(); }
+std::vector<Token> lex(std::string_view source, const std::string& label) {
+  return Lexer(source, label).run();
+}
 
 }  // namespace paramdelta::eval::jinja

@@ -11,7 +11,8 @@ namespace paramdelta::eval::jinja {
 
 namespace {
 
-constexpr int kMaxDepth = 100;  // nesting of blocks and expressions: hostile templates must not overflow the stack
+constexpr int kMaxDepth =
+    100;  // nesting of blocks and expressions: hostile templates must not overflow the stack
 
 class Parser {
  public:
@@ -60,16 +61,26 @@ class Parser {
   }
   static std::string describe(const Token& t) {
     switch (t.kind) {
-      case Kind::kText: return "template text";
-      case Kind::kOutputBegin: return "'{{'";
-      case Kind::kOutputEnd: return "'}}'";
-      case Kind::kBlockBegin: return "'{%'";
-      case Kind::kBlockEnd: return "'%}'";
-      case Kind::kName: return "'" + t.text + "'";
-      case Kind::kString: return "a string";
-      case Kind::kInteger: return "'" + t.text + "'";
-      case Kind::kOperator: return "'" + t.text + "'";
-      case Kind::kEnd: return "the end of the template";
+      case Kind::kText:
+        return "template text";
+      case Kind::kOutputBegin:
+        return "'{{'";
+      case Kind::kOutputEnd:
+        return "'}}'";
+      case Kind::kBlockBegin:
+        return "'{%'";
+      case Kind::kBlockEnd:
+        return "'%}'";
+      case Kind::kName:
+        return "'" + t.text + "'";
+      case Kind::kString:
+        return "a string";
+      case Kind::kInteger:
+        return "'" + t.text + "'";
+      case Kind::kOperator:
+        return "'" + t.text + "'";
+      case Kind::kEnd:
+        return "the end of the template";
     }
     return "?";
   }
@@ -77,7 +88,8 @@ class Parser {
   struct DepthGuard {
     Parser& parser;
     DepthGuard(Parser& p, int line) : parser(p) {
-      if (++parser.depth_ > kMaxDepth) parser.fail(line, "nested more than " + std::to_string(kMaxDepth) + " levels deep");
+      if (++parser.depth_ > kMaxDepth)
+        parser.fail(line, "nested more than " + std::to_string(kMaxDepth) + " levels deep");
     }
     ~DepthGuard() { --parser.depth_; }
   };
@@ -117,7 +129,8 @@ class Parser {
       }
       if (t.kind != Kind::kBlockBegin) fail(t.line, "unexpected " + describe(t));
       const Token& keyword = peek(1);
-      if (keyword.kind != Kind::kName) fail(keyword.line, "expected a statement after '{%', found " + describe(keyword));
+      if (keyword.kind != Kind::kName)
+        fail(keyword.line, "expected a statement after '{%', found " + describe(keyword));
       for (auto term : terminators) {
         if (keyword.text == term) {
           next();
@@ -179,15 +192,18 @@ class Parser {
     if (keyword.text == "set") {
       node.kind = Node::Kind::kSet;
       node.text = expect_name("a variable name");
-      if (at_operator(".") || at_operator("[")) unsupported(peek().line, "assignment to an attribute or item");
+      if (at_operator(".") || at_operator("["))
+        unsupported(peek().line, "assignment to an attribute or item");
       if (at_operator(",")) unsupported(peek().line, "tuple assignment");
-      if (peek().kind == Kind::kBlockEnd) unsupported(peek().line, "block assignment '{% set x %}...{% endset %}'");
+      if (peek().kind == Kind::kBlockEnd)
+        unsupported(peek().line, "block assignment '{% set x %}...{% endset %}'");
       expect_operator("=");
       node.expr = parse_expression();
       expect_kind(Kind::kBlockEnd, "'%}'");
       return node;
     }
-    if (keyword.text == "elif" || keyword.text == "else" || keyword.text == "endif" || keyword.text == "endfor") {
+    if (keyword.text == "elif" || keyword.text == "else" || keyword.text == "endif" ||
+        keyword.text == "endfor") {
       fail(keyword.line, "'{% " + keyword.text + " %}' without a matching opening tag");
     }
     unsupported(keyword.line, "'{% " + keyword.text + " %}'");
@@ -212,7 +228,8 @@ class Parser {
     for (const ExprPtr& operand : e->operands) {
       if (operand) e->depth = std::max(e->depth, operand->depth + 1);
     }
-    if (e->depth > kMaxDepth) fail(e->line, "expression nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    if (e->depth > kMaxDepth)
+      fail(e->line, "expression nested more than " + std::to_string(kMaxDepth) + " levels deep");
     return e;
   }
 

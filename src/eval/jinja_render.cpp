@@ -48,13 +48,20 @@ bool contains_substring(std::string_view text, std::string_view pattern) {
 
 const char* kind_name(Value::Kind kind) {
   switch (kind) {
-    case Value::Kind::kUndefined: return "undefined";
-    case Value::Kind::kNone: return "none";
-    case Value::Kind::kBool: return "boolean";
-    case Value::Kind::kInteger: return "integer";
-    case Value::Kind::kString: return "string";
-    case Value::Kind::kList: return "list";
-    case Value::Kind::kDict: return "mapping";
+    case Value::Kind::kUndefined:
+      return "undefined";
+    case Value::Kind::kNone:
+      return "none";
+    case Value::Kind::kBool:
+      return "boolean";
+    case Value::Kind::kInteger:
+      return "integer";
+    case Value::Kind::kString:
+      return "string";
+    case Value::Kind::kList:
+      return "list";
+    case Value::Kind::kDict:
+      return "mapping";
   }
   return "?";
 }
@@ -62,12 +69,18 @@ const char* kind_name(Value::Kind kind) {
 bool truthy(const Value& v) {
   switch (v.kind) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNone: return false;
-    case Value::Kind::kBool: return v.boolean;
-    case Value::Kind::kInteger: return v.integer != 0;
-    case Value::Kind::kString: return !v.string.empty();
-    case Value::Kind::kList: return !v.list->empty();
-    case Value::Kind::kDict: return !v.dict->empty();
+    case Value::Kind::kNone:
+      return false;
+    case Value::Kind::kBool:
+      return v.boolean;
+    case Value::Kind::kInteger:
+      return v.integer != 0;
+    case Value::Kind::kString:
+      return !v.string.empty();
+    case Value::Kind::kList:
+      return !v.list->empty();
+    case Value::Kind::kDict:
+      return !v.dict->empty();
   }
   return false;
 }
@@ -113,7 +126,8 @@ class Renderer {
     throw Error(ErrorKind::kInvalidInput,
                 "chat template line " + std::to_string(line) + ": " + what + " exceeds the size limit of " +
                     std::to_string(limits_.max_output_bytes >> 20) + " MiB",
-                ErrorContext{label_, {}, "chat_template"}, "the template builds text far longer than any prompt");
+                ErrorContext{label_, {}, "chat_template"},
+                "the template builds text far longer than any prompt");
   }
   // The size budget, checked before anything bigger is allocated.
   void check_string_size(std::size_t size, int line) const {
@@ -191,7 +205,8 @@ class Renderer {
       loop["last"] = Value::from(i == length - 1);
       loop["length"] = Value::from(length);
       loop["previtem"] = i > 0 ? items[static_cast<std::size_t>(i - 1)] : Value::undefined("loop.previtem");
-      loop["nextitem"] = i + 1 < length ? items[static_cast<std::size_t>(i + 1)] : Value::undefined("loop.nextitem");
+      loop["nextitem"] =
+          i + 1 < length ? items[static_cast<std::size_t>(i + 1)] : Value::undefined("loop.nextitem");
       Dict scope;
       scope[node.text] = items[static_cast<std::size_t>(i)];
       Value loop_value = Value::from(std::move(loop));
@@ -207,12 +222,18 @@ class Renderer {
 
   std::string to_output(const Value& v, int line) const {
     switch (v.kind) {
-      case Value::Kind::kUndefined: return "";
-      case Value::Kind::kNone: return "None";
-      case Value::Kind::kBool: return v.boolean ? "True" : "False";
-      case Value::Kind::kInteger: return std::to_string(v.integer);
-      case Value::Kind::kString: return v.string;
-      default: fail(line, std::string("unsupported construct: printing a ") + kind_name(v.kind));
+      case Value::Kind::kUndefined:
+        return "";
+      case Value::Kind::kNone:
+        return "None";
+      case Value::Kind::kBool:
+        return v.boolean ? "True" : "False";
+      case Value::Kind::kInteger:
+        return std::to_string(v.integer);
+      case Value::Kind::kString:
+        return v.string;
+      default:
+        fail(line, std::string("unsupported construct: printing a ") + kind_name(v.kind));
     }
   }
 
@@ -242,10 +263,14 @@ class Renderer {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
         switch (e.literal_kind) {
-          case Expr::LiteralKind::kNone: return Value::none();
-          case Expr::LiteralKind::kBool: return Value::from(e.boolean);
-          case Expr::LiteralKind::kInteger: return Value::from(e.integer);
-          case Expr::LiteralKind::kString: return Value::from(e.string);
+          case Expr::LiteralKind::kNone:
+            return Value::none();
+          case Expr::LiteralKind::kBool:
+            return Value::from(e.boolean);
+          case Expr::LiteralKind::kInteger:
+            return Value::from(e.integer);
+          case Expr::LiteralKind::kString:
+            return Value::from(e.string);
         }
         break;
       case Expr::Kind::kList: {
@@ -253,19 +278,28 @@ class Renderer {
         for (const ExprPtr& item : e.operands) items.push_back(evaluate(*item));
         return checked_list(std::move(items), e.line);
       }
-      case Expr::Kind::kName: return lookup(e.name);
-      case Expr::Kind::kAttribute: return attribute(evaluate(*e.operands[0]), e.name, e.line);
-      case Expr::Kind::kIndex: return index(evaluate(*e.operands[0]), evaluate(*e.operands[1]), e.line);
-      case Expr::Kind::kSlice: return slice(e);
-      case Expr::Kind::kCall: return call(e);
-      case Expr::Kind::kFilter: return filter(e);
-      case Expr::Kind::kTest: return test(e);
-      case Expr::Kind::kNot: return Value::from(!truthy(evaluate(*e.operands[0])));
+      case Expr::Kind::kName:
+        return lookup(e.name);
+      case Expr::Kind::kAttribute:
+        return attribute(evaluate(*e.operands[0]), e.name, e.line);
+      case Expr::Kind::kIndex:
+        return index(evaluate(*e.operands[0]), evaluate(*e.operands[1]), e.line);
+      case Expr::Kind::kSlice:
+        return slice(e);
+      case Expr::Kind::kCall:
+        return call(e);
+      case Expr::Kind::kFilter:
+        return filter(e);
+      case Expr::Kind::kTest:
+        return test(e);
+      case Expr::Kind::kNot:
+        return Value::from(!truthy(evaluate(*e.operands[0])));
       case Expr::Kind::kNegate: {
         Value v = evaluate(*e.operands[0]);
         return Value::from(-integer(v, e.line, "unary '-'"));
       }
-      case Expr::Kind::kBinary: return binary(e);
+      case Expr::Kind::kBinary:
+        return binary(e);
       case Expr::Kind::kConditional:
         if (truthy(evaluate(*e.operands[1]))) return evaluate(*e.operands[0]);
         return e.operands[2] ? evaluate(*e.operands[2]) : Value::undefined("conditional without else");
@@ -274,12 +308,14 @@ class Renderer {
   }
 
   Value attribute(const Value& base, const std::string& name, int line) const {
-    if (base.kind == Value::Kind::kUndefined) fail_undefined(line, base, "reading its attribute '" + name + "'");
+    if (base.kind == Value::Kind::kUndefined)
+      fail_undefined(line, base, "reading its attribute '" + name + "'");
     if (base.kind == Value::Kind::kDict) {
       auto it = base.dict->find(name);
       return it == base.dict->end() ? Value::undefined(name) : it->second;
     }
-    if (base.kind == Value::Kind::kString) fail(line, "unsupported construct: string attribute '" + name + "'");
+    if (base.kind == Value::Kind::kString)
+      fail(line, "unsupported construct: string attribute '" + name + "'");
     fail(line, std::string("a ") + kind_name(base.kind) + " has no attribute '" + name + "'");
   }
 
@@ -307,7 +343,8 @@ class Renderer {
     if (base.kind != Value::Kind::kList && base.kind != Value::Kind::kString) {
       fail(e.line, std::string("cannot slice a ") + kind_name(base.kind));
     }
-    const auto size = static_cast<std::int64_t>(base.kind == Value::Kind::kList ? base.list->size() : base.string.size());
+    const auto size =
+        static_cast<std::int64_t>(base.kind == Value::Kind::kList ? base.list->size() : base.string.size());
     // Python's rules: negative bounds count from the end, then both are clamped.
     auto bound = [&](const ExprPtr& expr, std::int64_t fallback) {
       if (!expr) return fallback;
@@ -320,7 +357,8 @@ class Renderer {
     const std::int64_t begin = bound(e.operands[1], 0);
     const std::int64_t end = std::max(begin, bound(e.operands[2], size));
     if (base.kind == Value::Kind::kString) {
-      return Value::from(base.string.substr(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
+      return Value::from(
+          base.string.substr(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
     }
     charge_list_copy(*base.list, static_cast<std::size_t>(begin), static_cast<std::size_t>(end), e.line);
     return checked_list(List(base.list->begin() + begin, base.list->begin() + end), e.line);
@@ -332,7 +370,8 @@ class Renderer {
     if (callee.kind == Expr::Kind::kName && callee.name == "raise_exception" &&
         lookup("raise_exception").kind == Value::Kind::kUndefined) {
       std::string message;
-      for (std::size_t i = 1; i < e.operands.size(); ++i) message += to_output(evaluate(*e.operands[i]), e.line);
+      for (std::size_t i = 1; i < e.operands.size(); ++i)
+        message += to_output(evaluate(*e.operands[i]), e.line);
       throw Error(ErrorKind::kInvalidInput, "the chat template refused the conversation: " + message,
                   ErrorContext{label_, {}, "chat_template"});
     }
@@ -349,7 +388,8 @@ class Renderer {
       }
       fail(e.line, "unsupported construct: method '." + method + "()'");
     }
-    if (callee.kind == Expr::Kind::kName) fail(e.line, "unsupported construct: function '" + callee.name + "()'");
+    if (callee.kind == Expr::Kind::kName)
+      fail(e.line, "unsupported construct: function '" + callee.name + "()'");
     fail(e.line, "unsupported construct: calling an expression");
   }
 
@@ -360,16 +400,22 @@ class Renderer {
     Value v = evaluate(*e.operands[0]);
     if (e.name == "trim") {
       if (v.kind == Value::Kind::kUndefined) return Value::from(std::string());
-      if (v.kind != Value::Kind::kString) fail(e.line, std::string("'trim' needs a string, got a ") + kind_name(v.kind));
+      if (v.kind != Value::Kind::kString)
+        fail(e.line, std::string("'trim' needs a string, got a ") + kind_name(v.kind));
       return Value::from(strip(v.string, true, true));
     }
     if (e.name == "length" || e.name == "count") {
       switch (v.kind) {
-        case Value::Kind::kString: return Value::from(static_cast<std::int64_t>(v.string.size()));
-        case Value::Kind::kList: return Value::from(static_cast<std::int64_t>(v.list->size()));
-        case Value::Kind::kDict: return Value::from(static_cast<std::int64_t>(v.dict->size()));
-        case Value::Kind::kUndefined: return Value::from(std::int64_t{0});
-        default: fail(e.line, std::string("'") + e.name + "' needs a string or list, got a " + kind_name(v.kind));
+        case Value::Kind::kString:
+          return Value::from(static_cast<std::int64_t>(v.string.size()));
+        case Value::Kind::kList:
+          return Value::from(static_cast<std::int64_t>(v.list->size()));
+        case Value::Kind::kDict:
+          return Value::from(static_cast<std::int64_t>(v.dict->size()));
+        case Value::Kind::kUndefined:
+          return Value::from(std::int64_t{0});
+        default:
+          fail(e.line, std::string("'") + e.name + "' needs a string or list, got a " + kind_name(v.kind));
       }
     }
     fail(e.line, "unsupported construct: filter '" + e.name + "'");
@@ -427,7 +473,8 @@ class Renderer {
       if (a.kind == Value::Kind::kList && b.kind == Value::Kind::kList) {
         if (a.list->size() + b.list->size() > limits_.max_list_items) {
           fail(e.line, "a list of " + std::to_string(a.list->size() + b.list->size()) +
-                           " items exceeds the size limit of " + std::to_string(limits_.max_list_items) + " items");
+                           " items exceeds the size limit of " + std::to_string(limits_.max_list_items) +
+                           " items");
         }
         charge_list_copy(*a.list, 0, a.list->size(), e.line);
         charge_list_copy(*b.list, 0, b.list->size(), e.line);
@@ -435,7 +482,8 @@ class Renderer {
         joined.insert(joined.end(), b.list->begin(), b.list->end());
         return checked_list(std::move(joined), e.line);
       }
-      if (a.kind == Value::Kind::kInteger && b.kind == Value::Kind::kInteger) return Value::from(a.integer + b.integer);
+      if (a.kind == Value::Kind::kInteger && b.kind == Value::Kind::kInteger)
+        return Value::from(a.integer + b.integer);
       fail(e.line, std::string("cannot add ") + kind_name(a.kind) + " and " + kind_name(b.kind));
     }
     if (op == "<" || op == ">" || op == "<=" || op == ">=") {
@@ -474,7 +522,9 @@ class Renderer {
   // times over would otherwise compare in exponential time).
   bool equal(const Value& a, const Value& b, int line) {
     charge(1, line);
-    auto numeric = [](const Value& v) { return v.kind == Value::Kind::kBool || v.kind == Value::Kind::kInteger; };
+    auto numeric = [](const Value& v) {
+      return v.kind == Value::Kind::kBool || v.kind == Value::Kind::kInteger;
+    };
     if (numeric(a) && numeric(b)) {
       return (a.kind == Value::Kind::kBool ? a.boolean : a.integer) ==
              (b.kind == Value::Kind::kBool ? b.boolean : b.integer);
@@ -482,7 +532,8 @@ class Renderer {
     if (a.kind != b.kind) return false;
     switch (a.kind) {
       case Value::Kind::kUndefined:
-      case Value::Kind::kNone: return true;
+      case Value::Kind::kNone:
+        return true;
       case Value::Kind::kString:
         charge_bytes(std::min(a.string.size(), b.string.size()), line);
         return a.string == b.string;
@@ -495,7 +546,8 @@ class Renderer {
                std::equal(a.dict->begin(), a.dict->end(), b.dict->begin(), [&](const auto& x, const auto& y) {
                  return x.first == y.first && equal(x.second, y.second, line);
                });
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -524,7 +576,8 @@ class Renderer {
 
 }  // namespace
 
-std::string render(const Body& body, const Dict& globals, const std::string& label, const RenderLimits& limits) {
+std::string render(const Body& body, const Dict& globals, const std::string& label,
+                   const RenderLimits& limits) {
   return Renderer(globals, label, limits).run(body);
 }
 

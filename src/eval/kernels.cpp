@@ -18,21 +18,23 @@ void matmul_bt(const float* a, std::size_t lda, const float* b, std::size_t ldb,
   const float beta = accumulate ? 1.0f : 0.0f;
   if (m == 1) {
     // One row (a generation step): a matrix-vector product streams the weight once.
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, as_blas(n), as_blas(k), 1.0f, b, as_blas(ldb), a, 1, beta, out, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, as_blas(n), as_blas(k), 1.0f, b, as_blas(ldb), a, 1, beta, out,
+                1);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, as_blas(m), as_blas(n), as_blas(k), 1.0f, a, as_blas(lda), b,
-              as_blas(ldb), beta, out, as_blas(ldc));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, as_blas(m), as_blas(n), as_blas(k), 1.0f, a,
+              as_blas(lda), b, as_blas(ldb), beta, out, as_blas(ldc));
 }
 
 void matmul(const float* a, std::size_t lda, const float* b, std::size_t ldb, float* out, std::size_t ldc,
             std::size_t m, std::size_t n, std::size_t k) {
   if (m == 0 || n == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_blas(m), as_blas(n), as_blas(k), 1.0f, a, as_blas(lda), b,
-              as_blas(ldb), 0.0f, out, as_blas(ldc));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_blas(m), as_blas(n), as_blas(k), 1.0f, a,
+              as_blas(lda), b, as_blas(ldb), 0.0f, out, as_blas(ldc));
 }
 
-void rms_norm(const float* x, const float* weight, float* out, std::size_t rows, std::size_t dim, double eps) {
+void rms_norm(const float* x, const float* weight, float* out, std::size_t rows, std::size_t dim,
+              double eps) {
   for (std::size_t r = 0; r < rows; ++r) {
     const float* row = x + r * dim;
     double sum_squares = 0;
@@ -124,8 +126,8 @@ void attention(const float* q, const float* keys, const float* values, float* ou
         const float inverse = static_cast<float>(1.0 / total);
         for (std::size_t j = lo; j < hi; ++j) row[j] *= inverse;
       }
-      matmul(scores.data(), span, v_head, kv_stride, out + t0 * q_stride + h * head_dim, q_stride, block, head_dim,
-             span);
+      matmul(scores.data(), span, v_head, kv_stride, out + t0 * q_stride + h * head_dim, q_stride, block,
+             head_dim, span);
     }
   }
 }

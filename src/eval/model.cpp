@@ -2,12 +2,13 @@
 //   x += o_proj(attention(rope(q), rope(k), v))   on rms_norm(x)
 //   x += down_proj(silu(gate_proj(h)) * up_proj(h)) on h = rms_norm(x)
 // then a final rms_norm and the output projection.
+#include "paramdelta/model.h"
+
 #include <algorithm>
 
 #include "eval/kernels.h"
 #include "eval/model_weights.h"
 #include "paramdelta/error.h"
-#include "paramdelta/model.h"
 
 namespace paramdelta {
 
@@ -119,10 +120,10 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
   reserve_cache(cache.values_, cache.size_ + ids.size(), cache.capacity_, kv_dim);
   for (std::int32_t id : ids) {
     if (id < 0 || id >= c.vocab_size) {
-      throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                                                std::to_string(c.vocab_size) + ")",
-                  ErrorContext{impl_->path.string(), {}, {}},
-                  "the tokenizer does not belong to this model");
+      throw Error(ErrorKind::kInvalidInput,
+                  "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                      std::to_string(c.vocab_size) + ")",
+                  ErrorContext{impl_->path.string(), {}, {}}, "the tokenizer does not belong to this model");
     }
   }
 
@@ -149,10 +150,11 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
     for (std::size_t l = 0; l < w.layers.size(); ++l) {
       const LayerWeights& layer = w.layers[l];
       eval::rms_norm(x.data(), layer.input_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
-      eval::matmul_bt(normed.data(), hidden, layer.qkv.data(), hidden, qkv.data(), qkv_dim, rows, qkv_dim, hidden);
+      eval::matmul_bt(normed.data(), hidden, layer.qkv.data(), hidden, qkv.data(), qkv_dim, rows, qkv_dim,
+                      hidden);
       add_bias(qkv.data(), rows, layer.qkv_bias);
-      eval::apply_rope(qkv.data(), rows, qkv_dim, heads, head_dim, rope);                  // queries
-      eval::apply_rope(qkv.data() + q_dim, rows, qkv_dim, kv_heads, head_dim, rope);       // keys
+      eval::apply_rope(qkv.data(), rows, qkv_dim, heads, head_dim, rope);             // queries
+      eval::apply_rope(qkv.data() + q_dim, rows, qkv_dim, kv_heads, head_dim, rope);  // keys
       float* keys = cache.keys_[l].data();
       float* values = cache.values_[l].data();
       for (std::size_t r = 0; r < rows; ++r) {
@@ -163,7 +165,8 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
       }
       std::optional<std::size_t> window;
       if (c.sliding_window) window = static_cast<std::size_t>(*c.sliding_window);
-      eval::attention(q.data(), keys, values, attended.data(), rows, start, heads, kv_heads, head_dim, window);
+      eval::attention(q.data(), keys, values, attended.data(), rows, start, heads, kv_heads, head_dim,
+                      window);
       add_projection(x.data(), hidden, attended.data(), q_dim, rows, layer.output, layer.output_bias);
 
       eval::rms_norm(x.data(), layer.post_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
@@ -179,8 +182,8 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t index = chunk_begin + r;
       if (index < first_kept) continue;
-      eval::rms_norm(x.data() + r * hidden, w.final_norm.data(), kept.data() + (index - first_kept) * hidden, 1,
-                     hidden, c.rms_norm_eps);
+      eval::rms_norm(x.data() + r * hidden, w.final_norm.data(), kept.data() + (index - first_kept) * hidden,
+                     1, hidden, c.rms_norm_eps);
     }
   }
   return kept;
@@ -193,11 +196,12 @@ void Model::logits(std::span<const float> hidden_rows, std::size_t rows, std::sp
   if (hidden_rows.size() != rows * hidden || out.size() != rows * vocab) {
     throw Error(ErrorKind::kInternal, "logits: buffer sizes do not match the model");
   }
-  eval::matmul_bt(hidden_rows.data(), hidden, impl_->weights.output_matrix().data(), hidden, out.data(), vocab, rows,
-                  vocab, hidden);
+  eval::matmul_bt(hidden_rows.data(), hidden, impl_->weights.output_matrix().data(), hidden, out.data(),
+                  vocab, rows, vocab, hidden);
 }
 
-std::vector<float> Model::forward(KvCache& cache, std::span<const std::int32_t> ids, std::size_t keep_rows) const {
+std::vector<float> Model::forward(KvCache& cache, std::span<const std::int32_t> ids,
+                                  std::size_t keep_rows) const {
   std::vector<float> hidden = forward_hidden(cache, ids, keep_rows);
   std::vector<float> out(keep_rows * static_cast<std::size_t>(impl_->config.vocab_size));
   logits(hidden, keep_rows, out);

@@ -26,13 +26,15 @@ constexpr SupportedArchitecture kSupported[] = {
     {"Qwen2ForCausalLM", "qwen2"},
     {"LLaMAForCausalLM", "llama"},  // the name early Llama conversions used
 };
-constexpr const char* kSupportedList = "LlamaForCausalLM (llama), MistralForCausalLM (mistral), Qwen2ForCausalLM (qwen2)";
+constexpr const char* kSupportedList =
+    "LlamaForCausalLM (llama), MistralForCausalLM (mistral), Qwen2ForCausalLM (qwen2)";
 
 class ConfigReader {
  public:
   ConfigReader(const Json& json, const std::string& label) : json_(json), label_(label) {}
 
-  [[noreturn]] void fail(const std::string& field, const std::string& message, const std::string& hint = {}) const {
+  [[noreturn]] void fail(const std::string& field, const std::string& message,
+                         const std::string& hint = {}) const {
     throw Error(ErrorKind::kInvalidInput, message, ErrorContext{label_, {}, field}, hint);
   }
 
@@ -42,15 +44,18 @@ class ConfigReader {
     if (!has(field)) fail(field, "missing (required)");
     return integer_value(json_.at(field), field, min, max);
   }
-  std::int64_t integer_or(const char* field, std::int64_t fallback, std::int64_t min, std::int64_t max) const {
+  std::int64_t integer_or(const char* field, std::int64_t fallback, std::int64_t min,
+                          std::int64_t max) const {
     return has(field) ? integer_value(json_.at(field), field, min, max) : fallback;
   }
-  std::int64_t integer_value(const Json& value, const std::string& field, std::int64_t min, std::int64_t max) const {
+  std::int64_t integer_value(const Json& value, const std::string& field, std::int64_t min,
+                             std::int64_t max) const {
     // JSON writers sometimes emit 4096.0 for an integer; accept exact integral floats only.
     double as_double = 0;
     if (value.is_number_integer()) {
       if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
-        fail(field, "value " + value.dump() + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+        fail(field, "value " + value.dump() + " is out of range [" + std::to_string(min) + ", " +
+                        std::to_string(max) + "]");
       }
       std::int64_t v = value.get<std::int64_t>();
       if (v < min || v > max) {
@@ -61,8 +66,8 @@ class ConfigReader {
     }
     if (value.is_number_float()) {
       as_double = value.get<double>();
-      if (std::isfinite(as_double) && as_double == std::floor(as_double) && as_double >= static_cast<double>(min) &&
-          as_double <= static_cast<double>(max)) {
+      if (std::isfinite(as_double) && as_double == std::floor(as_double) &&
+          as_double >= static_cast<double>(min) && as_double <= static_cast<double>(max)) {
         return static_cast<std::int64_t>(as_double);
       }
     }
@@ -116,7 +121,8 @@ void read_architecture(const ConfigReader& reader, ModelConfig& config) {
   std::string from_architectures;
   if (reader.has("architectures")) {
     const Json& list = json.at("architectures");
-    if (!list.is_array() || list.empty()) reader.fail("architectures", "expected a non-empty list of strings");
+    if (!list.is_array() || list.empty())
+      reader.fail("architectures", "expected a non-empty list of strings");
     for (const Json& entry : list) {
       if (!entry.is_string()) reader.fail("architectures", "expected a list of strings, got " + list.dump());
       std::string name = entry.get<std::string>();
@@ -168,7 +174,8 @@ void read_rope_scaling(const ConfigReader& reader, ModelConfig& config) {
   if (type.empty()) reader.fail("rope_scaling.rope_type", "missing");
   auto number = [&](const char* key) {
     std::string field = std::string("rope_scaling.") + key;
-    if (!scaling.contains(key) || scaling.at(key).is_null()) reader.fail(field, "missing (required for '" + type + "')");
+    if (!scaling.contains(key) || scaling.at(key).is_null())
+      reader.fail(field, "missing (required for '" + type + "')");
     return reader.positive_number(scaling.at(key), field);
   };
   RopeScaling& rope = config.rope_scaling;
@@ -185,9 +192,9 @@ void read_rope_scaling(const ConfigReader& reader, ModelConfig& config) {
     if (!scaling.contains("original_max_position_embeddings")) {
       reader.fail("rope_scaling.original_max_position_embeddings", "missing (required for 'llama3')");
     }
-    rope.original_max_position_embeddings = reader.integer_value(
-        scaling.at("original_max_position_embeddings"), "rope_scaling.original_max_position_embeddings", 1,
-        kMaxPositions);
+    rope.original_max_position_embeddings =
+        reader.integer_value(scaling.at("original_max_position_embeddings"),
+                             "rope_scaling.original_max_position_embeddings", 1, kMaxPositions);
     if (!(rope.high_freq_factor > rope.low_freq_factor)) {
       reader.fail("rope_scaling.high_freq_factor", "must be greater than low_freq_factor");
     }
@@ -202,7 +209,8 @@ std::vector<std::int32_t> token_ids(const ConfigReader& reader, const char* fiel
   if (!reader.has(field)) return ids;
   const Json& value = reader.json().at(field);
   if (value.is_array()) {
-    for (const Json& entry : value) ids.push_back(static_cast<std::int32_t>(reader.integer_value(entry, field, 0, kMaxTokenId)));
+    for (const Json& entry : value)
+      ids.push_back(static_cast<std::int32_t>(reader.integer_value(entry, field, 0, kMaxTokenId)));
   } else {
     ids.push_back(static_cast<std::int32_t>(reader.integer_value(value, field, 0, kMaxTokenId)));
   }
@@ -234,18 +242,24 @@ ModelConfig parse_model_config(std::string_view json_text, const std::string& la
     config.head_dim = reader.integer("head_dim", 2, kMaxDimension);
   } else {
     if (config.hidden_size % config.num_attention_heads != 0) {
-      reader.fail("num_attention_heads", "hidden_size (" + std::to_string(config.hidden_size) +
-                                             ") is not a multiple of num_attention_heads and no head_dim is given");
+      reader.fail("num_attention_heads",
+                  "hidden_size (" + std::to_string(config.hidden_size) +
+                      ") is not a multiple of num_attention_heads and no head_dim is given");
     }
     config.head_dim = config.hidden_size / config.num_attention_heads;
   }
   if (config.head_dim % 2 != 0) {
-    reader.fail("head_dim", "head dimension " + std::to_string(config.head_dim) + " is odd; RoPE rotates pairs");
+    reader.fail("head_dim",
+                "head dimension " + std::to_string(config.head_dim) + " is odd; RoPE rotates pairs");
   }
-  if (config.q_dim() > kMaxDimension * 4) reader.fail("head_dim", "num_attention_heads * head_dim is implausibly large");
+  if (config.q_dim() > kMaxDimension * 4)
+    reader.fail("head_dim", "num_attention_heads * head_dim is implausibly large");
 
-  const std::int64_t default_positions = config.model_type == "qwen2" ? 32768 : config.model_type == "mistral" ? 131072 : 2048;
-  config.max_position_embeddings = reader.integer_or("max_position_embeddings", default_positions, 1, kMaxPositions);
+  const std::int64_t default_positions = config.model_type == "qwen2"     ? 32768
+                                         : config.model_type == "mistral" ? 131072
+                                                                          : 2048;
+  config.max_position_embeddings =
+      reader.integer_or("max_position_embeddings", default_positions, 1, kMaxPositions);
   config.rms_norm_eps = reader.positive_number_or("rms_norm_eps", 1e-6);
   config.rope_theta = reader.positive_number_or("rope_theta", 10000.0);
   read_rope_scaling(reader, config);
@@ -293,7 +307,8 @@ std::vector<double> rope_inverse_frequencies(const ModelConfig& config) {
   const std::size_t pairs = static_cast<std::size_t>(config.head_dim / 2);
   std::vector<double> inv_freq(pairs);
   for (std::size_t i = 0; i < pairs; ++i) {
-    inv_freq[i] = 1.0 / std::pow(config.rope_theta, static_cast<double>(2 * i) / static_cast<double>(config.head_dim));
+    inv_freq[i] =
+        1.0 / std::pow(config.rope_theta, static_cast<double>(2 * i) / static_cast<double>(config.head_dim));
   }
   const RopeScaling& rope = config.rope_scaling;
   if (rope.type == RopeScalingType::kLinear) {
@@ -311,7 +326,8 @@ std::vector<double> rope_inverse_frequencies(const ModelConfig& config) {
         f /= rope.factor;
         continue;
       }
-      const double smooth = (original / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
+      const double smooth =
+          (original / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
       f = (1 - smooth) * f / rope.factor + smooth * f;
     }
   }

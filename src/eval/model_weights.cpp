@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 
 #include "io/json_strict.h"
 #include "paramdelta/checkpoint.h"
@@ -39,15 +39,17 @@ void merge_generation_config(const Checkpoint& checkpoint, ModelConfig& config) 
   nlohmann::json json = parse_json_strict(*text, label);
   if (!json.is_object() || !json.contains("eos_token_id") || json.at("eos_token_id").is_null()) return;
   const nlohmann::json& value = json.at("eos_token_id");
-  std::vector<nlohmann::json> entries = value.is_array() ? value.get<std::vector<nlohmann::json>>()
-                                                         : std::vector<nlohmann::json>{value};
+  std::vector<nlohmann::json> entries =
+      value.is_array() ? value.get<std::vector<nlohmann::json>>() : std::vector<nlohmann::json>{value};
   for (const nlohmann::json& entry : entries) {
-    if (!entry.is_number_integer() || entry.get<std::int64_t>() < 0 || entry.get<std::int64_t>() > INT32_MAX) {
+    if (!entry.is_number_integer() || entry.get<std::int64_t>() < 0 ||
+        entry.get<std::int64_t>() > INT32_MAX) {
       throw Error(ErrorKind::kInvalidInput, "expected token ids, got " + value.dump(),
                   ErrorContext{label, {}, "eos_token_id"});
     }
     auto id = static_cast<std::int32_t>(entry.get<std::int64_t>());
-    if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) == config.eos_token_ids.end()) {
+    if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) ==
+        config.eos_token_ids.end()) {
       config.eos_token_ids.push_back(id);
     }
   }
@@ -79,7 +81,8 @@ ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& 
     notes.push_back("lm_head.weight is absent: the output layer reuses the input embeddings (tied)");
   }
   if (config.tie_word_embeddings && lm_head_ref != nullptr) {
-    notes.push_back("tie_word_embeddings is true: lm_head.weight is ignored in favour of the input embeddings");
+    notes.push_back(
+        "tie_word_embeddings is true: lm_head.weight is ignored in favour of the input embeddings");
   }
   config.tie_word_embeddings = tied;
 
@@ -96,7 +99,8 @@ ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& 
     wanted.push_back({p + "post_attention_layernorm.weight", {hidden}, &layer.post_norm, 0});
     wanted.push_back({p + "self_attn.q_proj.weight", {q_dim, hidden}, &layer.qkv, 0});
     wanted.push_back({p + "self_attn.k_proj.weight", {kv_dim, hidden}, &layer.qkv, q_dim * hidden});
-    wanted.push_back({p + "self_attn.v_proj.weight", {kv_dim, hidden}, &layer.qkv, (q_dim + kv_dim) * hidden});
+    wanted.push_back(
+        {p + "self_attn.v_proj.weight", {kv_dim, hidden}, &layer.qkv, (q_dim + kv_dim) * hidden});
     wanted.push_back({p + "self_attn.o_proj.weight", {hidden, q_dim}, &layer.output, 0});
     wanted.push_back({p + "mlp.gate_proj.weight", {inter, hidden}, &layer.gate_up, 0});
     wanted.push_back({p + "mlp.up_proj.weight", {inter, hidden}, &layer.gate_up, inter * hidden});
@@ -120,7 +124,8 @@ ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& 
   for (Wanted& w : wanted) {
     w.ref = checkpoint.find(w.name);
     if (w.ref == nullptr) {
-      throw Error(ErrorKind::kMismatch, "missing tensor required by config.json (model_type '" + config.model_type + "')",
+      throw Error(ErrorKind::kMismatch,
+                  "missing tensor required by config.json (model_type '" + config.model_type + "')",
                   ErrorContext{weights_label, w.name, {}});
     }
     const TensorInfo& info = *w.ref->info;
@@ -152,9 +157,10 @@ ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& 
     }
     auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
     if (bad != values.end()) {
-      throw Error(ErrorKind::kNonFinite,
-                  "weight " + std::to_string(bad - values.begin()) + " is " + (std::isnan(*bad) ? "NaN" : "infinite"),
-                  ErrorContext{weights_label, w.name, {}}, "the checkpoint is corrupt");
+      throw Error(
+          ErrorKind::kNonFinite,
+          "weight " + std::to_string(bad - values.begin()) + " is " + (std::isnan(*bad) ? "NaN" : "infinite"),
+          ErrorContext{weights_label, w.name, {}}, "the checkpoint is corrupt");
     }
     if (w.destination->empty() && w.offset == 0) {
       *w.destination = std::move(values);

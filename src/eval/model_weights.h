@@ -12,16 +12,16 @@
 namespace paramdelta::eval {
 
 struct LayerWeights {
-  std::vector<float> input_norm;      // [hidden]
-  std::vector<float> qkv;             // [q_dim + 2*kv_dim][hidden]: q rows, then k, then v
-  std::vector<float> qkv_bias;        // [q_dim + 2*kv_dim], empty without biases
-  std::vector<float> output;          // [hidden][q_dim]
-  std::vector<float> output_bias;     // [hidden] or empty
-  std::vector<float> post_norm;       // [hidden]
-  std::vector<float> gate_up;         // [2*intermediate][hidden]: gate rows, then up
-  std::vector<float> gate_up_bias;    // [2*intermediate] or empty
-  std::vector<float> down;            // [hidden][intermediate]
-  std::vector<float> down_bias;       // [hidden] or empty
+  std::vector<float> input_norm;    // [hidden]
+  std::vector<float> qkv;           // [q_dim + 2*kv_dim][hidden]: q rows, then k, then v
+  std::vector<float> qkv_bias;      // [q_dim + 2*kv_dim], empty without biases
+  std::vector<float> output;        // [hidden][q_dim]
+  std::vector<float> output_bias;   // [hidden] or empty
+  std::vector<float> post_norm;     // [hidden]
+  std::vector<float> gate_up;       // [2*intermediate][hidden]: gate rows, then up
+  std::vector<float> gate_up_bias;  // [2*intermediate] or empty
+  std::vector<float> down;          // [hidden][intermediate]
+  std::vector<float> down_bias;     // [hidden] or empty
 };
 
 struct ModelWeights {

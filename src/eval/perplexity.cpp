@@ -21,9 +21,10 @@ PerplexityResult perplexity_of_ids(const Model& model, std::span<const std::int3
   if (window < 2) throw Error(ErrorKind::kUsage, "max_position_embeddings is below 2: nothing can be scored");
   const std::size_t stride = options.stride == 0 ? std::max<std::size_t>(1, window / 2) : options.stride;
   if (stride > window) {
-    throw Error(ErrorKind::kUsage,
-                "stride " + std::to_string(stride) + " exceeds the window of " + std::to_string(window) + " tokens",
-                {}, "tokens between windows would never be scored");
+    throw Error(
+        ErrorKind::kUsage,
+        "stride " + std::to_string(stride) + " exceeds the window of " + std::to_string(window) + " tokens",
+        {}, "tokens between windows would never be scored");
   }
 
   PerplexityResult result;

@@ -14,7 +14,8 @@ constexpr std::size_t kLogitRows = 32;
 
 void require_finite_logits(const Model& model, std::span<const float> logits) {
   if (std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); })) return;
-  throw Error(ErrorKind::kNonFinite, "the model produced non-finite logits", ErrorContext{model.path().string(), {}, {}},
+  throw Error(ErrorKind::kNonFinite, "the model produced non-finite logits",
+              ErrorContext{model.path().string(), {}, {}},
               "its weights may be broken (overflowing activations)");
 }
 
@@ -33,7 +34,8 @@ double negative_log_likelihood(const Model& model, std::span<const float> hidden
       std::span<const float> row = out.subspan(r * vocab, vocab);
       const std::int32_t target = targets[r0 + r];
       if (target < 0 || static_cast<std::size_t>(target) >= vocab) {
-        throw Error(ErrorKind::kInvalidInput, "token id " + std::to_string(target) + " is outside the vocabulary",
+        throw Error(ErrorKind::kInvalidInput,
+                    "token id " + std::to_string(target) + " is outside the vocabulary",
                     ErrorContext{model.path().string(), {}, {}});
       }
       total += log_sum_exp(row) - static_cast<double>(row[static_cast<std::size_t>(target)]);

@@ -12,7 +12,8 @@
 namespace paramdelta::eval {
 
 // Sum of -log p(targets[r] | row r) for hidden rows [targets.size()][hidden_size], in nats.
-double negative_log_likelihood(const Model& model, std::span<const float> hidden, std::span<const std::int32_t> targets);
+double negative_log_likelihood(const Model& model, std::span<const float> hidden,
+                               std::span<const std::int32_t> targets);
 
 // The highest logit's index (the lowest index on ties); throws on non-finite logits.
 std::int32_t greedy_token(const Model& model, std::span<const float> logits);

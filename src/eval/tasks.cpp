@@ -28,7 +28,8 @@ std::string string_field(const Json& record, const char* field, const std::strin
   return value.get<std::string>();
 }
 
-Task parse_record(const Json& record, const std::string& where, std::size_t line, std::set<std::string>& ignored) {
+Task parse_record(const Json& record, const std::string& where, std::size_t line,
+                  std::set<std::string>& ignored) {
   if (!record.is_object()) fail(where, {}, "expected a JSON object", kShapes);
   static const char* kKnown[] = {"prompt", "answer", "stop", "choices", "label", "system"};
   for (const auto& item : record.items()) {
@@ -48,7 +49,8 @@ Task parse_record(const Json& record, const std::string& where, std::size_t line
   const bool generation = record.contains("answer");
   const bool choice = record.contains("choices") || record.contains("label");
   if (generation == choice) {
-    fail(where, {}, generation ? "has both 'answer' and 'choices'/'label'" : "has neither 'answer' nor 'choices'",
+    fail(where, {},
+         generation ? "has both 'answer' and 'choices'/'label'" : "has neither 'answer' nor 'choices'",
          kShapes);
   }
   if (generation) {
@@ -61,7 +63,8 @@ Task parse_record(const Json& record, const std::string& where, std::size_t line
         strings.push_back(stop.get<std::string>());
       } else if (stop.is_array()) {
         for (const Json& s : stop) {
-          if (!s.is_string()) fail(where, "stop", "expected a string or a list of strings, got " + stop.dump());
+          if (!s.is_string())
+            fail(where, "stop", "expected a string or a list of strings, got " + stop.dump());
           strings.push_back(s.get<std::string>());
         }
       } else {
@@ -79,7 +82,8 @@ Task parse_record(const Json& record, const std::string& where, std::size_t line
   if (!record.contains("choices")) fail(where, "choices", "missing ('label' needs 'choices')");
   if (!record.contains("label")) fail(where, "label", "missing ('choices' needs 'label')");
   const Json& choices = record.at("choices");
-  if (!choices.is_array() || choices.size() < 2) fail(where, "choices", "expected a list of at least two strings");
+  if (!choices.is_array() || choices.size() < 2)
+    fail(where, "choices", "expected a list of at least two strings");
   for (const Json& c : choices) {
     if (!c.is_string()) fail(where, "choices", "expected a list of strings, got " + c.dump());
     task.choices.push_back(c.get<std::string>());
@@ -88,8 +92,8 @@ Task parse_record(const Json& record, const std::string& where, std::size_t line
   if (!label.is_number_integer() || label.get<std::int64_t>() < 0 ||
       label.get<std::int64_t>() >= static_cast<std::int64_t>(task.choices.size())) {
     fail(where, "label",
-         "expected an integer index into 'choices' (0.." + std::to_string(task.choices.size() - 1) + "), got " +
-             label.dump());
+         "expected an integer index into 'choices' (0.." + std::to_string(task.choices.size() - 1) +
+             "), got " + label.dump());
   }
   task.label = static_cast<std::size_t>(label.get<std::int64_t>());
   return task;
@@ -116,14 +120,16 @@ std::vector<Task> parse_tasks_jsonl(std::string_view text, const std::string& la
     Json record = parse_json_strict(content, where);
     tasks.push_back(parse_record(record, where, line, ignored));
   }
-  if (tasks.empty()) throw Error(ErrorKind::kInvalidInput, "no tasks in the file", ErrorContext{label, {}, {}});
+  if (tasks.empty())
+    throw Error(ErrorKind::kInvalidInput, "no tasks in the file", ErrorContext{label, {}, {}});
   if (ignored_fields) ignored_fields->assign(ignored.begin(), ignored.end());
   return tasks;
 }
 
 std::vector<Task> read_tasks_jsonl(const std::filesystem::path& path, std::size_t limit,
                                    std::vector<std::string>* ignored_fields) {
-  return parse_tasks_jsonl(read_small_file(path.string(), kMaxTaskFileBytes), path.string(), limit, ignored_fields);
+  return parse_tasks_jsonl(read_small_file(path.string(), kMaxTaskFileBytes), path.string(), limit,
+                           ignored_fields);
 }
 
 }  // namespace paramdelta

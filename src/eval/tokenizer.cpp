@@ -69,8 +69,8 @@ void apply_config_template(const tok::TokenizerConfig& config, const std::string
   if (!config.add_bos_token && !config.add_eos_token) return;
   // transformers' Llama/Gemma tokenizer classes add BOS unless told otherwise.
   const std::string& cls = config.tokenizer_class;
-  const bool bos_by_default = cls.rfind("LlamaTokenizer", 0) == 0 || cls.rfind("CodeLlamaTokenizer", 0) == 0 ||
-                              cls.rfind("GemmaTokenizer", 0) == 0;
+  const bool bos_by_default = cls.rfind("LlamaTokenizer", 0) == 0 ||
+                              cls.rfind("CodeLlamaTokenizer", 0) == 0 || cls.rfind("GemmaTokenizer", 0) == 0;
   const bool add_bos = config.add_bos_token.value_or(bos_by_default);
   const bool add_eos = config.add_eos_token.value_or(false);
   specials = {};
@@ -97,7 +97,8 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::from_files(const fs::path& tokenizer_json, const std::optional<fs::path>& tokenizer_config_json) {
+Tokenizer Tokenizer::from_files(const fs::path& tokenizer_json,
+                                const std::optional<fs::path>& tokenizer_config_json) {
   const std::string file = tokenizer_json.string();
   const Json root = parse_json_strict(read_small_file(file, tok::kMaxTokenizerJsonBytes), file);
   const JsonAt at{file, {}};
@@ -147,8 +148,10 @@ Tokenizer Tokenizer::from_model_dir(const fs::path& dir) {
   const fs::path json = dir / "tokenizer.json";
   std::error_code ec;
   if (!fs::is_regular_file(json, ec)) {
-    throw Error(ErrorKind::kInvalidInput, "the model directory has no tokenizer.json", ErrorContext{dir.string(), {}, {}},
-                "only the Hugging Face 'fast' tokenizer format is read; save the tokenizer with transformers to get one");
+    throw Error(ErrorKind::kInvalidInput, "the model directory has no tokenizer.json",
+                ErrorContext{dir.string(), {}, {}},
+                "only the Hugging Face 'fast' tokenizer format is read; save the tokenizer with transformers "
+                "to get one");
   }
   const fs::path config = dir / "tokenizer_config.json";
   std::optional<fs::path> config_path;
@@ -164,8 +167,8 @@ Tokenizer Tokenizer::from_model_dir(const fs::path& dir) {
 
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
   if (auto bad = tok::find_invalid_utf8(text)) {
-    throw Error(ErrorKind::kInvalidInput, "text is not valid UTF-8 (at byte " + std::to_string(*bad) + ")", {},
-                "convert the text to UTF-8 first");
+    throw Error(ErrorKind::kInvalidInput, "text is not valid UTF-8 (at byte " + std::to_string(*bad) + ")",
+                {}, "convert the text to UTF-8 first");
   }
   std::vector<tok::Piece> pieces;
   impl_->added.split(text, impl_->normalizer.get(), pieces);
@@ -198,7 +201,9 @@ std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool skip_speci
   return tok::run_decoder(impl_->decoder.get(), std::move(tokens));
 }
 
-std::optional<std::int32_t> Tokenizer::token_to_id(std::string_view token) const { return impl_->token_to_id(token); }
+std::optional<std::int32_t> Tokenizer::token_to_id(std::string_view token) const {
+  return impl_->token_to_id(token);
+}
 
 std::optional<std::string> Tokenizer::id_to_token(std::int32_t id) const { return impl_->id_to_token(id); }
 

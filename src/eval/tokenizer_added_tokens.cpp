@@ -51,7 +51,8 @@ void AddedVocabulary::Trie::insert(std::string_view pattern, std::int32_t id) {
   first_byte_[static_cast<unsigned char>(pattern.front())] = true;
 }
 
-bool AddedVocabulary::Trie::find(std::string_view text, std::size_t from, Range* match, std::int32_t* id) const {
+bool AddedVocabulary::Trie::find(std::string_view text, std::size_t from, Range* match,
+                                 std::int32_t* id) const {
   if (empty()) return false;
   for (std::size_t start = from; start < text.size(); ++start) {
     if (!first_byte_[static_cast<unsigned char>(text[start])]) continue;
@@ -59,7 +60,8 @@ bool AddedVocabulary::Trie::find(std::string_view text, std::size_t from, Range*
     std::size_t best_end = 0;
     std::int32_t best_id = -1;
     for (std::size_t pos = start; pos < text.size(); ++pos) {
-      const std::uint64_t key = (static_cast<std::uint64_t>(node) << 8) | static_cast<unsigned char>(text[pos]);
+      const std::uint64_t key =
+          (static_cast<std::uint64_t>(node) << 8) | static_cast<unsigned char>(text[pos]);
       auto it = edges_.find(key);
       if (it == edges_.end()) break;
       node = it->second;
@@ -87,7 +89,8 @@ AddedVocabulary AddedVocabulary::from_json(const Json& list, const JsonAt& at, c
       const JsonAt t_at = at[i];
       const Json& t = list[i];
       require_object(t, t_at);
-      as_token_id(member(t, "id", t_at), t_at / "id");  // validated; the id is recomputed as Hugging Face does
+      as_token_id(member(t, "id", t_at),
+                  t_at / "id");  // validated; the id is recomputed as Hugging Face does
       AddedToken token;
       token.content = as_token(member(t, "content", t_at), t_at / "content", /*allow_empty=*/true);
       token.special = bool_or(t, "special", t_at, false);
@@ -152,7 +155,8 @@ void AddedVocabulary::build_tries(const BpeModel& model, const Normalizer* norma
   for (const AddedToken& t : classic_) add_to_tries(t);
   if (any_single_word) {
     // Rust regex's \w, which Hugging Face uses for single_word.
-    word_char_.emplace(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}])", JsonAt{"(built-in word pattern)", {}});
+    word_char_.emplace(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}])",
+                       JsonAt{"(built-in word pattern)", {}});
   }
 }
 
@@ -219,7 +223,8 @@ void AddedVocabulary::split_piece(Piece&& piece, const Trie& trie, std::vector<P
   for (Piece& p : result) out.push_back(std::move(p));
 }
 
-void AddedVocabulary::split(std::string_view text, const Normalizer* normalizer, std::vector<Piece>& out) const {
+void AddedVocabulary::split(std::string_view text, const Normalizer* normalizer,
+                            std::vector<Piece>& out) const {
   if (text.empty()) return;
   Piece whole;
   whole.text.assign(text);

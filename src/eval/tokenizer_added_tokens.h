@@ -61,7 +61,7 @@ class AddedVocabulary {
     bool find(std::string_view text, std::size_t from, Range* match, std::int32_t* id) const;
 
    private:
-    std::vector<std::int32_t> terminal_{-1};  // per node: id of the pattern ending here, or -1
+    std::vector<std::int32_t> terminal_{-1};                 // per node: id of the pattern ending here, or -1
     std::unordered_map<std::uint64_t, std::int32_t> edges_;  // (node << 8 | byte) -> child
     bool first_byte_[256] = {};
   };

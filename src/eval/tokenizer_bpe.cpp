@@ -13,7 +13,8 @@ constexpr std::size_t kCacheMaxWordBytes = 256;
 constexpr std::size_t kCacheMaxEntries = 200'000;
 
 std::uint64_t pair_key(std::int32_t left, std::int32_t right) {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) | static_cast<std::uint32_t>(right);
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) |
+         static_cast<std::uint32_t>(right);
 }
 
 // A candidate merge in the queue: lowest rank first, then leftmost.
@@ -51,7 +52,8 @@ BpeModel BpeModel::from_json(const Json& model, const JsonAt& at) {
   if (const Json* dropout = optional_member(model, "dropout")) {
     const double p = as_number(*dropout, at / "dropout");
     // Dropout makes encoding random; models are evaluated without it.
-    if (p != 0.0) fail(at / "dropout", "BPE dropout " + std::to_string(p) + " is not supported", "set it to null");
+    if (p != 0.0)
+      fail(at / "dropout", "BPE dropout " + std::to_string(p) + " is not supported", "set it to null");
   }
   bpe.continuing_subword_prefix_ = string_or(model, "continuing_subword_prefix", at, "");
   bpe.end_of_word_suffix_ = string_or(model, "end_of_word_suffix", at, "");
@@ -78,13 +80,14 @@ BpeModel BpeModel::from_json(const Json& model, const JsonAt& at) {
   }
   // Real vocabularies are dense; a huge id in a small vocabulary is a broken or hostile file.
   if (max_id >= 0 && static_cast<std::size_t>(max_id) >= 2 * bpe.vocab_.size() + 1024) {
-    fail(vocab_at, "id " + std::to_string(max_id) + " is far beyond the " + std::to_string(bpe.vocab_.size()) +
-                       " entries of the vocabulary");
+    fail(vocab_at, "id " + std::to_string(max_id) + " is far beyond the " +
+                       std::to_string(bpe.vocab_.size()) + " entries of the vocabulary");
   }
   bpe.id_to_token_.assign(static_cast<std::size_t>(max_id + 1), nullptr);
   for (const auto& [token, id] : bpe.vocab_) {
     if (bpe.id_to_token_[id] != nullptr) {
-      fail(vocab_at, "tokens '" + *bpe.id_to_token_[id] + "' and '" + token + "' share id " + std::to_string(id),
+      fail(vocab_at,
+           "tokens '" + *bpe.id_to_token_[id] + "' and '" + token + "' share id " + std::to_string(id),
            "each id must name one token");
     }
     bpe.id_to_token_[id] = &token;
@@ -260,10 +263,12 @@ void BpeModel::merge_symbols(std::vector<Symbol>& symbols) const {
     if (left.next >= 0) symbols[left.next].prev = top.pos;
 
     if (left.prev >= 0) {
-      if (auto m = find_merge(symbols[left.prev].id, left.id)) queue.push(Candidate{m->rank, left.prev, m->new_id});
+      if (auto m = find_merge(symbols[left.prev].id, left.id))
+        queue.push(Candidate{m->rank, left.prev, m->new_id});
     }
     if (left.next >= 0) {
-      if (auto m = find_merge(left.id, symbols[left.next].id)) queue.push(Candidate{m->rank, top.pos, m->new_id});
+      if (auto m = find_merge(left.id, symbols[left.next].id))
+        queue.push(Candidate{m->rank, top.pos, m->new_id});
     }
   }
 }

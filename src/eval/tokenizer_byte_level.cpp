@@ -13,7 +13,9 @@ struct Tables {
   std::array<char32_t, 256> code_point{};
 
   Tables() {
-    auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE); };
+    auto printable = [](int b) {
+      return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+    };
     char32_t next = 256;
     for (int b = 0; b < 256; ++b) {
       code_point[b] = printable(b) ? static_cast<char32_t>(b) : next++;

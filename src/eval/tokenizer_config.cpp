@@ -40,7 +40,8 @@ std::string chat_template_setting(const Json& config, const JsonAt& at) {
 }  // namespace
 
 TokenizerConfig read_tokenizer_config(const std::filesystem::path& path) {
-  const Json config = parse_json_strict(read_small_file(path.string(), kMaxTokenizerConfigBytes), path.string());
+  const Json config =
+      parse_json_strict(read_small_file(path.string(), kMaxTokenizerConfigBytes), path.string());
   const JsonAt at{path.string(), {}};
   require_object(config, at);
   TokenizerConfig result;

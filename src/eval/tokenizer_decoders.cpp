@@ -137,7 +137,8 @@ class FuseDecoder final : public Decoder {
 // Removes up to `start` leading and `stop` trailing `content` characters of each token.
 class StripDecoder final : public Decoder {
  public:
-  StripDecoder(char32_t content, std::size_t start, std::size_t stop) : content_(content), start_(start), stop_(stop) {}
+  StripDecoder(char32_t content, std::size_t start, std::size_t stop)
+      : content_(content), start_(start), stop_(stop) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (std::string& t : tokens) {
       std::vector<std::size_t> offsets;  // byte offset of each character, plus the end
@@ -168,7 +169,8 @@ class StripDecoder final : public Decoder {
 // (where it was prepended) unless prepend_scheme is "never".
 class MetaspaceDecoder final : public Decoder {
  public:
-  MetaspaceDecoder(char32_t replacement, bool drop_in_first) : replacement_(replacement), drop_in_first_(drop_in_first) {}
+  MetaspaceDecoder(char32_t replacement, bool drop_in_first)
+      : replacement_(replacement), drop_in_first_(drop_in_first) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       std::string& t = tokens[i];
@@ -208,15 +210,18 @@ std::unique_ptr<Decoder> make_one(const Json& value, const JsonAt& at) {
   }
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "Replace") {
-    return std::make_unique<ReplaceDecoder>(TextPattern::from_json(member(value, "pattern", at), at / "pattern"),
-                                            as_string(member(value, "content", at), at / "content"));
+    return std::make_unique<ReplaceDecoder>(
+        TextPattern::from_json(member(value, "pattern", at), at / "pattern"),
+        as_string(member(value, "content", at), at / "content"));
   }
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
   if (type == "Strip") {
     const char32_t content = as_single_char(member(value, "content", at), at / "content");
-    const auto start = static_cast<std::size_t>(as_integer(member(value, "start", at), at / "start", 0, 1 << 20));
-    const auto stop = static_cast<std::size_t>(as_integer(member(value, "stop", at), at / "stop", 0, 1 << 20));
+    const auto start =
+        static_cast<std::size_t>(as_integer(member(value, "start", at), at / "start", 0, 1 << 20));
+    const auto stop =
+        static_cast<std::size_t>(as_integer(member(value, "stop", at), at / "stop", 0, 1 << 20));
     return std::make_unique<StripDecoder>(content, start, stop);
   }
   if (type == "Metaspace") {
@@ -227,7 +232,8 @@ std::unique_ptr<Decoder> make_one(const Json& value, const JsonAt& at) {
     }
     return std::make_unique<MetaspaceDecoder>(replacement, prepend);
   }
-  fail_unsupported(at / "type", "decoder type", type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
+  fail_unsupported(at / "type", "decoder type", type,
+                   "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ class ReplaceNormalizer final : public Normalizer {
       out += content_;
       previous = m.end;
     }
-    for (std::size_t k = previous; k < piece.text.size() && origin_open; ++k) account(k < piece.origin_bytes, 1);
+    for (std::size_t k = previous; k < piece.text.size() && origin_open; ++k)
+      account(k < piece.origin_bytes, 1);
     out.append(piece.text, previous, std::string::npos);
     piece.text = std::move(out);
     piece.origin_bytes = std::min(origin, piece.text.size());
@@ -155,8 +156,9 @@ std::unique_ptr<Normalizer> make_one(const Json& value, const JsonAt& at) {
     return std::make_unique<PrependNormalizer>(as_string(member(value, "prepend", at), at / "prepend"));
   }
   if (type == "Replace") {
-    return std::make_unique<ReplaceNormalizer>(TextPattern::from_json(member(value, "pattern", at), at / "pattern"),
-                                               as_string(member(value, "content", at), at / "content"));
+    return std::make_unique<ReplaceNormalizer>(
+        TextPattern::from_json(member(value, "pattern", at), at / "pattern"),
+        as_string(member(value, "content", at), at / "content"));
   }
   if (type == "Strip") {
     return std::make_unique<StripNormalizer>(bool_or(value, "strip_left", at, true),

@@ -23,7 +23,8 @@ SplitBehavior parse_split_behavior(const Json& value, const JsonAt& at) {
   if (name == "MergedWithPrevious") return SplitBehavior::kMergedWithPrevious;
   if (name == "MergedWithNext") return SplitBehavior::kMergedWithNext;
   if (name == "Contiguous") return SplitBehavior::kContiguous;
-  fail_unsupported(at, "split behavior", name, "Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
+  fail_unsupported(at, "split behavior", name,
+                   "Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
 }
 
 namespace {

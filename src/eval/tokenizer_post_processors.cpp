@@ -31,7 +31,8 @@ SpecialTemplate parse_template(const Json& value, const JsonAt& at) {
       const std::string name = as_string(member(*special, "id", s_at), s_at / "id");
       const JsonAt def_at = at / "special_tokens" / name;
       auto it = specials.find(name);
-      if (it == specials.end()) fail(def_at, "the template uses special token '" + name + "', which is not defined");
+      if (it == specials.end())
+        fail(def_at, "the template uses special token '" + name + "', which is not defined");
       const Json& ids = member(*it, "ids", def_at);
       if (!ids.is_array()) fail(def_at / "ids", "expected an array of ids");
       auto& target = seen_sequence ? result.after : result.before;

@@ -95,7 +95,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
     std::vector<Range> matches;
     split_each(pieces, [&](Piece&& p, std::vector<Piece>& out) {
       replace_spaces(p);
-      const bool starts_with_replacement = p.text.compare(0, replacement_text_.size(), replacement_text_) == 0;
+      const bool starts_with_replacement =
+          p.text.compare(0, replacement_text_.size(), replacement_text_) == 0;
       if (!starts_with_replacement &&
           (scheme_ == PrependScheme::kAlways || (scheme_ == PrependScheme::kFirst && p.starts_at_origin()))) {
         p.prepend(replacement_text_);
@@ -106,7 +107,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
       }
       matches.clear();
       const char32_t r = replacement_;
-      find_chars(p.text, [r](char32_t c) { return c == r; }, matches);
+      find_chars(
+          p.text, [r](char32_t c) { return c == r; }, matches);
       split_piece(std::move(p), matches, SplitBehavior::kMergedWithNext, false, out);
     });
   }
@@ -194,7 +196,8 @@ class DigitsPreTokenizer final : public PreTokenizer {
 
 class SequencePreTokenizer final : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts)
+      : parts_(std::move(parts)) {}
   void pre_tokenize(std::vector<Piece>& pieces) const override {
     for (const auto& part : parts_) part->pre_tokenize(pieces);
   }
@@ -236,7 +239,8 @@ std::unique_ptr<PreTokenizer> make_one(const Json& value, const JsonAt& at) {
   if (type == "Split") {
     return std::make_unique<SplitPreTokenizer>(
         TextPattern::from_json(member(value, "pattern", at), at / "pattern"),
-        parse_split_behavior(member(value, "behavior", at), at / "behavior"), bool_or(value, "invert", at, false));
+        parse_split_behavior(member(value, "behavior", at), at / "behavior"),
+        bool_or(value, "invert", at, false));
   }
   if (type == "Metaspace") {
     const char32_t replacement = as_single_char(member(value, "replacement", at), at / "replacement");

@@ -17,7 +17,8 @@ constexpr std::string_view kSpaceItems =
 // Oniguruma's \w: alphabetic, marks, decimal digits, connector punctuation, and
 // (from its Latin-1 table) the superscript digits and vulgar fractions. PCRE2's
 // \w is letters, all numbers and underscore only.
-constexpr std::string_view kWordItems = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{b2}\\x{b3}\\x{b9}\\x{bc}-\\x{be}";
+constexpr std::string_view kWordItems =
+    "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{b2}\\x{b3}\\x{b9}\\x{bc}-\\x{be}";
 // Oniguruma's \h is a hexadecimal digit (PCRE2's is horizontal space).
 constexpr std::string_view kHexItems = "0-9a-fA-F";
 
@@ -207,7 +208,8 @@ struct Regex::Impl {
 };
 
 Regex::Regex(std::string_view pattern, const JsonAt& at) : impl_(std::make_unique<Impl>()) {
-  if (pattern.size() > kMaxPatternBytes) pattern_error(at, "pattern is longer than " + std::to_string(kMaxPatternBytes) + " bytes");
+  if (pattern.size() > kMaxPatternBytes)
+    pattern_error(at, "pattern is longer than " + std::to_string(kMaxPatternBytes) + " bytes");
   if (find_invalid_utf8(pattern)) pattern_error(at, "pattern is not valid UTF-8");
   const std::string translated = translate_onig_pattern(pattern, at);
   impl_->file = at.file;
@@ -249,15 +251,16 @@ void Regex::find_all(std::string_view text, std::vector<Range>& out) const {
   bool have_previous = false;
   std::size_t previous_end = 0;
   while (search_from <= text.size()) {
-    const int rc = pcre2_match(impl_->code, subject, text.size(), search_from, PCRE2_NO_UTF_CHECK, md,
-                               impl_->context);
+    const int rc =
+        pcre2_match(impl_->code, subject, text.size(), search_from, PCRE2_NO_UTF_CHECK, md, impl_->context);
     if (rc == PCRE2_ERROR_NOMATCH) return;
     if (rc < 0) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(rc, message, sizeof message);
-      throw Error(ErrorKind::kInvalidInput,
-                  std::string("regular expression failed on the text: ") + reinterpret_cast<const char*>(message),
-                  ErrorContext{impl_->file, {}, impl_->field}, "the pattern backtracks too much for this input");
+      throw Error(
+          ErrorKind::kInvalidInput,
+          std::string("regular expression failed on the text: ") + reinterpret_cast<const char*>(message),
+          ErrorContext{impl_->file, {}, impl_->field}, "the pattern backtracks too much for this input");
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     const std::size_t begin = ov[0];

@@ -20,8 +20,8 @@ constexpr char32_t kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
 std::uint8_t combining_class(char32_t c) {
   if (c < 0x300) return 0;
   const CombiningClass* end = kCombiningClasses + kCombiningClassCount;
-  const CombiningClass* it =
-      std::lower_bound(kCombiningClasses, end, c, [](const CombiningClass& e, char32_t v) { return e.code_point < v; });
+  const CombiningClass* it = std::lower_bound(
+      kCombiningClasses, end, c, [](const CombiningClass& e, char32_t v) { return e.code_point < v; });
   return (it != end && it->code_point == c) ? it->combining_class : 0;
 }
 
@@ -35,8 +35,8 @@ void decompose(char32_t c, std::vector<char32_t>& out) {
   }
   if (c >= 0xC0) {
     const Decomposition* end = kDecompositions + kDecompositionCount;
-    const Decomposition* it =
-        std::lower_bound(kDecompositions, end, c, [](const Decomposition& e, char32_t v) { return e.code_point < v; });
+    const Decomposition* it = std::lower_bound(
+        kDecompositions, end, c, [](const Decomposition& e, char32_t v) { return e.code_point < v; });
     if (it != end && it->code_point == c) {
       out.insert(out.end(), kDecompositionData + it->offset, kDecompositionData + it->offset + it->length);
       return;
@@ -55,10 +55,11 @@ char32_t compose(char32_t first, char32_t second) {
     return first + (second - kTBase);
   }
   const Composition* end = kCompositions + kCompositionCount;
-  const Composition* it = std::lower_bound(kCompositions, end, std::make_pair(first, second),
-                                           [](const Composition& e, const std::pair<char32_t, char32_t>& v) {
-                                             return e.first != v.first ? e.first < v.first : e.second < v.second;
-                                           });
+  const Composition* it =
+      std::lower_bound(kCompositions, end, std::make_pair(first, second),
+                       [](const Composition& e, const std::pair<char32_t, char32_t>& v) {
+                         return e.first != v.first ? e.first < v.first : e.second < v.second;
+                       });
   return (it != end && it->first == first && it->second == second) ? it->composite : 0;
 }
 

@@ -19,8 +19,8 @@ namespace {
 void check_shard_name(const std::string& name, const std::string& index_label, const std::string& tensor) {
   if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
       name == "." || name == ".." || name.find('\0') != std::string::npos) {
-    throw_invalid(index_label, "shard file name '" + name + "' is not a plain file name", tensor, "weight_map",
-                  "shards must sit in the same directory as the index");
+    throw_invalid(index_label, "shard file name '" + name + "' is not a plain file name", tensor,
+                  "weight_map", "shards must sit in the same directory as the index");
   }
 }
 
@@ -76,11 +76,13 @@ Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
         }
         ckpt.shards_.push_back(SafetensorsFile::open(shard_path));
       }
-      std::map<std::string_view, std::string_view> file_of_tensor;  // a lookup, not a scan: indexes can be huge
+      std::map<std::string_view, std::string_view>
+          file_of_tensor;  // a lookup, not a scan: indexes can be huge
       for (const auto& [tensor, file] : mapping) {
         const auto& shard = *ckpt.shards_[shard_of_file[file]];
         if (shard.find(tensor) == nullptr) {
-          throw_invalid(label, "is mapped to shard '" + file + "', which does not contain it", tensor, "weight_map");
+          throw_invalid(label, "is mapped to shard '" + file + "', which does not contain it", tensor,
+                        "weight_map");
         }
         file_of_tensor.emplace(tensor, file);
       }
@@ -90,12 +92,13 @@ Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
         for (const auto& t : ckpt.shards_[idx]->tensors()) {
           auto it = file_of_tensor.find(t.name);
           if (it == file_of_tensor.end()) {
-            throw_invalid(label, "shard '" + file + "' holds a tensor the index does not list", t.name, "weight_map");
+            throw_invalid(label, "shard '" + file + "' holds a tensor the index does not list", t.name,
+                          "weight_map");
           }
           if (it->second != file) {
             const std::string mapped_to(it->second);
-            throw_invalid(label, "both shard '" + file + "' and shard '" + mapped_to + "' hold this tensor", t.name,
-                          "weight_map", "the index maps it to '" + mapped_to + "'");
+            throw_invalid(label, "both shard '" + file + "' and shard '" + mapped_to + "' hold this tensor",
+                          t.name, "weight_map", "the index maps it to '" + mapped_to + "'");
           }
         }
       }
@@ -103,11 +106,12 @@ Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
       for (const auto& shard : ckpt.shards_) {
         for (const auto& t : shard->tensors()) total += t.nbytes();
       }
-      if (index.contains("metadata") && index["metadata"].is_object() && index["metadata"].contains("total_size")) {
+      if (index.contains("metadata") && index["metadata"].is_object() &&
+          index["metadata"].contains("total_size")) {
         const auto& ts = index["metadata"]["total_size"];
         if (!ts.is_number() || (ts.is_number_unsigned() && ts.get<std::uint64_t>() != total)) {
-          ckpt.warnings_.push_back(label + ": metadata.total_size says " + ts.dump() + " but the tensors hold " +
-                                   std::to_string(total) + " bytes (ignored)");
+          ckpt.warnings_.push_back(label + ": metadata.total_size says " + ts.dump() +
+                                   " but the tensors hold " + std::to_string(total) + " bytes (ignored)");
         }
       }
     } else if (fs::exists(single_path, ec)) {
@@ -134,7 +138,9 @@ const TensorRef* Checkpoint::find(std::string_view name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-std::span<const std::byte> Checkpoint::data(const TensorRef& ref) const { return shards_[ref.shard]->data(*ref.info); }
+std::span<const std::byte> Checkpoint::data(const TensorRef& ref) const {
+  return shards_[ref.shard]->data(*ref.info);
+}
 
 std::uint64_t Checkpoint::total_tensor_bytes() const {
   std::uint64_t total = 0;
@@ -166,21 +172,49 @@ std::vector<float> read_tensor_as_f32(const Checkpoint& checkpoint, const Tensor
   };
   for (std::uint64_t i = 0; i < n; ++i) {
     switch (ref.info->dtype) {
-      case DType::kF32: out[i] = load(float{}, i); break;
-      case DType::kF64: out[i] = static_cast<float>(load(double{}, i)); break;
-      case DType::kBF16: out[i] = fp::bf16_to_f32(load(std::uint16_t{}, i)); break;
-      case DType::kF16: out[i] = fp::f16_to_f32(load(std::uint16_t{}, i)); break;
-      case DType::kF8E4M3: out[i] = fp::f8e4m3_to_f32(load(std::uint8_t{}, i)); break;
-      case DType::kF8E5M2: out[i] = fp::f8e5m2_to_f32(load(std::uint8_t{}, i)); break;
+      case DType::kF32:
+        out[i] = load(float{}, i);
+        break;
+      case DType::kF64:
+        out[i] = static_cast<float>(load(double{}, i));
+        break;
+      case DType::kBF16:
+        out[i] = fp::bf16_to_f32(load(std::uint16_t{}, i));
+        break;
+      case DType::kF16:
+        out[i] = fp::f16_to_f32(load(std::uint16_t{}, i));
+        break;
+      case DType::kF8E4M3:
+        out[i] = fp::f8e4m3_to_f32(load(std::uint8_t{}, i));
+        break;
+      case DType::kF8E5M2:
+        out[i] = fp::f8e5m2_to_f32(load(std::uint8_t{}, i));
+        break;
       case DType::kBool:
-      case DType::kU8: out[i] = static_cast<float>(load(std::uint8_t{}, i)); break;
-      case DType::kI8: out[i] = static_cast<float>(load(std::int8_t{}, i)); break;
-      case DType::kU16: out[i] = static_cast<float>(load(std::uint16_t{}, i)); break;
-      case DType::kI16: out[i] = static_cast<float>(load(std::int16_t{}, i)); break;
-      case DType::kU32: out[i] = static_cast<float>(load(std::uint32_t{}, i)); break;
-      case DType::kI32: out[i] = static_cast<float>(load(std::int32_t{}, i)); break;
-      case DType::kU64: out[i] = static_cast<float>(load(std::uint64_t{}, i)); break;
-      case DType::kI64: out[i] = static_cast<float>(load(std::int64_t{}, i)); break;
+      case DType::kU8:
+        out[i] = static_cast<float>(load(std::uint8_t{}, i));
+        break;
+      case DType::kI8:
+        out[i] = static_cast<float>(load(std::int8_t{}, i));
+        break;
+      case DType::kU16:
+        out[i] = static_cast<float>(load(std::uint16_t{}, i));
+        break;
+      case DType::kI16:
+        out[i] = static_cast<float>(load(std::int16_t{}, i));
+        break;
+      case DType::kU32:
+        out[i] = static_cast<float>(load(std::uint32_t{}, i));
+        break;
+      case DType::kI32:
+        out[i] = static_cast<float>(load(std::int32_t{}, i));
+        break;
+      case DType::kU64:
+        out[i] = static_cast<float>(load(std::uint64_t{}, i));
+        break;
+      case DType::kI64:
+        out[i] = static_cast<float>(load(std::int64_t{}, i));
+        break;
     }
   }
   return out;

@@ -32,8 +32,8 @@ std::atomic<unsigned> g_temp_counter{0};
 
 fs::path temporary_sibling(const fs::path& final_path) {
   const std::string name = final_path.filename().string();
-  return final_path.parent_path() /
-         ("." + name + ".paramdelta-" + std::to_string(getpid()) + "-" + std::to_string(g_temp_counter++) + ".tmp");
+  return final_path.parent_path() / ("." + name + ".paramdelta-" + std::to_string(getpid()) + "-" +
+                                     std::to_string(g_temp_counter++) + ".tmp");
 }
 
 int create_exclusive(const fs::path& path) {
@@ -59,8 +59,8 @@ void write_all_at(int fd, std::span<const std::byte> bytes, std::uint64_t offset
   }
 }
 
-void copy_range(int from_fd, std::uint64_t from_offset, int to_fd, std::uint64_t to_offset, std::uint64_t length,
-                const fs::path& label) {
+void copy_range(int from_fd, std::uint64_t from_offset, int to_fd, std::uint64_t to_offset,
+                std::uint64_t length, const fs::path& label) {
   std::vector<std::byte> buffer(1 << 20);
   while (length > 0) {
     std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(length, buffer.size()));
@@ -69,7 +69,8 @@ void copy_range(int from_fd, std::uint64_t from_offset, int to_fd, std::uint64_t
       if (errno == EINTR) continue;
       throw_os("read failed", label, errno);
     }
-    if (n == 0) throw Error(ErrorKind::kIo, "unexpected end of file while copying", ErrorContext{label.string()});
+    if (n == 0)
+      throw Error(ErrorKind::kIo, "unexpected end of file while copying", ErrorContext{label.string()});
     write_all_at(to_fd, std::span(buffer.data(), static_cast<std::size_t>(n)), to_offset, label);
     from_offset += static_cast<std::uint64_t>(n);
     to_offset += static_cast<std::uint64_t>(n);
@@ -83,7 +84,8 @@ void close_checked(int fd, const fs::path& label) {
 }
 
 void publish_file(const fs::path& temp, const fs::path& final_path) {
-  if (::rename(temp.c_str(), final_path.c_str()) != 0) throw_os("cannot rename into place", final_path, errno);
+  if (::rename(temp.c_str(), final_path.c_str()) != 0)
+    throw_os("cannot rename into place", final_path, errno);
 }
 
 void copy_file_atomically(const fs::path& from, const fs::path& to) {
@@ -142,8 +144,8 @@ void StagedOutput::commit() {
   std::error_code ec;
   const bool exists = fs::exists(fs::symlink_status(destination_, ec));
   if (exists && !force_) {
-    throw Error(ErrorKind::kExists, "output appeared while this run was working", ErrorContext{destination_.string()},
-                "pass --force to replace it");
+    throw Error(ErrorKind::kExists, "output appeared while this run was working",
+                ErrorContext{destination_.string()}, "pass --force to replace it");
   }
   if (exists && kind_ == Kind::kFile && !fs::is_directory(destination_, ec)) {
     // rename() replaces a file atomically: the old one stays valid until the new one is complete.
@@ -161,7 +163,8 @@ void StagedOutput::commit() {
     // Otherwise move the old one aside first: a crash between the two renames
     // leaves it under a hidden name beside the destination.
     fs::path old = temporary_sibling(destination_);
-    if (::rename(destination_.c_str(), old.c_str()) != 0) throw_os("cannot move the old output aside", destination_, errno);
+    if (::rename(destination_.c_str(), old.c_str()) != 0)
+      throw_os("cannot move the old output aside", destination_, errno);
     if (::rename(staging_.c_str(), destination_.c_str()) != 0) {
       int err = errno;
       ::rename(old.c_str(), destination_.c_str());

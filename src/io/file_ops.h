@@ -15,8 +15,8 @@ std::filesystem::path temporary_sibling(const std::filesystem::path& final_path)
 int create_exclusive(const std::filesystem::path& path);
 void write_all_at(int fd, std::span<const std::byte> bytes, std::uint64_t offset,
                   const std::filesystem::path& label);
-void copy_range(int from_fd, std::uint64_t from_offset, int to_fd, std::uint64_t to_offset, std::uint64_t length,
-                const std::filesystem::path& label);
+void copy_range(int from_fd, std::uint64_t from_offset, int to_fd, std::uint64_t to_offset,
+                std::uint64_t length, const std::filesystem::path& label);
 void close_checked(int fd, const std::filesystem::path& label);
 void publish_file(const std::filesystem::path& temp, const std::filesystem::path& final_path);
 void copy_file_atomically(const std::filesystem::path& from, const std::filesystem::path& to);

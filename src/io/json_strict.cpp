@@ -1,11 +1,11 @@
 #include "io/json_strict.h"
 
+#include <filesystem>
 #include <fstream>
-#include <unordered_set>
 #include <sstream>
 #include <system_error>
+#include <unordered_set>
 #include <vector>
-#include <filesystem>
 
 #include "paramdelta/error.h"
 
@@ -72,7 +72,8 @@ class GuardSax {
  private:
   void enter() {
     if (++depth_ > max_depth_) {
-      throw Error(ErrorKind::kInvalidInput, "JSON nested deeper than " + std::to_string(max_depth_) + " levels",
+      throw Error(ErrorKind::kInvalidInput,
+                  "JSON nested deeper than " + std::to_string(max_depth_) + " levels",
                   ErrorContext{label_, {}, {}}, "the file is malformed or hostile");
     }
   }
@@ -163,14 +164,15 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& label
                                /*ignore_comments=*/false);
 }
 
-nlohmann::ordered_json parse_json_strict_ordered(std::string_view text, const std::string& label, int max_depth) {
+nlohmann::ordered_json parse_json_strict_ordered(std::string_view text, const std::string& label,
+                                                 int max_depth) {
   check_guards(text, label, max_depth);
   OrderedBuilder builder;
-  nlohmann::ordered_json::sax_parse(text.begin(), text.end(), &builder, nlohmann::ordered_json::input_format_t::json,
+  nlohmann::ordered_json::sax_parse(text.begin(), text.end(), &builder,
+                                    nlohmann::ordered_json::input_format_t::json,
                                     /*strict=*/true, /*ignore_comments=*/false);
   return builder.take();
 }
-
 
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
   std::error_code ec;

@@ -22,8 +22,8 @@ bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
   return !__builtin_mul_overflow(a, b, &out);
 }
 
-std::uint64_t require_unsigned(const nlohmann::json& value, const std::string& label, const std::string& tensor,
-                               const std::string& field) {
+std::uint64_t require_unsigned(const nlohmann::json& value, const std::string& label,
+                               const std::string& tensor, const std::string& field) {
   if (!value.is_number_unsigned()) {
     std::string kind = value.is_number_integer() ? "a negative number"
                        : value.is_number_float() ? "not an integer (or too large for 64 bits)"
@@ -33,8 +33,10 @@ std::uint64_t require_unsigned(const nlohmann::json& value, const std::string& l
   return value.get<std::uint64_t>();
 }
 
-TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::json& entry, const std::string& label) {
-  if (!entry.is_object()) throw_invalid(label, std::string("entry must be an object, found ") + entry.type_name(), name);
+TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::json& entry,
+                              const std::string& label) {
+  if (!entry.is_object())
+    throw_invalid(label, std::string("entry must be an object, found ") + entry.type_name(), name);
   for (const auto& [key, _] : entry.items()) {
     if (key != "dtype" && key != "shape" && key != "data_offsets") {
       throw_invalid(label, "unknown field in tensor entry", name, key,
@@ -51,8 +53,9 @@ TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::json& ent
   if (!dtype.is_string()) throw_invalid(label, "must be a string", name, "dtype");
   auto parsed = parse_dtype(dtype.get<std::string>());
   if (!parsed) {
-    throw_invalid(label, "unknown dtype '" + dtype.get<std::string>() + "'", name, "dtype",
-                  "supported: BOOL, U8, I8, U16, I16, U32, I32, U64, I64, F8_E4M3, F8_E5M2, F16, BF16, F32, F64");
+    throw_invalid(
+        label, "unknown dtype '" + dtype.get<std::string>() + "'", name, "dtype",
+        "supported: BOOL, U8, I8, U16, I16, U32, I32, U64, I64, F8_E4M3, F8_E5M2, F16, BF16, F32, F64");
   }
   info.dtype = *parsed;
 
@@ -78,9 +81,8 @@ TensorInfo parse_tensor_entry(const std::string& name, const nlohmann::json& ent
   info.begin = require_unsigned(offsets[0], label, name, "data_offsets");
   info.end = require_unsigned(offsets[1], label, name, "data_offsets");
   if (info.end < info.begin) {
-    throw_invalid(label,
-                  "end " + std::to_string(info.end) + " is before begin " + std::to_string(info.begin), name,
-                  "data_offsets");
+    throw_invalid(label, "end " + std::to_string(info.end) + " is before begin " + std::to_string(info.begin),
+                  name, "data_offsets");
   }
   if (info.end - info.begin != nbytes) {
     throw_invalid(label,
@@ -102,8 +104,9 @@ std::uint64_t TensorInfo::numel() const {
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std::uint64_t file_size,
                                            const std::string& label) {
   if (file_size < 8 || file.size() < 8) {
-    throw_invalid(label, "file is " + std::to_string(file_size) +
-                             " bytes; a safetensors file starts with an 8-byte header length",
+    throw_invalid(label,
+                  "file is " + std::to_string(file_size) +
+                      " bytes; a safetensors file starts with an 8-byte header length",
                   {}, {}, "the file is truncated or not safetensors");
   }
   SafetensorsHeader header;
@@ -137,8 +140,8 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
       if (!value.is_object()) throw_invalid(label, "must be an object of strings", {}, "__metadata__");
       for (const auto& [mkey, mvalue] : value.items()) {
         if (!mvalue.is_string()) {
-          throw_invalid(label, std::string("metadata values must be strings, found ") + mvalue.type_name(), {},
-                        "__metadata__." + mkey);
+          throw_invalid(label, std::string("metadata values must be strings, found ") + mvalue.type_name(),
+                        {}, "__metadata__." + mkey);
         }
         header.metadata[mkey] = mvalue.get<std::string>();
       }
@@ -158,13 +161,13 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
   for (const auto& t : header.tensors) {
     if (t.begin != expected) {
       if (previous == nullptr) {
-        throw_invalid(label, "the first tensor starts at byte " + std::to_string(t.begin) + " instead of 0", t.name,
-                      "data_offsets", "the data area must have no gaps");
+        throw_invalid(label, "the first tensor starts at byte " + std::to_string(t.begin) + " instead of 0",
+                      t.name, "data_offsets", "the data area must have no gaps");
       }
       throw_invalid(label,
                     std::string(t.begin < expected ? "overlaps" : "leaves a gap after") + " tensor '" +
-                        previous->name + "' (which ends at " + std::to_string(expected) + ", this starts at " +
-                        std::to_string(t.begin) + ")",
+                        previous->name + "' (which ends at " + std::to_string(expected) +
+                        ", this starts at " + std::to_string(t.begin) + ")",
                     t.name, "data_offsets", "tensors must be contiguous, without gaps or overlaps");
     }
     expected = t.end;
@@ -174,13 +177,12 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
   if (expected != data_size) {
     if (expected > data_size) {
       throw_invalid(label,
-                    "data is truncated: tensors need " + std::to_string(expected) + " bytes but the file holds " +
-                        std::to_string(data_size),
+                    "data is truncated: tensors need " + std::to_string(expected) +
+                        " bytes but the file holds " + std::to_string(data_size),
                     previous ? previous->name : std::string(), {}, "the download or copy was interrupted");
     }
-    throw_invalid(label,
-                  std::to_string(data_size - expected) + " trailing bytes after the last tensor", {}, {},
-                  "the file is corrupt");
+    throw_invalid(label, std::to_string(data_size - expected) + " trailing bytes after the last tensor", {},
+                  {}, "the file is corrupt");
   }
   return header;
 }

@@ -30,7 +30,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   }
   struct stat st {};
   if (fstat(file.fd, &st) != 0) {
-    throw Error(ErrorKind::kIo, std::string("cannot stat: ") + std::strerror(errno), ErrorContext{label, {}, {}});
+    throw Error(ErrorKind::kIo, std::string("cannot stat: ") + std::strerror(errno),
+                ErrorContext{label, {}, {}});
   }
   if (!S_ISREG(st.st_mode)) throw_invalid(label, "is not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -60,7 +61,8 @@ std::span<const std::byte> SafetensorsFile::data(const TensorInfo& tensor) const
   return map_->bytes().subspan(header_.data_offset() + tensor.begin, tensor.nbytes());
 }
 
-void SafetensorsFile::release(const TensorInfo& tensor, std::uint64_t byte_begin, std::uint64_t byte_end) const {
+void SafetensorsFile::release(const TensorInfo& tensor, std::uint64_t byte_begin,
+                              std::uint64_t byte_end) const {
   const std::uint64_t base = header_.data_offset() + tensor.begin;
   map_->release(base + byte_begin, base + byte_end);
 }

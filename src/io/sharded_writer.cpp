@@ -34,8 +34,8 @@ ShardedWriter::ShardedWriter(const std::filesystem::path& directory, const std::
     current += size;
   }
   for (std::size_t s = 0; s < groups.size(); ++s) {
-    shards_.push_back(std::make_unique<SafetensorsWriter>(directory_ / shard_file_name(prefix_, s, groups.size()),
-                                                          std::move(groups[s]), metadata));
+    shards_.push_back(std::make_unique<SafetensorsWriter>(
+        directory_ / shard_file_name(prefix_, s, groups.size()), std::move(groups[s]), metadata));
   }
 }
 

@@ -16,8 +16,8 @@ namespace paramdelta {
 
 class ShardedWriter {
  public:
-  ShardedWriter(const std::filesystem::path& directory, const std::string& prefix, std::vector<TensorSpec> tensors,
-                std::uint64_t max_shard_size, const Metadata& metadata);
+  ShardedWriter(const std::filesystem::path& directory, const std::string& prefix,
+                std::vector<TensorSpec> tensors, std::uint64_t max_shard_size, const Metadata& metadata);
 
   std::size_t tensor_count() const { return locations_.size(); }
   // Thread-safe positional write into tensor `index` (in the order given).

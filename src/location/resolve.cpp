@@ -15,12 +15,14 @@ fs::path hub_cache_dir() {
   if (const char* c = std::getenv("HF_HUB_CACHE"); c && *c) return c;
   if (const char* h = std::getenv("HF_HOME"); h && *h) return fs::path(h) / "hub";
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "huggingface" / "hub";
-  if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "huggingface" / "hub";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return fs::path(home) / ".cache" / "huggingface" / "hub";
   return {};
 }
 
 bool looks_like_repo_id(const std::string& s) {
-  static const std::regex id(R"(^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?$)");
+  static const std::regex id(
+      R"(^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?$)");
   return std::regex_match(s, id) && s.find("..") == std::string::npos;
 }
 
@@ -47,21 +49,24 @@ ResolvedLocation resolve_location(const std::string& spec) {
   const std::string hint = "not in the local Hugging Face cache (" + cache.string() +
                            "); download it first, e.g. 'huggingface-cli download " + id + "'";
   if (!fs::is_directory(repo, ec)) {
-    throw Error(ErrorKind::kNotFound, "no such local path, and Hub id '" + id + "' is not cached", ErrorContext{spec}, hint);
+    throw Error(ErrorKind::kNotFound, "no such local path, and Hub id '" + id + "' is not cached",
+                ErrorContext{spec}, hint);
   }
   // A revision is a commit hash (a snapshot folder) or a ref name (refs/<name> holds the hash).
   std::string commit = revision;
   const fs::path ref = repo / "refs" / revision;
   if (fs::is_regular_file(ref, ec)) {
     commit = read_small_file(ref.string(), 4096);
-    while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r' || commit.back() == ' ')) commit.pop_back();
+    while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r' || commit.back() == ' '))
+      commit.pop_back();
   }
   if (commit.empty() || commit.find('/') != std::string::npos || commit.find("..") != std::string::npos) {
     throw Error(ErrorKind::kInvalidInput, "cached ref does not name a snapshot", ErrorContext{ref.string()});
   }
   const fs::path snapshot = repo / "snapshots" / commit;
   if (!fs::is_directory(snapshot, ec)) {
-    throw Error(ErrorKind::kNotFound, "revision '" + revision + "' of '" + id + "' is not cached", ErrorContext{spec}, hint);
+    throw Error(ErrorKind::kNotFound, "revision '" + revision + "' of '" + id + "' is not cached",
+                ErrorContext{spec}, hint);
   }
   return {snapshot, "hf://" + id + "@" + commit};
 }

@@ -20,7 +20,8 @@ TEST(CliEndToEnd, ComputeApplyVerifyOnASmallLlama) {
   const CommandResult c = run_cli({"compute", "--base", base, "--post", post, "-o", delta, "--threads", "2"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_NE(c.out.find("lossless"), std::string::npos) << c.out;
-  EXPECT_NE(c.out.find("the post model's size"), std::string::npos) << "the summary compares the delta's size: " << c.out;
+  EXPECT_NE(c.out.find("the post model's size"), std::string::npos)
+      << "the summary compares the delta's size: " << c.out;
 
   const CommandResult a = run_cli({"apply", "--base", base, "--delta", delta, "-o", out});
   ASSERT_EQ(a.exit_code, 0) << a.err;
@@ -46,8 +47,8 @@ TEST(CliEndToEnd, VerifyExitsOneAndListsTheTensorsWhenTheBaseIsWrong) {
                      (dir / "delta").string(), "-q"})
                 .exit_code,
             0);
-  const CommandResult v = run_cli({"verify", "--base", (dir / "other").string(), "--delta", (dir / "delta").string(),
-                                   "--expect", (dir / "post").string()});
+  const CommandResult v = run_cli({"verify", "--base", (dir / "other").string(), "--delta",
+                                   (dir / "delta").string(), "--expect", (dir / "post").string()});
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.out.find("DIFFERENT"), std::string::npos) << v.out;
   EXPECT_NE(v.out.find("model.norm.weight"), std::string::npos) << v.out;
@@ -63,9 +64,9 @@ TEST(CliEndToEnd, JsonSummariesParseAndCarryTheirFields) {
   const CommandResult c = run_cli({"compute", "--base", base, "--post", post, "-o", delta, "--json"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   const auto cj = nlohmann::json::parse(c.out);
-  for (const char* f : {"operation", "output", "tensors", "elements", "bytes_read", "bytes_written", "seconds",
-                        "throughput_gb_per_s", "threads", "encoding", "lossless", "exception_elements", "post_bytes",
-                        "delta_to_post_size", "notes"}) {
+  for (const char* f : {"operation", "output", "tensors", "elements", "bytes_read", "bytes_written",
+                        "seconds", "throughput_gb_per_s", "threads", "encoding", "lossless",
+                        "exception_elements", "post_bytes", "delta_to_post_size", "notes"}) {
     EXPECT_TRUE(cj.contains(f)) << f;
   }
   EXPECT_EQ(cj["operation"], "compute");
@@ -77,8 +78,8 @@ TEST(CliEndToEnd, JsonSummariesParseAndCarryTheirFields) {
   EXPECT_DOUBLE_EQ(cj["delta_to_post_size"].get<double>(),
                    cj["bytes_written"].get<double>() / static_cast<double>(post_bytes));
 
-  const CommandResult a = run_cli({"apply", "--base", base, "--delta", delta, "-o", (dir / "out").string(), "--json",
-                                   "--scale", "0.5", "--dtype", "f32"});
+  const CommandResult a = run_cli({"apply", "--base", base, "--delta", delta, "-o", (dir / "out").string(),
+                                   "--json", "--scale", "0.5", "--dtype", "f32"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   const auto aj = nlohmann::json::parse(a.out);
   EXPECT_EQ(aj["operation"], "apply");
@@ -102,7 +103,8 @@ TEST(CliEndToEnd, JsonSummariesParseAndCarryTheirFields) {
   EXPECT_EQ(ij["tensor_count"], cj["tensors"]);
   EXPECT_GT(ij["parameters"].get<std::uint64_t>(), 0u);
 
-  ASSERT_EQ(run_cli({"compute", "--base", post, "--post", base, "-o", (dir / "back").string(), "-q"}).exit_code, 0);
+  ASSERT_EQ(
+      run_cli({"compute", "--base", post, "--post", base, "-o", (dir / "back").string(), "-q"}).exit_code, 0);
   const CommandResult m = run_cli({"combine", "--delta", delta, "--delta", (dir / "back").string(), "-o",
                                    (dir / "zero").string(), "--json"});
   ASSERT_EQ(m.exit_code, 0) << m.err;
@@ -115,8 +117,9 @@ TEST(CliEndToEnd, SeedCompatibleAliasesRunTheSameOperations) {
   const CommandResult c = run_cli({"compute-delta", "--base-model", (dir / "base").string(), "--post-model",
                                    (dir / "post").string(), "--output", (dir / "delta").string()});
   ASSERT_EQ(c.exit_code, 0) << c.err;
-  const CommandResult a = run_cli({"apply-delta", "--base-model", (dir / "base").string(), "--delta-path",
-                                   (dir / "delta").string(), "--output", (dir / "out").string(), "--scale", "1"});
+  const CommandResult a =
+      run_cli({"apply-delta", "--base-model", (dir / "base").string(), "--delta-path",
+               (dir / "delta").string(), "--output", (dir / "out").string(), "--scale", "1"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_TRUE(read_all_bytes(dir / "out") == read_all_bytes(dir / "post"));
 }
@@ -141,8 +144,14 @@ TEST(CliEndToEnd, ForceReplacesAnExistingOutput) {
   ScratchDir dir;
   write_llama_pair(dir.path());
   fs::create_directory(dir / "delta");
-  const std::vector<std::string> args = {"compute", "--base", (dir / "base").string(), "--post", (dir / "post").string(),
-                                         "-o", (dir / "delta").string(), "-q"};
+  const std::vector<std::string> args = {"compute",
+                                         "--base",
+                                         (dir / "base").string(),
+                                         "--post",
+                                         (dir / "post").string(),
+                                         "-o",
+                                         (dir / "delta").string(),
+                                         "-q"};
   expect_one_line_error(run_cli(args), (dir / "delta").string());
   auto forced = args;
   forced.push_back("--force");

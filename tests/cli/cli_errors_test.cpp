@@ -32,12 +32,15 @@ TEST_F(CliErrors, ACorruptWeightFileIsOneLineNamingIt) {
 TEST_F(CliErrors, AMissingInputIsOneLineNamingIt) {
   expect_one_line_error(run_cli({"compute", "--base", p("nowhere"), "--post", p("post"), "-o", p("delta")}),
                         p("nowhere"));
-  expect_one_line_error(run_cli({"apply", "--base", p("base"), "--delta", p("nodelta"), "-o", p("out")}), p("nodelta"));
+  expect_one_line_error(run_cli({"apply", "--base", p("base"), "--delta", p("nodelta"), "-o", p("out")}),
+                        p("nodelta"));
 }
 
 TEST_F(CliErrors, ABrokenIndexIsOneLineNamingIt) {
-  write_model(dir / "sharded", llama_tensors(DType::kBF16, 2, 32, 64, 1), llama_config(2, 32, 64, false), 10000);
-  write_file(dir / "sharded" / "model.safetensors.index.json", "{\"weight_map\": {\"x\": \"../evil.safetensors\"}}");
+  write_model(dir / "sharded", llama_tensors(DType::kBF16, 2, 32, 64, 1), llama_config(2, 32, 64, false),
+              10000);
+  write_file(dir / "sharded" / "model.safetensors.index.json",
+             "{\"weight_map\": {\"x\": \"../evil.safetensors\"}}");
   expect_one_line_error(run_cli({"inspect", p("sharded")}), "model.safetensors.index.json");
 }
 
@@ -50,13 +53,14 @@ TEST_F(CliErrors, AShapeMismatchIsOneLineNamingTheTensorAndShapes) {
 }
 
 TEST_F(CliErrors, AVocabularyMismatchNamesSizesAndTheFlag) {
-  write_model(dir / "chat", llama_tensors(DType::kBF16, 2, 32, 70, 1, false, 0.003, 2), llama_config(2, 32, 70, false));
+  write_model(dir / "chat", llama_tensors(DType::kBF16, 2, 32, 70, 1, false, 0.003, 2),
+              llama_config(2, 32, 70, false));
   const CommandResult r = run_cli({"compute", "--base", p("base"), "--post", p("chat"), "-o", p("delta")});
   expect_one_line_error(r, "--vocab-mismatch overlap");
   EXPECT_NE(r.err.find("64"), std::string::npos);
   EXPECT_NE(r.err.find("70"), std::string::npos);
-  const CommandResult ok = run_cli(
-      {"compute", "--base", p("base"), "--post", p("chat"), "-o", p("delta"), "--vocab-mismatch", "overlap", "-q"});
+  const CommandResult ok = run_cli({"compute", "--base", p("base"), "--post", p("chat"), "-o", p("delta"),
+                                    "--vocab-mismatch", "overlap", "-q"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
 }
 
@@ -71,10 +75,11 @@ TEST_F(CliErrors, UsageErrorsExitWithTwo) {
   const std::vector<std::vector<std::string>> bad = {
       {},
       {"frobnicate"},
-      {"compute", "--base", p("base")},                                                     // missing flags
-      {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--bogus"},       // unknown flag
-      {"apply", "--base", p("base"), "--delta", p("d"), "-o", p("o"), "--scale", "abc"},   // not a number
-      {"apply", "--base", p("base"), "--delta", p("d"), "-o", p("o"), "--dtype", "int8"},  // unsupported dtype
+      {"compute", "--base", p("base")},                                                   // missing flags
+      {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--bogus"},     // unknown flag
+      {"apply", "--base", p("base"), "--delta", p("d"), "-o", p("o"), "--scale", "abc"},  // not a number
+      {"apply", "--base", p("base"), "--delta", p("d"), "-o", p("o"), "--dtype",
+       "int8"},  // unsupported dtype
       {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--vocab-mismatch", "maybe"},
       {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--max-shard-size", "lots"},
       {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--threads", "-3"},
@@ -99,7 +104,8 @@ TEST_F(CliErrors, NonFiniteWeightsNameTensorIndexAndFlag) {
   expect_one_line_error(r, "model.layers.1.self_attn.q_proj.weight");
   EXPECT_NE(r.err.find("element 12"), std::string::npos);
   EXPECT_NE(r.err.find("--allow-non-finite"), std::string::npos);
-  EXPECT_EQ(run_cli({"compute", "--base", p("base"), "--post", p("inf"), "-o", p("delta"), "--allow-non-finite", "-q"})
+  EXPECT_EQ(run_cli({"compute", "--base", p("base"), "--post", p("inf"), "-o", p("delta"),
+                     "--allow-non-finite", "-q"})
                 .exit_code,
             0);
 }

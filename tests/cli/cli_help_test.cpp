@@ -21,7 +21,8 @@ const std::vector<std::string> kWriting = {"--force", "--max-shard-size"};
 
 const std::vector<CommandFlags> kCommands = {
     {"compute", {"--base", "--post", "--output", "--delta-dtype", "--vocab-mismatch", "--allow-non-finite"}},
-    {"apply", {"--base", "--delta", "--output", "--scale", "--dtype", "--vocab-mismatch", "--allow-non-finite"}},
+    {"apply",
+     {"--base", "--delta", "--output", "--scale", "--dtype", "--vocab-mismatch", "--allow-non-finite"}},
     {"combine", {"--delta", "--weight", "--output", "--delta-dtype"}},
     {"verify", {"--base", "--delta", "--expect", "--scale", "--all"}},
     {"inspect", {"--json", "path"}},
@@ -58,7 +59,9 @@ int description_words(const std::string& entry) {
   int count = 0;
   for (std::string w; words >> w;) {
     const bool flag_name = w[0] == '-';
-    const bool marker = std::all_of(w.begin(), w.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)) || c == ':' || c == '[' || c == ']'; });
+    const bool marker = std::all_of(w.begin(), w.end(), [](char c) {
+      return std::isupper(static_cast<unsigned char>(c)) || c == ':' || c == '[' || c == ']';
+    });
     count += !flag_name && !marker;
   }
   return count;

@@ -15,10 +15,11 @@
 namespace paramdelta::testing {
 
 // base/ and post/ (the post-trained one with chat files) under `dir`.
-inline void write_llama_pair(const std::filesystem::path& dir, DType dtype = DType::kBF16, std::uint64_t max_shard = 0) {
+inline void write_llama_pair(const std::filesystem::path& dir, DType dtype = DType::kBF16,
+                             std::uint64_t max_shard = 0) {
   write_model(dir / "base", llama_tensors(dtype, 2, 32, 64, 1), llama_config(2, 32, 64, false), max_shard);
-  write_model(dir / "post", llama_tensors(dtype, 2, 32, 64, 1, false, 0.003, 2), llama_config(2, 32, 64, false),
-              max_shard);
+  write_model(dir / "post", llama_tensors(dtype, 2, 32, 64, 1, false, 0.003, 2),
+              llama_config(2, 32, 64, false), max_shard);
   write_file(dir / "post" / "tokenizer.json", "{\"version\": \"1.0\"}");
   write_file(dir / "post" / "tokenizer_config.json", "{\"chat_template\": \"{{ messages }}\"}");
   write_file(dir / "post" / "generation_config.json", "{\"do_sample\": false}");

@@ -1,15 +1,15 @@
+#include "paramdelta/dtype.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "paramdelta/dtype.h"
-
 namespace paramdelta {
 namespace {
 
-const DType kAll[] = {DType::kBool, DType::kU8,     DType::kI8,     DType::kU16, DType::kI16,
-                      DType::kU32,  DType::kI32,    DType::kU64,    DType::kI64, DType::kF8E4M3,
-                      DType::kF8E5M2, DType::kF16,  DType::kBF16,   DType::kF32, DType::kF64};
+const DType kAll[] = {DType::kBool,   DType::kU8,  DType::kI8,   DType::kU16, DType::kI16,
+                      DType::kU32,    DType::kI32, DType::kU64,  DType::kI64, DType::kF8E4M3,
+                      DType::kF8E5M2, DType::kF16, DType::kBF16, DType::kF32, DType::kF64};
 
 TEST(DType, EveryNameParsesBackToItsType) {
   for (DType d : kAll) {

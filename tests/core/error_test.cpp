@@ -1,12 +1,13 @@
-#include <gtest/gtest.h>
-
 #include "paramdelta/error.h"
+
+#include <gtest/gtest.h>
 
 namespace paramdelta {
 namespace {
 
 TEST(ErrorLine, NamesFileTensorFieldMessageAndHintInOrder) {
-  Error e(ErrorKind::kInvalidInput, "must be a string", ErrorContext{"a.safetensors", "w", "dtype"}, "fix it");
+  Error e(ErrorKind::kInvalidInput, "must be a string", ErrorContext{"a.safetensors", "w", "dtype"},
+          "fix it");
   EXPECT_EQ(format_error_line(e), "a.safetensors: tensor 'w': field 'dtype': must be a string (fix it)");
 }
 

@@ -27,11 +27,13 @@ long double reference_decode(std::uint32_t bits, int exp_bits, int man_bits) {
   const int bias = (1 << (exp_bits - 1)) - 1;
   long double magnitude;
   if (exp == (1u << exp_bits) - 1) {
-    magnitude = man == 0 ? std::numeric_limits<long double>::infinity() : std::numeric_limits<long double>::quiet_NaN();
+    magnitude = man == 0 ? std::numeric_limits<long double>::infinity()
+                         : std::numeric_limits<long double>::quiet_NaN();
   } else if (exp == 0) {
     magnitude = std::ldexp(static_cast<long double>(man), 1 - bias - man_bits);
   } else {
-    magnitude = std::ldexp(static_cast<long double>(man | (1u << man_bits)), static_cast<int>(exp) - bias - man_bits);
+    magnitude =
+        std::ldexp(static_cast<long double>(man | (1u << man_bits)), static_cast<int>(exp) - bias - man_bits);
   }
   return sign ? -magnitude : magnitude;
 }
@@ -49,11 +51,15 @@ void expect_same_value(long double want, float got, std::uint32_t pattern) {
 }
 
 TEST(Bf16Decode, EveryPatternMatchesTheFormatDefinition) {
-  for (std::uint32_t h = 0; h < 65536; ++h) expect_same_value(reference_bf16(static_cast<std::uint16_t>(h)), bf16_to_f32(static_cast<std::uint16_t>(h)), h);
+  for (std::uint32_t h = 0; h < 65536; ++h)
+    expect_same_value(reference_bf16(static_cast<std::uint16_t>(h)),
+                      bf16_to_f32(static_cast<std::uint16_t>(h)), h);
 }
 
 TEST(F16Decode, EveryPatternMatchesTheFormatDefinition) {
-  for (std::uint32_t h = 0; h < 65536; ++h) expect_same_value(reference_f16(static_cast<std::uint16_t>(h)), f16_to_f32(static_cast<std::uint16_t>(h)), h);
+  for (std::uint32_t h = 0; h < 65536; ++h)
+    expect_same_value(reference_f16(static_cast<std::uint16_t>(h)), f16_to_f32(static_cast<std::uint16_t>(h)),
+                      h);
 }
 
 #if defined(__FLT16_MAX__)
@@ -162,7 +168,8 @@ TEST(Bf16Encode, ValuesMidpointsAndNeighboursRoundToNearestEven) {
 }
 
 TEST(Bf16Encode, RandomFloat32PatternsRoundToNearestEven) {
-  for (float x : random_inputs(1'000'000, 11)) ASSERT_EQ(bf16_reference().encode(x), f32_to_bf16(x)) << std::hexfloat << x;
+  for (float x : random_inputs(1'000'000, 11))
+    ASSERT_EQ(bf16_reference().encode(x), f32_to_bf16(x)) << std::hexfloat << x;
 }
 
 TEST(F16Encode, ValuesMidpointsAndNeighboursRoundToNearestEven) {
@@ -172,7 +179,8 @@ TEST(F16Encode, ValuesMidpointsAndNeighboursRoundToNearestEven) {
 }
 
 TEST(F16Encode, RandomFloat32PatternsRoundToNearestEven) {
-  for (float x : random_inputs(1'000'000, 12)) ASSERT_EQ(f16_reference().encode(x), f32_to_f16(x)) << std::hexfloat << x;
+  for (float x : random_inputs(1'000'000, 12))
+    ASSERT_EQ(f16_reference().encode(x), f32_to_f16(x)) << std::hexfloat << x;
 }
 
 TEST(F16Encode, SmallMagnitudesRoundOntoTheSubnormalGrid) {

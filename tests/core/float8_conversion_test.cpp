@@ -90,11 +90,11 @@ TEST(Float8Decode, E5M2EveryCodeMatchesTheFormatDefinition) {
 }
 
 TEST(Float8Decode, KnownLandmarksOfBothFormats) {
-  EXPECT_EQ(f8e4m3_to_f32(0x7e), 448.0f);         // E4M3FN largest finite
-  EXPECT_TRUE(std::isnan(f8e4m3_to_f32(0x7f)));   // its only NaN (per sign)
-  EXPECT_EQ(f8e4m3_to_f32(0x01), 0x1p-9f);        // smallest subnormal
-  EXPECT_EQ(f8e4m3_to_f32(0x78), 256.0f);         // exponent 15 is a normal binade in E4M3FN
-  EXPECT_EQ(f8e5m2_to_f32(0x7b), 57344.0f);       // E5M2 largest finite
+  EXPECT_EQ(f8e4m3_to_f32(0x7e), 448.0f);        // E4M3FN largest finite
+  EXPECT_TRUE(std::isnan(f8e4m3_to_f32(0x7f)));  // its only NaN (per sign)
+  EXPECT_EQ(f8e4m3_to_f32(0x01), 0x1p-9f);       // smallest subnormal
+  EXPECT_EQ(f8e4m3_to_f32(0x78), 256.0f);        // exponent 15 is a normal binade in E4M3FN
+  EXPECT_EQ(f8e5m2_to_f32(0x7b), 57344.0f);      // E5M2 largest finite
   EXPECT_TRUE(std::isinf(f8e5m2_to_f32(0x7c)));
   EXPECT_TRUE(std::isnan(f8e5m2_to_f32(0x7d)));
   EXPECT_EQ(f8e5m2_to_f32(0x01), 0x1p-16f);

@@ -20,7 +20,8 @@ TEST_P(ScaledApply, MatchesBasePlusScaleTimesTheExactDeltaRoundedOnce) {
   const DType dtype = GetParam();
   ScratchDir dir;
   // Larger post-training changes than usual, so that the scale matters at bf16 precision.
-  const TensorMap base = base_tensors(dtype), post = llama_tensors(dtype, kLayers, kHidden, kVocab, 1, false, 0.05, 9);
+  const TensorMap base = base_tensors(dtype),
+                  post = llama_tensors(dtype, kLayers, kHidden, kVocab, 1, false, 0.05, 9);
   write_model(dir / "base", base, config_for(kVocab, false));
   write_model(dir / "post", post, config_for(kVocab, false));
   // A different new base: the same architecture, other values.
@@ -42,10 +43,12 @@ TEST_P(ScaledApply, MatchesBasePlusScaleTimesTheExactDeltaRoundedOnce) {
         // Math in fp32: the scale itself is rounded to float, except for the
         // exception elements, which apply computes in double.
         const long double want = static_cast<long double>(nb.values[i]) + scale * delta[i];
-        const long double want_f = static_cast<long double>(nb.values[i]) + static_cast<float>(scale) * delta[i];
+        const long double want_f =
+            static_cast<long double>(nb.values[i]) + static_cast<float>(scale) * delta[i];
         const long double err = std::min(std::fabs(got.values[i] - want), std::fabs(got.values[i] - want_f));
         // fp32 arithmetic before the one rounding to the output dtype.
-        const long double slack = std::ldexp(std::fabs(static_cast<long double>(nb.values[i])) + std::fabs(scale * delta[i]), -22);
+        const long double slack =
+            std::ldexp(std::fabs(static_cast<long double>(nb.values[i])) + std::fabs(scale * delta[i]), -22);
         ASSERT_LE(err, ulp_in(dtype, got.values[i]) / 2 + slack) << name << "[" << i << "] scale " << scale;
         not_nearest += err > ulp_in(dtype, got.values[i]) / 2;
         ++total;
@@ -140,8 +143,8 @@ TEST_P(CompactDelta, StoresEachDifferenceRoundedToNearestWithoutExceptions) {
     ASSERT_EQ(d.dtype, delta_dtype) << name;
     for (std::size_t i = 0; i < d.values.size(); ++i) {
       const long double exact = static_cast<long double>(p.values[i]) - b.values[i];
-      const long double bound = ulp_in(delta_dtype, d.values[i] != 0 ? d.values[i] : exact) / 2 +
-                                std::ldexp(std::fabs(exact), -24);
+      const long double bound =
+          ulp_in(delta_dtype, d.values[i] != 0 ? d.values[i] : exact) / 2 + std::ldexp(std::fabs(exact), -24);
       ASSERT_LE(std::fabs(d.values[i] - exact), bound) << name << "[" << i << "]";
     }
   }
@@ -153,13 +156,15 @@ TEST_P(CompactDelta, StoresEachDifferenceRoundedToNearestWithoutExceptions) {
     for (std::size_t i = 0; i < p.values.size(); ++i) {
       const long double bound = ulp_in(delta_dtype, d.values[i]) / 2 + ulp_in(model_dtype, p.values[i]) +
                                 std::ldexp(std::fabs(p.values[i]), -22);
-      ASSERT_LE(std::fabs(static_cast<long double>(out.values[i]) - p.values[i]), bound) << name << "[" << i << "]";
+      ASSERT_LE(std::fabs(static_cast<long double>(out.values[i]) - p.values[i]), bound)
+          << name << "[" << i << "]";
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairs, CompactDelta,
-                         ::testing::Values(std::pair{DType::kF32, DType::kBF16}, std::pair{DType::kF32, DType::kF16},
+                         ::testing::Values(std::pair{DType::kF32, DType::kBF16},
+                                           std::pair{DType::kF32, DType::kF16},
                                            std::pair{DType::kBF16, DType::kF16}),
                          [](const auto& info) {
                            return std::string(dtype_name(info.param.first)) + "_to_" +
@@ -189,19 +194,20 @@ TEST(ApplyModelFiles, ConfigFromTheNewBaseTokenizerAndGenerationConfigFromTheDel
   write_companions(dir / "post", "post");
   write_file(dir / "post" / "chat_template.jinja", "{{ messages }}");
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                        "generation_config.json"}) {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                        "chat_template.jinja", "generation_config.json"}) {
     EXPECT_EQ(read_file(dir / "delta" / f), read_file(dir / "post" / f)) << f;
   }
   EXPECT_EQ(read_file(dir / "delta" / "post_config.json"), read_file(dir / "post" / "config.json"));
 
   // The new base has a different config (an extra key) to tell them apart.
-  write_model(dir / "new", base_tensors(DType::kBF16), "{\"model_type\": \"llama\", \"marker\": \"new-base\"}");
+  write_model(dir / "new", base_tensors(DType::kBF16),
+              "{\"model_type\": \"llama\", \"marker\": \"new-base\"}");
   write_companions(dir / "new", "new");
   apply_delta(apply_options(dir / "new", dir / "delta", dir / "out"));
   EXPECT_EQ(nlohmann::json::parse(read_file(dir / "out" / "config.json"))["marker"], "new-base");
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                        "generation_config.json"}) {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                        "chat_template.jinja", "generation_config.json"}) {
     ASSERT_TRUE(fs::exists(dir / "out" / f)) << f;
     EXPECT_EQ(read_file(dir / "out" / f), read_file(dir / "post" / f)) << f;
   }
@@ -217,9 +223,11 @@ TEST(ApplyModelFiles, WithoutTokenizerFilesInTheDeltaTheNewBasesAreUsed) {
   write_companions(dir / "base", "base");
   const OperationSummary s = apply_delta(apply_options(dir / "base", dir / "delta", dir / "out"));
   EXPECT_EQ(read_file(dir / "out" / "tokenizer.json"), read_file(dir / "base" / "tokenizer.json"));
-  EXPECT_EQ(read_file(dir / "out" / "generation_config.json"), read_file(dir / "base" / "generation_config.json"));
+  EXPECT_EQ(read_file(dir / "out" / "generation_config.json"),
+            read_file(dir / "base" / "generation_config.json"));
   bool noted = false;
-  for (const auto& n : s.notes) noted |= n.find("new base") != std::string::npos && n.find("tokenizer") != std::string::npos;
+  for (const auto& n : s.notes)
+    noted |= n.find("new base") != std::string::npos && n.find("tokenizer") != std::string::npos;
   EXPECT_TRUE(noted);
 }
 
@@ -229,8 +237,8 @@ TEST(ExistingOutput, IsAnErrorWithoutForceAndIsLeftUntouched) {
   write_model(dir / "post", post_tensors(DType::kBF16), config_for(kVocab, false));
   fs::create_directory(dir / "delta");
   write_file(dir / "delta" / "keep.txt", "mine");
-  expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); }, ErrorKind::kExists,
-               {(dir / "delta").string(), "--force"});
+  expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+               ErrorKind::kExists, {(dir / "delta").string(), "--force"});
   EXPECT_EQ(read_file(dir / "delta" / "keep.txt"), "mine");
   write_file(dir / "out.safetensors", "mine");
   compute_delta(compute_options(dir / "base", dir / "post", dir / "d2"));

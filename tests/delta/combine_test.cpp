@@ -64,9 +64,10 @@ TEST(Combine, TheSumOfAChainAppliedOnceEqualsApplyingTheChainStepByStep) {
       ++total;
       if (once.values[i] == want.values[i]) continue;
       ++differ;
-      const long double bound = ulp_in(DType::kBF16, d1.values[i]) / 2 + ulp_in(DType::kBF16, d2.values[i]) / 2 +
-                                ulp_in(DType::kBF16, want.values[i]);
-      EXPECT_LE(std::fabs(static_cast<long double>(once.values[i]) - want.values[i]), bound) << name << "[" << i << "]";
+      const long double bound = ulp_in(DType::kBF16, d1.values[i]) / 2 +
+                                ulp_in(DType::kBF16, d2.values[i]) / 2 + ulp_in(DType::kBF16, want.values[i]);
+      EXPECT_LE(std::fabs(static_cast<long double>(once.values[i]) - want.values[i]), bound)
+          << name << "[" << i << "]";
     }
   }
   EXPECT_LT(differ, total / 50) << differ << " of " << total;
@@ -92,7 +93,8 @@ TEST(Combine, WeightedSumMatchesTheExactDifferences) {
     ASSERT_EQ(c.dtype, DType::kF32);
     for (std::size_t i = 0; i < c.values.size(); ++i) {
       const long double want = 0.5L * d1[i] + 2.0L * d2[i];
-      EXPECT_LE(std::fabs(c.values[i] - want), std::ldexp(std::fabs(0.5L * d1[i]) + std::fabs(2.0L * d2[i]), -21))
+      EXPECT_LE(std::fabs(c.values[i] - want),
+                std::ldexp(std::fabs(0.5L * d1[i]) + std::fabs(2.0L * d2[i]), -21))
           << name << "[" << i << "]";
     }
   }
@@ -147,8 +149,11 @@ TEST(Combine, DeltasOverDifferentTensorsAreAMismatchNamingTheTensorAndFile) {
   p["model.extra.weight"] = {DType::kBF16, {2}, {1, 2}, {}};
   write_model(dir / "P3", p, config_for(kVocab, false));
   compute_delta(compute_options(dir / "B", dir / "P3", dir / "d3"));
-  const Error e = expect_error([&] { combine_deltas(combine_options({dir / "d1", dir / "d3"}, dir / "out")); },
-                               ErrorKind::kMismatch, {"model.extra.weight"});
+  const Error e = expect_error(
+      [&] {
+        combine_deltas(combine_options({dir / "d1", dir / "d3"}, dir / "out"));
+      },
+      ErrorKind::kMismatch, {"model.extra.weight"});
   EXPECT_EQ(e.context().file, (dir / "d3").string());
   EXPECT_FALSE(fs::exists(dir / "out"));
 }
@@ -156,17 +161,23 @@ TEST(Combine, DeltasOverDifferentTensorsAreAMismatchNamingTheTensorAndFile) {
 TEST(Combine, DeltasWithDifferentShapesAreAMismatch) {
   ScratchDir dir;
   write_chain(dir.path(), DType::kBF16);
-  write_model(dir / "W", llama_tensors(DType::kBF16, kLayers, 2 * kHidden, kVocab, 1), config_for(kVocab, false));
-  write_model(dir / "W2", llama_tensors(DType::kBF16, kLayers, 2 * kHidden, kVocab, 1, false, 0.01, 3), config_for(kVocab, false));
+  write_model(dir / "W", llama_tensors(DType::kBF16, kLayers, 2 * kHidden, kVocab, 1),
+              config_for(kVocab, false));
+  write_model(dir / "W2", llama_tensors(DType::kBF16, kLayers, 2 * kHidden, kVocab, 1, false, 0.01, 3),
+              config_for(kVocab, false));
   compute_delta(compute_options(dir / "W", dir / "W2", dir / "dw"));
-  expect_error([&] { combine_deltas(combine_options({dir / "d1", dir / "dw"}, dir / "out")); }, ErrorKind::kMismatch,
-               {", 32]", ", 16]"});
+  expect_error(
+      [&] {
+        combine_deltas(combine_options({dir / "d1", dir / "dw"}, dir / "out"));
+      },
+      ErrorKind::kMismatch, {", 32]", ", 16]"});
 }
 
 TEST(Combine, UsageErrors) {
   ScratchDir dir;
   write_chain(dir.path(), DType::kBF16);
-  expect_error([&] { combine_deltas(combine_options({dir / "d1"}, dir / "out")); }, ErrorKind::kUsage, {"two"});
+  expect_error([&] { combine_deltas(combine_options({dir / "d1"}, dir / "out")); }, ErrorKind::kUsage,
+               {"two"});
   auto co = combine_options({dir / "d1", dir / "d2"}, dir / "out");
   co.weights = {1.0};
   expect_error([&] { combine_deltas(co); }, ErrorKind::kUsage, {"1 --weight", "2 deltas"});

@@ -52,9 +52,12 @@ TEST_F(DeltaFormat, ADirectoryDeltaHasWeightsManifestExceptionsAndCompanionFiles
   const std::uint64_t count = entry["exceptions"];
   EXPECT_GT(count, 0u);
   // The exception lists: indices (U32 for tensors under 2^32 elements) and the exact values.
-  const ReadTensor idx = read_tensor(dir / "delta" / "exceptions.safetensors", std::string(kAdv) + "::exceptions.index");
-  const ReadTensor b = read_tensor(dir / "delta" / "exceptions.safetensors", std::string(kAdv) + "::exceptions.base");
-  const ReadTensor p = read_tensor(dir / "delta" / "exceptions.safetensors", std::string(kAdv) + "::exceptions.post");
+  const ReadTensor idx =
+      read_tensor(dir / "delta" / "exceptions.safetensors", std::string(kAdv) + "::exceptions.index");
+  const ReadTensor b =
+      read_tensor(dir / "delta" / "exceptions.safetensors", std::string(kAdv) + "::exceptions.base");
+  const ReadTensor p =
+      read_tensor(dir / "delta" / "exceptions.safetensors", std::string(kAdv) + "::exceptions.post");
   EXPECT_EQ(idx.dtype, DType::kU32);
   EXPECT_EQ(b.dtype, DType::kBF16);
   EXPECT_EQ(p.dtype, DType::kBF16);
@@ -73,7 +76,8 @@ TEST_F(DeltaFormat, ADirectoryDeltaHasWeightsManifestExceptionsAndCompanionFiles
 }
 
 TEST_F(DeltaFormat, ASingleFileDeltaCarriesItsManifestAndExceptionsInline) {
-  const OperationSummary s = compute_delta(compute_options(dir / "base", dir / "post", dir / "delta.safetensors"));
+  const OperationSummary s =
+      compute_delta(compute_options(dir / "base", dir / "post", dir / "delta.safetensors"));
   auto ckpt = Checkpoint::open(dir / "delta.safetensors");
   ASSERT_TRUE(ckpt.metadata().count("paramdelta.manifest"));
   EXPECT_EQ(ckpt.metadata().at("paramdelta.content"), "delta");
@@ -94,7 +98,8 @@ TEST_F(DeltaFormat, ExceptionsFileIsOmittedWhenNoElementNeedsIt) {
   const OperationSummary s = compute_delta(compute_options(other / "base", other / "post", other / "delta"));
   EXPECT_EQ(s.exception_elements, 0u);
   EXPECT_FALSE(fs::exists(other / "delta" / "exceptions.safetensors"));
-  EXPECT_EQ(nlohmann::json::parse(read_file(other / "delta" / "paramdelta.json"))["encoding"]["exceptions"], "");
+  EXPECT_EQ(nlohmann::json::parse(read_file(other / "delta" / "paramdelta.json"))["encoding"]["exceptions"],
+            "");
   apply_delta(apply_options(other / "base", other / "delta", other / "out"));
   expect_identical_models(other / "out", other / "post");
 }
@@ -105,7 +110,8 @@ TEST_F(DeltaFormat, AManifestNamingATensorTheFilesLackIsRefused) {
   auto m = nlohmann::ordered_json::parse(read_file(dir / "delta" / "paramdelta.json"));
   m["tensors"]["ghost.weight"] = m["tensors"]["model.norm.weight"];
   write_file(dir / "delta" / "paramdelta.json", m.dump());
-  const Error e = expect_error([&] { DeltaSource::open(dir / "delta"); }, ErrorKind::kInvalidInput, {"missing"});
+  const Error e =
+      expect_error([&] { DeltaSource::open(dir / "delta"); }, ErrorKind::kInvalidInput, {"missing"});
   EXPECT_EQ(e.context().tensor, "ghost.weight");
 }
 
@@ -114,7 +120,8 @@ TEST_F(DeltaFormat, ATensorTheManifestDoesNotListIsRefused) {
   auto m = nlohmann::ordered_json::parse(read_file(dir / "delta" / "paramdelta.json"));
   m["tensors"].erase("model.norm.weight");
   write_file(dir / "delta" / "paramdelta.json", m.dump());
-  const Error e = expect_error([&] { DeltaSource::open(dir / "delta"); }, ErrorKind::kInvalidInput, {"manifest"});
+  const Error e =
+      expect_error([&] { DeltaSource::open(dir / "delta"); }, ErrorKind::kInvalidInput, {"manifest"});
   EXPECT_EQ(e.context().tensor, "model.norm.weight");
 }
 
@@ -178,8 +185,9 @@ TEST_F(DeltaFormat, ExceptionIndicesOutOfOrderOrRangeAreRefused) {
       for (std::size_t i = 0; i < specs.size(); ++i) w.write_at(i, 0, data[i]);
       w.finish();
     }
-    const Error e = expect_error([&] { apply_delta(apply_options(dir / "base", dir / "delta", dir / "out")); },
-                                 ErrorKind::kInvalidInput, {"increasing"});
+    const Error e =
+        expect_error([&] { apply_delta(apply_options(dir / "base", dir / "delta", dir / "out")); },
+                     ErrorKind::kInvalidInput, {"increasing"});
     EXPECT_EQ(e.context().tensor, kAdv) << damage;
     EXPECT_FALSE(fs::exists(dir / "out"));
   }

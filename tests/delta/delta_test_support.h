@@ -26,7 +26,8 @@ inline constexpr int kVocab = 24;
 inline TensorMap base_tensors(DType dtype, bool tied = false, int vocab = kVocab) {
   return llama_tensors(dtype, kLayers, kHidden, vocab, 1, tied);
 }
-inline TensorMap post_tensors(DType dtype, bool tied = false, int vocab = kVocab, std::uint64_t noise_seed = 7) {
+inline TensorMap post_tensors(DType dtype, bool tied = false, int vocab = kVocab,
+                              std::uint64_t noise_seed = 7) {
   return llama_tensors(dtype, kLayers, kHidden, vocab, 1, tied, 0.002, noise_seed);
 }
 
@@ -85,13 +86,15 @@ inline void expect_identical_models(const std::filesystem::path& a, const std::f
 
 // Runs `fn`, which must throw paramdelta::Error of `kind` whose one-line
 // rendering contains every string of `parts`.
-inline Error expect_error(const std::function<void()>& fn, ErrorKind kind, const std::vector<std::string>& parts) {
+inline Error expect_error(const std::function<void()>& fn, ErrorKind kind,
+                          const std::vector<std::string>& parts) {
   try {
     fn();
   } catch (const Error& e) {
     const std::string line = format_error_line(e);
     EXPECT_EQ(e.kind(), kind) << line;
-    for (const auto& p : parts) EXPECT_NE(line.find(p), std::string::npos) << "'" << p << "' not in: " << line;
+    for (const auto& p : parts)
+      EXPECT_NE(line.find(p), std::string::npos) << "'" << p << "' not in: " << line;
     return e;
   }
   ADD_FAILURE() << "no paramdelta::Error thrown";

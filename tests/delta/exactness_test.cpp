@@ -101,7 +101,8 @@ TEST(Exactness, ShardedOutputsReallyHaveSeveralShardsAndAnIndex) {
 TEST(Exactness, ResultDoesNotDependOnTheThreadCount) {
   ScratchDir dir;
   // Large enough for several chunks per tensor.
-  TensorMap base = llama_tensors(DType::kBF16, 1, 256, 2100, 3), post = llama_tensors(DType::kBF16, 1, 256, 2100, 3, false, 0.01, 4);
+  TensorMap base = llama_tensors(DType::kBF16, 1, 256, 2100, 3),
+            post = llama_tensors(DType::kBF16, 1, 256, 2100, 3, false, 0.01, 4);
   write_model(dir / "base", base, config_for(2100, false));
   write_model(dir / "post", post, config_for(2100, false));
   auto one = compute_options(dir / "base", dir / "post", dir / "d1");
@@ -122,14 +123,16 @@ TEST(Exactness, LosslessDeltaCostsAboutThePostModelsSize) {
   // Big enough that file headers do not dominate; a fine-tuning-sized change
   // (about 2.5% of a typical weight).
   write_model(dir / "base", llama_tensors(DType::kBF16, 2, 128, 1024, 1), config_for(1024, false));
-  write_model(dir / "post", llama_tensors(DType::kBF16, 2, 128, 1024, 1, false, 0.0005, 2), config_for(1024, false));
+  write_model(dir / "post", llama_tensors(DType::kBF16, 2, 128, 1024, 1, false, 0.0005, 2),
+              config_for(1024, false));
   const OperationSummary s = compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
   EXPECT_GT(s.post_bytes, 0u);
   EXPECT_LT(static_cast<double>(s.bytes_written), 1.1 * static_cast<double>(s.post_bytes))
       << s.exception_elements << " exceptions";
   const auto manifest = nlohmann::json::parse(read_file(dir / "delta" / "paramdelta.json"));
   std::uint64_t listed = 0;
-  for (const auto& [name, entry] : manifest["tensors"].items()) listed += entry["exceptions"].get<std::uint64_t>();
+  for (const auto& [name, entry] : manifest["tensors"].items())
+    listed += entry["exceptions"].get<std::uint64_t>();
   EXPECT_EQ(listed, s.exception_elements);
 }
 
@@ -160,7 +163,8 @@ TEST_P(ReadOnlyDtypes, F64AndFp8ModelsAreReproducedBitForBit) {
   ScratchDir dir;
   write_model(dir / "base", base_tensors(dtype), config_for(kVocab, false));
   // Larger changes, so that 8-bit values really move.
-  write_model(dir / "post", llama_tensors(dtype, kLayers, kHidden, kVocab, 1, false, 0.05, 3), config_for(kVocab, false));
+  write_model(dir / "post", llama_tensors(dtype, kLayers, kHidden, kVocab, 1, false, 0.05, 3),
+              config_for(kVocab, false));
   const OperationSummary s = compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
   EXPECT_TRUE(s.lossless);
   apply_delta(apply_options(dir / "base", dir / "delta", dir / "out"));
@@ -168,7 +172,8 @@ TEST_P(ReadOnlyDtypes, F64AndFp8ModelsAreReproducedBitForBit) {
   EXPECT_TRUE(verify_delta(verify_options(dir / "base", dir / "delta", dir / "post")).exact());
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, ReadOnlyDtypes, ::testing::Values(DType::kF64, DType::kF8E4M3, DType::kF8E5M2),
+INSTANTIATE_TEST_SUITE_P(Dtypes, ReadOnlyDtypes,
+                         ::testing::Values(DType::kF64, DType::kF8E4M3, DType::kF8E5M2),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 TEST(Exactness, BareSafetensorsFilesWorkAsModels) {
@@ -180,7 +185,8 @@ TEST(Exactness, BareSafetensorsFilesWorkAsModels) {
   compute_delta(compute_options(dir / "base.safetensors", dir / "post.safetensors", dir / "delta"));
   apply_delta(apply_options(dir / "base.safetensors", dir / "delta", dir / "out.safetensors"));
   EXPECT_TRUE(read_all_bytes(dir / "out.safetensors") == read_all_bytes(dir / "post.safetensors"));
-  EXPECT_TRUE(verify_delta(verify_options(dir / "base.safetensors", dir / "delta", dir / "post.safetensors")).exact());
+  EXPECT_TRUE(verify_delta(verify_options(dir / "base.safetensors", dir / "delta", dir / "post.safetensors"))
+                  .exact());
 }
 
 }  // namespace

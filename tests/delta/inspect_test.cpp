@@ -64,7 +64,8 @@ TEST(Inspect, DescribesADeltaWithKindsAndExceptionsButNotTheExceptionLists) {
 TEST(Inspect, NamesABrokenFile) {
   ScratchDir dir;
   write_file(dir / "bad.safetensors", "garbage!");
-  const Error e = expect_error([&] { inspect((dir / "bad.safetensors").string()); }, ErrorKind::kInvalidInput, {});
+  const Error e =
+      expect_error([&] { inspect((dir / "bad.safetensors").string()); }, ErrorKind::kInvalidInput, {});
   EXPECT_EQ(e.context().file, (dir / "bad.safetensors").string());
 }
 

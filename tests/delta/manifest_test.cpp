@@ -1,10 +1,11 @@
 // The delta manifest: round trip, and every malformed manifest rejected with
 // the file and field named.
+#include "delta/manifest.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "delta/manifest.h"
 #include "paramdelta/error.h"
 
 namespace paramdelta {

@@ -22,8 +22,9 @@ TEST(NonFinite, NanInThePostIsAnErrorNamingTensorAndIndex) {
   post["model.layers.0.mlp.gate_proj.weight"].values[37] = std::nan("");
   write_model(dir / "base", base_tensors(DType::kBF16), config_for(kVocab, false));
   write_model(dir / "post", post, config_for(kVocab, false));
-  const Error e = expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                               ErrorKind::kNonFinite, {"element 37", "post", "--allow-non-finite"});
+  const Error e =
+      expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+                   ErrorKind::kNonFinite, {"element 37", "post", "--allow-non-finite"});
   EXPECT_EQ(e.context().tensor, "model.layers.0.mlp.gate_proj.weight");
 }
 
@@ -33,8 +34,9 @@ TEST(NonFinite, InfinityInTheBaseIsAnErrorNamingTheBase) {
   base["model.norm.weight"].values[2] = -std::numeric_limits<double>::infinity();
   write_model(dir / "base", base, config_for(kVocab, false));
   write_model(dir / "post", post_tensors(DType::kF16), config_for(kVocab, false));
-  const Error e = expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                               ErrorKind::kNonFinite, {"element 2", "base"});
+  const Error e =
+      expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+                   ErrorKind::kNonFinite, {"element 2", "base"});
   EXPECT_EQ(e.context().tensor, "model.norm.weight");
 }
 
@@ -44,8 +46,9 @@ TEST(NonFinite, NanInAPostOnlyTensorIsAnError) {
   post["extra.weight"] = {DType::kBF16, {3}, {1.0, std::nan(""), 2.0}, {}};
   write_model(dir / "base", base_tensors(DType::kBF16), config_for(kVocab, false));
   write_model(dir / "post", post, config_for(kVocab, false));
-  const Error e = expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                               ErrorKind::kNonFinite, {"element 1"});
+  const Error e =
+      expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+                   ErrorKind::kNonFinite, {"element 1"});
   EXPECT_EQ(e.context().tensor, "extra.weight");
 }
 
@@ -59,8 +62,10 @@ TEST(NonFinite, WhenAllowedNanPayloadsAndInfinitiesAreCarriedExactly) {
     const std::size_t es = dtype_size(dtype);
     const std::uint32_t nan32 = 0xffa00001u;
     const std::uint16_t nan16 = dtype == DType::kF16 ? 0xfe01 : 0xffa1;
-    if (dtype == DType::kF32) std::memcpy(t.raw.data() + 5 * es, &nan32, 4);
-    else std::memcpy(t.raw.data() + 5 * es, &nan16, 2);
+    if (dtype == DType::kF32)
+      std::memcpy(t.raw.data() + 5 * es, &nan32, 4);
+    else
+      std::memcpy(t.raw.data() + 5 * es, &nan16, 2);
     auto inf = encode_values(dtype, {std::numeric_limits<double>::infinity()});
     std::memcpy(t.raw.data() + 9 * es, inf.data(), es);
     base["model.norm.weight"].values[0] = std::numeric_limits<double>::infinity();
@@ -69,11 +74,14 @@ TEST(NonFinite, WhenAllowedNanPayloadsAndInfinitiesAreCarriedExactly) {
     auto co = compute_options(dir / "base", dir / "post", dir / "delta");
     co.allow_non_finite = true;
     compute_delta(co);
-    EXPECT_EQ(nlohmann::json::parse(read_file(dir / "delta" / "paramdelta.json"))["policies"]["allow_non_finite"], true);
+    EXPECT_EQ(
+        nlohmann::json::parse(read_file(dir / "delta" / "paramdelta.json"))["policies"]["allow_non_finite"],
+        true);
     // The delta records the choice: apply needs no flag.
     apply_delta(apply_options(dir / "base", dir / "delta", dir / "out"));
     expect_identical_models(dir / "out", dir / "post");
-    EXPECT_TRUE(verify_delta(verify_options(dir / "base", dir / "delta", dir / "post")).exact()) << dtype_name(dtype);
+    EXPECT_TRUE(verify_delta(verify_options(dir / "base", dir / "delta", dir / "post")).exact())
+        << dtype_name(dtype);
   }
 }
 

@@ -58,7 +58,8 @@ TEST(TensorSets, TensorsOfTheNewBaseThatTheDeltaDoesNotKnowAreCopied) {
   write_model(dir / "new", nb, config_for(kVocab, false));
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
   const OperationSummary a = apply_delta(apply_options(dir / "new", dir / "delta", dir / "out"));
-  EXPECT_TRUE(read_tensor(dir / "out", "model.vision.proj").raw == read_tensor(dir / "new", "model.vision.proj").raw);
+  EXPECT_TRUE(read_tensor(dir / "out", "model.vision.proj").raw ==
+              read_tensor(dir / "new", "model.vision.proj").raw);
   EXPECT_TRUE(has_note(a, "copied unchanged"));
 }
 
@@ -75,15 +76,18 @@ TEST(TensorSets, IntegerTensorsAreCarriedAndApplyKeepsTheNewBases) {
   const auto manifest = nlohmann::json::parse(read_file(dir / "delta" / "paramdelta.json"));
   EXPECT_EQ(manifest["tensors"]["model.position_ids"]["kind"], "carry");
   EXPECT_EQ(manifest["tensors"]["model.position_ids"]["dtype"], "I64");
-  EXPECT_TRUE(read_tensor(dir / "delta", "model.position_ids", "delta").raw == read_tensor(dir / "post", "model.position_ids").raw);
+  EXPECT_TRUE(read_tensor(dir / "delta", "model.position_ids", "delta").raw ==
+              read_tensor(dir / "post", "model.position_ids").raw);
 
   TensorMap nb = base_tensors(DType::kBF16);
   nb["model.position_ids"] = {DType::kI64, {4}, {5, 6, 7, 8}, {}};
   write_model(dir / "new", nb, config_for(kVocab, false));
   apply_delta(apply_options(dir / "new", dir / "delta", dir / "out"));
-  EXPECT_TRUE(read_tensor(dir / "out", "model.position_ids").raw == read_tensor(dir / "new", "model.position_ids").raw);
+  EXPECT_TRUE(read_tensor(dir / "out", "model.position_ids").raw ==
+              read_tensor(dir / "new", "model.position_ids").raw);
   // An integer tensor the new base lacks comes from the delta.
-  EXPECT_TRUE(read_tensor(dir / "out", "model.causal_mask").raw == read_tensor(dir / "post", "model.causal_mask").raw);
+  EXPECT_TRUE(read_tensor(dir / "out", "model.causal_mask").raw ==
+              read_tensor(dir / "post", "model.causal_mask").raw);
   EXPECT_EQ(read_tensor(dir / "out", "model.causal_mask").dtype, DType::kBool);
 }
 
@@ -94,8 +98,9 @@ TEST(TensorSets, AnyOtherShapeMismatchIsAnErrorNamingTheTensorAndBothShapes) {
   post["model.layers.0.self_attn.k_proj.weight"].values.resize(8 * kHidden);
   write_model(dir / "base", base_tensors(DType::kBF16), config_for(kVocab, false));
   write_model(dir / "post", post, config_for(kVocab, false));
-  const Error e = expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                               ErrorKind::kMismatch, {"[16, 16]", "[8, 16]"});
+  const Error e =
+      expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+                   ErrorKind::kMismatch, {"[16, 16]", "[8, 16]"});
   EXPECT_EQ(e.context().tensor, "model.layers.0.self_attn.k_proj.weight");
   EXPECT_FALSE(e.hint().empty());
   EXPECT_FALSE(fs::exists(dir / "delta"));
@@ -106,7 +111,8 @@ TEST(TensorSets, ApplyingToADifferentArchitectureIsAnErrorNamingTheTensor) {
   write_model(dir / "base", base_tensors(DType::kBF16), config_for(kVocab, false));
   write_model(dir / "post", post_tensors(DType::kBF16), config_for(kVocab, false));
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
-  write_model(dir / "wide", llama_tensors(DType::kBF16, kLayers, 2 * kHidden, kVocab, 1), config_for(kVocab, false));
+  write_model(dir / "wide", llama_tensors(DType::kBF16, kLayers, 2 * kHidden, kVocab, 1),
+              config_for(kVocab, false));
   const Error e = expect_error([&] { apply_delta(apply_options(dir / "wide", dir / "delta", dir / "out")); },
                                ErrorKind::kMismatch, {", 32]", ", 16]"});
   EXPECT_FALSE(e.context().tensor.empty());
@@ -127,8 +133,9 @@ TEST(TensorSets, AFloatPostTensorOverAnIntegerBaseTensorIsAMismatch) {
   post["model.scale"] = {DType::kF32, {2}, {1.5, 2.5}, {}};
   write_model(dir / "base", base, config_for(kVocab, false));
   write_model(dir / "post", post, config_for(kVocab, false));
-  const Error e = expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                               ErrorKind::kMismatch, {"I32", "F32"});
+  const Error e =
+      expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+                   ErrorKind::kMismatch, {"I32", "F32"});
   EXPECT_EQ(e.context().tensor, "model.scale");
 }
 

@@ -61,7 +61,8 @@ TEST(TiedEmbeddings, NewBaseTiedGetsItsOwnHeadFromItsEmbeddingPlusTheDelta) {
   ScratchDir dir;
   write_model(dir / "base", base_tensors(DType::kF32, false), config_for(kVocab, false));
   write_model(dir / "post", post_tensors(DType::kF32, false), config_for(kVocab, false));
-  write_model(dir / "new", llama_tensors(DType::kF32, kLayers, kHidden, kVocab, 3, true), config_for(kVocab, true));
+  write_model(dir / "new", llama_tensors(DType::kF32, kLayers, kHidden, kVocab, 3, true),
+              config_for(kVocab, true));
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
   const OperationSummary a = apply_delta(apply_options(dir / "new", dir / "delta", dir / "out"));
   EXPECT_TRUE(has_note(a, "new base ties"));

@@ -38,7 +38,8 @@ TEST_F(VerifyFixture, TheRightBaseIsExactEverywhere) {
 }
 
 TEST_F(VerifyFixture, AWrongBaseReportsDifferingCountsPerTensorAndInTotal) {
-  write_model(dir / "other", llama_tensors(DType::kBF16, kLayers, kHidden, kVocab, 99), config_for(kVocab, false));
+  write_model(dir / "other", llama_tensors(DType::kBF16, kLayers, kHidden, kVocab, 99),
+              config_for(kVocab, false));
   const VerifyReport r = verify_delta(verify_options(dir / "other", dir / "delta", dir / "post"));
   EXPECT_FALSE(r.exact());
   EXPECT_FALSE(r.base_matches_manifest);
@@ -97,7 +98,8 @@ TEST_F(VerifyFixture, ScaledApplicationVerifiesAgainstAScaledApplyOutput) {
 }
 
 TEST_F(VerifyFixture, JsonReportCarriesTheCounts) {
-  write_model(dir / "other", llama_tensors(DType::kBF16, kLayers, kHidden, kVocab, 99), config_for(kVocab, false));
+  write_model(dir / "other", llama_tensors(DType::kBF16, kLayers, kHidden, kVocab, 99),
+              config_for(kVocab, false));
   const VerifyReport r = verify_delta(verify_options(dir / "other", dir / "delta", dir / "post"));
   const auto j = nlohmann::json::parse(to_json(r));
   EXPECT_EQ(j["exact"], false);

@@ -31,8 +31,9 @@ void write_pair(const fs::path& dir, int base_vocab, int post_vocab, DType dtype
 TEST(VocabMismatch, IsAnErrorByDefaultNamingTheTensorBothSizesAndTheFlag) {
   ScratchDir dir;
   write_pair(dir.path(), 24, 28);
-  const Error e = expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                               ErrorKind::kMismatch, {"24", "28", "--vocab-mismatch overlap"});
+  const Error e =
+      expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+                   ErrorKind::kMismatch, {"24", "28", "--vocab-mismatch overlap"});
   EXPECT_TRUE(e.context().tensor == kEmbed || e.context().tensor == kHead) << e.context().tensor;
   EXPECT_FALSE(fs::exists(dir / "delta"));
 }
@@ -40,8 +41,8 @@ TEST(VocabMismatch, IsAnErrorByDefaultNamingTheTensorBothSizesAndTheFlag) {
 TEST(VocabMismatch, SmallerPostVocabularyIsAlsoAnErrorByDefault) {
   ScratchDir dir;
   write_pair(dir.path(), 28, 24);
-  expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); }, ErrorKind::kMismatch,
-               {"28", "24", "--vocab-mismatch"});
+  expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
+               ErrorKind::kMismatch, {"28", "24", "--vocab-mismatch"});
 }
 
 TEST(VocabMismatch, OverlapWithALargerPostVocabularyReproducesThePost) {
@@ -94,7 +95,8 @@ TEST(VocabMismatch, OverlapWithASmallerPostVocabularyKeepsTheNewBasesExtraRows) 
   co.vocab_mismatch = VocabMismatch::kOverlap;
   const OperationSummary s = compute_delta(co);
   bool noted = false;
-  for (const auto& n : s.notes) noted |= n.find("[24, 28)") != std::string::npos && n.find("keeps") != std::string::npos;
+  for (const auto& n : s.notes)
+    noted |= n.find("[24, 28)") != std::string::npos && n.find("keeps") != std::string::npos;
   EXPECT_TRUE(noted) << "the summary says what happens to the rows only the base has";
   auto ao = apply_options(dir / "base", dir / "delta", dir / "out");
   ao.vocab_mismatch = VocabMismatch::kOverlap;
@@ -114,8 +116,8 @@ TEST(VocabMismatch, ApplyingToANewBaseWithAnotherVocabularyIsAnErrorByDefault) {
   write_pair(dir.path(), 24, 24);
   write_model(dir / "new", llama_tensors(DType::kBF16, kLayers, kHidden, 30, 9), config_for(30, false));
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
-  expect_error([&] { apply_delta(apply_options(dir / "new", dir / "delta", dir / "out")); }, ErrorKind::kMismatch,
-               {"30", "24", "--vocab-mismatch overlap"});
+  expect_error([&] { apply_delta(apply_options(dir / "new", dir / "delta", dir / "out")); },
+               ErrorKind::kMismatch, {"30", "24", "--vocab-mismatch overlap"});
   EXPECT_FALSE(fs::exists(dir / "out"));
   auto ao = apply_options(dir / "new", dir / "delta", dir / "out");
   ao.vocab_mismatch = VocabMismatch::kOverlap;

@@ -1,5 +1,7 @@
 // The element kernels of ParamΔ: compute (with the exception list that makes
 // it lossless), apply, accumulate, conversions, non-finite detection.
+#include "engine/delta_kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -12,7 +14,6 @@
 
 #include "core/float_bits.h"
 #include "engine/convert.h"
-#include "engine/delta_kernels.h"
 #include "support/model_builder.h"
 
 namespace paramdelta::engine {
@@ -32,10 +33,13 @@ std::vector<double> decode(DType d, const std::vector<std::byte>& bytes) {
 
 // Random weights plus the adversarial cases: signed zeros, subnormals of the
 // dtype, magnitudes 2^20 and 2^40 apart, the largest finite values, sign flips.
-void make_pair(DType d, std::size_t n, std::uint64_t seed, std::vector<double>& base, std::vector<double>& post) {
+void make_pair(DType d, std::size_t n, std::uint64_t seed, std::vector<double>& base,
+               std::vector<double>& post) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> g(0.0, 0.02);
-  const double max = d == DType::kF16 ? 65504.0 : d == DType::kBF16 ? 3.3895313892515355e38 : 3.4028234663852886e38;
+  const double max = d == DType::kF16    ? 65504.0
+                     : d == DType::kBF16 ? 3.3895313892515355e38
+                                         : 3.4028234663852886e38;
   const double tiny = d == DType::kF16 ? 0x1p-24 : d == DType::kBF16 ? 0x1p-133 : 0x1p-149;
   const double big_gap = d == DType::kF16 ? 0x1p+14 : 0x1p+40;  // f16 cannot hold 2^40
   base.clear();
@@ -77,8 +81,8 @@ struct Computed {
   NonFinite nf;
 };
 
-Computed compute(DType bd, const std::vector<std::byte>& b, DType pd, const std::vector<std::byte>& p, DType od,
-                 std::size_t n, std::uint64_t first_index = 0, bool with_exceptions = true) {
+Computed compute(DType bd, const std::vector<std::byte>& b, DType pd, const std::vector<std::byte>& p,
+                 DType od, std::size_t n, std::uint64_t first_index = 0, bool with_exceptions = true) {
   Computed c;
   c.delta.resize(n * dtype_size(od));
   compute_delta_block(b.data(), bd, p.data(), pd, n, c.delta.data(), od, first_index,
@@ -243,7 +247,8 @@ TEST(ApplyDelta, ScaledApplicationIsWithinHalfAnUlpOfTheExactResult) {
         const long double ulp = testing::ulp_in(d, got[i] != 0 ? got[i] : exact);
         // fp32 arithmetic adds at most a few float32 ulps before the final rounding.
         const long double slack = std::ldexp(std::fabs(bq[i]) + std::fabs(scale * dq[i]), -22);
-        ASSERT_LE(std::fabs(got[i] - exact), ulp / 2 + slack) << dtype_name(d) << " scale " << scale << " [" << i << "]";
+        ASSERT_LE(std::fabs(got[i] - exact), ulp / 2 + slack)
+            << dtype_name(d) << " scale " << scale << " [" << i << "]";
         not_nearest += std::fabs(got[i] - exact) > ulp / 2;
       }
       if (d != DType::kF32) {

@@ -30,16 +30,24 @@ struct Oracle {
     return wide ? v : static_cast<double>(static_cast<float>(v));
   }
   std::uint64_t narrow(double v, DType d) const { return f64_to_bits(v, d); }
-  double sub(double a, double b) const { return wide ? a - b : static_cast<double>(static_cast<float>(a) - static_cast<float>(b)); }
-  double add(double a, double b) const { return wide ? a + b : static_cast<double>(static_cast<float>(a) + static_cast<float>(b)); }
-  double mul(double a, double b) const { return wide ? a * b : static_cast<double>(static_cast<float>(a) * static_cast<float>(b)); }
+  double sub(double a, double b) const {
+    return wide ? a - b : static_cast<double>(static_cast<float>(a) - static_cast<float>(b));
+  }
+  double add(double a, double b) const {
+    return wide ? a + b : static_cast<double>(static_cast<float>(a) + static_cast<float>(b));
+  }
+  double mul(double a, double b) const {
+    return wide ? a * b : static_cast<double>(static_cast<float>(a) * static_cast<float>(b));
+  }
 };
 
 Oracle oracle_for(DType a, DType b, DType c) {
   return Oracle{a == DType::kF64 || b == DType::kF64 || c == DType::kF64};
 }
 
-std::uint64_t bits_at(const std::vector<std::byte>& v, DType d, std::size_t i) { return element_bits(v.data(), d, i); }
+std::uint64_t bits_at(const std::vector<std::byte>& v, DType d, std::size_t i) {
+  return element_bits(v.data(), d, i);
+}
 
 void put_bits(std::vector<std::byte>& v, DType d, std::size_t i, std::uint64_t bits) {
   std::memcpy(v.data() + i * dtype_size(d), &bits, dtype_size(d));
@@ -56,37 +64,75 @@ std::vector<std::uint64_t> special_bits(DType d) {
     out.push_back(b);
     out.push_back(b | sign);
   };
-  both(0);                                   // signed zeros
-  both(1);                                   // smallest subnormal
+  both(0);  // signed zeros
+  both(1);  // smallest subnormal
   both(2);
   both(3);
   switch (d) {
     case DType::kBF16:
-      both(0x007f); both(0x0080); both(0x7f7f);  // largest subnormal, smallest normal, largest finite
-      both(0x7f80); both(0x7fc0); both(0x7f81); both(0x7fa5); both(0x7fff);  // inf, NaNs (quiet, signalling, payloads)
-      both(0x3f80); both(0x3f81);
+      both(0x007f);
+      both(0x0080);
+      both(0x7f7f);  // largest subnormal, smallest normal, largest finite
+      both(0x7f80);
+      both(0x7fc0);
+      both(0x7f81);
+      both(0x7fa5);
+      both(0x7fff);  // inf, NaNs (quiet, signalling, payloads)
+      both(0x3f80);
+      both(0x3f81);
       break;
     case DType::kF16:
-      both(0x03ff); both(0x0400); both(0x7bff);
-      both(0x7c00); both(0x7e00); both(0x7c01); both(0x7d55); both(0x7fff);
-      both(0x3c00); both(0x3c01);
+      both(0x03ff);
+      both(0x0400);
+      both(0x7bff);
+      both(0x7c00);
+      both(0x7e00);
+      both(0x7c01);
+      both(0x7d55);
+      both(0x7fff);
+      both(0x3c00);
+      both(0x3c01);
       break;
     case DType::kF32:
-      both(0x007fffff); both(0x00800000); both(0x7f7fffff);
-      both(0x7f800000); both(0x7fc00000); both(0x7f800001); both(0x7fa5a5a5); both(0x7fffffff);
-      both(0x3f800000); both(0x3f808000); both(0x3f818000); both(0x3f801000);  // bf16 and f16 ties
-      both(0x33800000); both(0x33000000);  // half's smallest subnormal and half of it
+      both(0x007fffff);
+      both(0x00800000);
+      both(0x7f7fffff);
+      both(0x7f800000);
+      both(0x7fc00000);
+      both(0x7f800001);
+      both(0x7fa5a5a5);
+      both(0x7fffffff);
+      both(0x3f800000);
+      both(0x3f808000);
+      both(0x3f818000);
+      both(0x3f801000);  // bf16 and f16 ties
+      both(0x33800000);
+      both(0x33000000);  // half's smallest subnormal and half of it
       break;
     case DType::kF64:
-      both(0x000fffffffffffffull); both(0x0010000000000000ull); both(0x7fefffffffffffffull);
-      both(0x7ff0000000000000ull); both(0x7ff8000000000000ull); both(0x7ff0000000000001ull);
-      both(0x7ff5a5a5a5a5a5a5ull); both(0x3ff0000000000000ull); both(0x3ff0000010000000ull);  // f32 tie
+      both(0x000fffffffffffffull);
+      both(0x0010000000000000ull);
+      both(0x7fefffffffffffffull);
+      both(0x7ff0000000000000ull);
+      both(0x7ff8000000000000ull);
+      both(0x7ff0000000000001ull);
+      both(0x7ff5a5a5a5a5a5a5ull);
+      both(0x3ff0000000000000ull);
+      both(0x3ff0000010000000ull);  // f32 tie
       break;
     case DType::kF8E4M3:
-      both(0x07); both(0x08); both(0x7e); both(0x7f);  // largest subnormal, smallest normal, largest, NaN
+      both(0x07);
+      both(0x08);
+      both(0x7e);
+      both(0x7f);  // largest subnormal, smallest normal, largest, NaN
       break;
     case DType::kF8E5M2:
-      both(0x03); both(0x04); both(0x7b); both(0x7c); both(0x7d); both(0x7e);
+      both(0x03);
+      both(0x04);
+      both(0x7b);
+      both(0x7c);
+      both(0x7d);
+      both(0x7e);
       break;
     default:
       break;
@@ -97,8 +143,8 @@ std::vector<std::uint64_t> special_bits(DType d) {
 // Base and post vectors of length n: every pair of special values, values
 // whose difference is a rounding tie of `tie_dtype`, near-equal pairs of
 // ordinary weights, and random bit patterns.
-void make_inputs(DType bd, DType pd, DType tie_dtype, std::size_t n, std::uint64_t seed, std::vector<std::byte>& base,
-                 std::vector<std::byte>& post) {
+void make_inputs(DType bd, DType pd, DType tie_dtype, std::size_t n, std::uint64_t seed,
+                 std::vector<std::byte>& base, std::vector<std::byte>& post) {
   std::mt19937_64 rng(seed);
   base.assign(n * dtype_size(bd), std::byte{0});
   post.assign(n * dtype_size(pd), std::byte{0});
@@ -189,8 +235,12 @@ TEST_P(FusedCompute, MatchesTheElementwiseDefinition) {
     ASSERT_EQ(ex.post.size(), want_index.size() * dtype_size(pd));
     for (std::size_t k = 0; k < want_index.size(); ++k) {
       const std::size_t i = want_index[k] - 100;
-      EXPECT_EQ(std::memcmp(ex.base.data() + k * dtype_size(bd), base.data() + i * dtype_size(bd), dtype_size(bd)), 0);
-      EXPECT_EQ(std::memcmp(ex.post.data() + k * dtype_size(pd), post.data() + i * dtype_size(pd), dtype_size(pd)), 0);
+      EXPECT_EQ(
+          std::memcmp(ex.base.data() + k * dtype_size(bd), base.data() + i * dtype_size(bd), dtype_size(bd)),
+          0);
+      EXPECT_EQ(
+          std::memcmp(ex.post.data() + k * dtype_size(pd), post.data() + i * dtype_size(pd), dtype_size(pd)),
+          0);
     }
     for (const NonFinite* got : {&nf, &nf_compact}) {
       EXPECT_EQ(got->found, want_nf.found) << "n " << n;
@@ -215,7 +265,8 @@ TEST_P(FusedCompute, ApplyWithTheExceptionsGivesThePostBack) {
   compute_delta_block(base.data(), bd, post.data(), pd, n, delta.data(), od, 0, &ex, nf);
   apply_delta_block(base.data(), bd, delta.data(), od, n, 1.0f, out.data(), pd);
   for (std::size_t k = 0; k < ex.index.size(); ++k) {
-    std::memcpy(out.data() + ex.index[k] * dtype_size(pd), ex.post.data() + k * dtype_size(pd), dtype_size(pd));
+    std::memcpy(out.data() + ex.index[k] * dtype_size(pd), ex.post.data() + k * dtype_size(pd),
+                dtype_size(pd));
   }
   EXPECT_EQ(out, post);
 }
@@ -226,7 +277,8 @@ TEST_P(FusedApply, MatchesTheElementwiseDefinitionAndReportsNonFiniteResults) {
   const auto [bd, dd, od] = GetParam();
   const Oracle o = oracle_for(bd, dd, od);
   for (float scale : {1.0f, 0.5f, -1.25f, 3.0f}) {
-    for (std::size_t n : {std::size_t{1}, std::size_t{15}, std::size_t{64}, std::size_t{1000}, std::size_t{3001}}) {
+    for (std::size_t n :
+         {std::size_t{1}, std::size_t{15}, std::size_t{64}, std::size_t{1000}, std::size_t{3001}}) {
       std::vector<std::byte> base, delta;
       make_inputs(bd, dd, od, n, n + 17, base, delta);
       std::vector<std::byte> out(n * dtype_size(od));
@@ -260,13 +312,18 @@ TEST(FusedApply, FiniteResultsAreNotFlaggedOnTheFastPath) {
     std::vector<std::byte> bb(b.size() * dtype_size(d)), xb(bb.size()), out(bb.size());
     store_from_f64(b.data(), b.size(), d, bb.data());
     store_from_f64(x.data(), x.size(), d, xb.data());
-    EXPECT_FALSE(apply_delta_block(bb.data(), d, xb.data(), d, b.size(), 1.0f, out.data(), d)) << dtype_name(d);
+    EXPECT_FALSE(apply_delta_block(bb.data(), d, xb.data(), d, b.size(), 1.0f, out.data(), d))
+        << dtype_name(d);
     // One overflow to infinity is flagged.
-    const double huge = d == DType::kF16 ? 60000.0 : d == DType::kBF16 ? 3e38 : d == DType::kF32 ? 3e38 : 1.7e308;
+    const double huge = d == DType::kF16    ? 60000.0
+                        : d == DType::kBF16 ? 3e38
+                        : d == DType::kF32  ? 3e38
+                                            : 1.7e308;
     const std::uint64_t hb = f64_to_bits(huge, d);
     std::memcpy(bb.data() + 500 * dtype_size(d), &hb, dtype_size(d));
     std::memcpy(xb.data() + 500 * dtype_size(d), &hb, dtype_size(d));
-    EXPECT_TRUE(apply_delta_block(bb.data(), d, xb.data(), d, b.size(), 1.0f, out.data(), d)) << dtype_name(d);
+    EXPECT_TRUE(apply_delta_block(bb.data(), d, xb.data(), d, b.size(), 1.0f, out.data(), d))
+        << dtype_name(d);
   }
 }
 
@@ -276,7 +333,8 @@ std::string combo_name(const ::testing::TestParamInfo<std::tuple<DType, DType, D
     for (char& c : s) c = c == '_' ? 'x' : c;
     return s;
   };
-  return clean(std::get<0>(info.param)) + "_" + clean(std::get<1>(info.param)) + "_" + clean(std::get<2>(info.param));
+  return clean(std::get<0>(info.param)) + "_" + clean(std::get<1>(info.param)) + "_" +
+         clean(std::get<2>(info.param));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFloatCombinations, FusedCompute,
@@ -294,8 +352,8 @@ INSTANTIATE_TEST_SUITE_P(AllFloatCombinations, FusedApply,
 TEST(ElementCodecs, F16NarrowingMatchesTheReferenceConversion) {
   std::size_t checked = 0;
   for (std::uint32_t high = 0; high < 0x10000u; ++high) {
-    for (std::uint32_t low : {0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x1fffu, 0x2000u, 0x3000u, 0x8000u, 0xffffu,
-                              0x7fffu, 0x4000u}) {
+    for (std::uint32_t low : {0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x1fffu, 0x2000u, 0x3000u, 0x8000u,
+                              0xffffu, 0x7fffu, 0x4000u}) {
       const float v = std::bit_cast<float>((high << 16) | low);
       ASSERT_EQ(codec::F16::narrow(v), fp::f32_to_f16(v)) << std::hex << ((high << 16) | low);
       ++checked;
@@ -314,7 +372,8 @@ TEST(ElementCodecs, MarkersFlagExactlyTheNaNsAndInfinities) {
     EXPECT_EQ((codec::F32::marker(bits) & codec::F32::kTop) != 0, !std::isfinite(std::bit_cast<float>(bits)));
   }
   for (std::uint64_t bits : {0x7ff0000000000000ull, 0xfff8000000000000ull, 0x7fefffffffffffffull, 1ull}) {
-    EXPECT_EQ((codec::F64::marker(bits) & codec::F64::kTop) != 0, !std::isfinite(std::bit_cast<double>(bits)));
+    EXPECT_EQ((codec::F64::marker(bits) & codec::F64::kTop) != 0,
+              !std::isfinite(std::bit_cast<double>(bits)));
   }
 }
 

@@ -1,8 +1,8 @@
+#include "engine/tensor_hash.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "engine/tensor_hash.h"
 
 namespace paramdelta::engine {
 namespace {

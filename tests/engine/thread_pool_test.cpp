@@ -1,11 +1,11 @@
+#include "engine/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <set>
 #include <stdexcept>
 #include <vector>
-
-#include "engine/thread_pool.h"
 
 namespace paramdelta::engine {
 namespace {

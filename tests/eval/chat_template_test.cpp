@@ -70,7 +70,8 @@ TEST(ChatTemplate, TrimBlocksAndLstripBlocksAsHuggingFaceConfiguresJinja) {
       "  {% endif %}\n"
       "{% endfor %}\n"
       "done";
-  EXPECT_EQ(render(tmpl, conversation({{"user", "Hi"}, {"assistant", "x"}, {"user", "Yo"}})), "U: Hi\nU: Yo\ndone");
+  EXPECT_EQ(render(tmpl, conversation({{"user", "Hi"}, {"assistant", "x"}, {"user", "Yo"}})),
+            "U: Hi\nU: Yo\ndone");
   // lstrip only applies at the start of a line; "{%+" keeps the indentation.
   EXPECT_EQ(render("a {% if true %}b{% endif %}"), "a b");
   EXPECT_EQ(render("  {%+ if true %}x{% endif %}"), "  x");
@@ -91,12 +92,15 @@ TEST(ChatTemplate, LoopVariablesAndScoping) {
                    "{% if loop.last %}L{% endif %}{{ loop.revindex0 }},{% endfor %}",
                    three),
             "1/3F2,2/31,3/3L0,");
-  EXPECT_EQ(render("{% for m in messages %}{% if loop.previtem is defined %}{{ loop.previtem.content }}{% endif %}>"
-                   "{{ m.content }}>{% if loop.nextitem is defined %}{{ loop.nextitem.content }}{% endif %};{% endfor %}",
-                   three),
-            ">a>b;a>b>c;b>c>;");
+  EXPECT_EQ(
+      render("{% for m in messages %}{% if loop.previtem is defined %}{{ loop.previtem.content }}{% endif %}>"
+             "{{ m.content }}>{% if loop.nextitem is defined %}{{ loop.nextitem.content }}{% endif %};{% "
+             "endfor %}",
+             three),
+      ">a>b;a>b>c;b>c>;");
   // A variable set inside a loop does not leak out of it (Jinja scoping); one set at top level does.
-  EXPECT_EQ(render("{% set x = 1 %}{% for m in messages %}{% set x = 5 %}{{ x }}{% endfor %}{{ x }}", three), "5551");
+  EXPECT_EQ(render("{% set x = 1 %}{% for m in messages %}{% set x = 5 %}{{ x }}{% endfor %}{{ x }}", three),
+            "5551");
 }
 
 TEST(ChatTemplate, ExpressionSemantics) {
@@ -108,14 +112,17 @@ TEST(ChatTemplate, ExpressionSemantics) {
   EXPECT_EQ(render("{{ x is defined }} {{ x is not defined }} {{ none is none }} {{ tools is none }}"),
             "False True True True");
   EXPECT_EQ(render("{{ 'yes' if add_generation_prompt else 'no' }}{{ 'x' if false }}"), "yes");
-  EXPECT_EQ(render("{{ none }}|{{ undefined_thing }}|{{ true }}|{{ (1 + 2) * 3 }}|{{ -7 % 3 }}|{{ 'a' ~ 1 }}"),
-            "None||True|9|2|a1");
+  EXPECT_EQ(
+      render("{{ none }}|{{ undefined_thing }}|{{ true }}|{{ (1 + 2) * 3 }}|{{ -7 % 3 }}|{{ 'a' ~ 1 }}"),
+      "None||True|9|2|a1");
   EXPECT_EQ(render("{{ '' or 'fallback' }} {{ 'a' and 'b' }} {{ not messages }}"), "fallback b False");
-  EXPECT_EQ(render("{{ '  pad\t'.strip() }}|{{ '  pad '.lstrip() }}|{{ ' pad  '.rstrip() }}|{{ ' t ' | trim }}"),
-            "pad|pad | pad|t");
+  EXPECT_EQ(
+      render("{{ '  pad\t'.strip() }}|{{ '  pad '.lstrip() }}|{{ ' pad  '.rstrip() }}|{{ ' t ' | trim }}"),
+      "pad|pad | pad|t");
   EXPECT_EQ(render("{{ \"it's\" }} {{ 'say \"hi\"\\n' }}"), "it's say \"hi\"\n");
   EXPECT_EQ(render("{{ 'abc'[1:] }}{{ ([1, 2] + [3]) | length }}"), "bc3");
-  EXPECT_EQ(render("{% if 2 > 1 and 'b' >= 'a' and 1 != 2 %}ok{% elif true %}no{% else %}no{% endif %}"), "ok");
+  EXPECT_EQ(render("{% if 2 > 1 and 'b' >= 'a' and 1 != 2 %}ok{% elif true %}no{% else %}no{% endif %}"),
+            "ok");
 }
 
 TEST(ChatTemplate, UnsupportedConstructsInBranchesNotTakenDoNotMatter) {
@@ -205,7 +212,8 @@ TEST(ChatTemplate, RealTemplatesRenderLongConversationsWithinTheLimits) {
   std::vector<ChatMessage> messages;
   std::size_t content_bytes = 0;
   for (int i = 0; i < 4000; ++i) {
-    messages.push_back({i % 2 == 0 ? "user" : "assistant", std::string(500, static_cast<char>('a' + i % 26))});
+    messages.push_back(
+        {i % 2 == 0 ? "user" : "assistant", std::string(500, static_cast<char>('a' + i % 26))});
     content_bytes += 500;
   }
   messages.push_back({"user", std::string(4u << 20, 'x')});  // one 4 MiB message
@@ -225,15 +233,21 @@ std::string hostile_file(const std::string& name) {
 // Found by fuzzing: eight nested loops over ten items (10^8 iterations).
 TEST(ChatTemplate, NestedLoopsStopAtTheWorkLimit) {
   const std::string e = error_of(hostile_file("chat_template_nested_loops.jinja"));
-  EXPECT_EQ(e.rfind("tokenizer_config.json: field 'chat_template': chat template line 1: rendering exceeds the "
-                    "work limit of ", 0), 0u) << e;
+  EXPECT_EQ(
+      e.rfind("tokenizer_config.json: field 'chat_template': chat template line 1: rendering exceeds the "
+              "work limit of ",
+              0),
+      0u)
+      << e;
   EXPECT_NE(e.find("steps"), std::string::npos) << e;
 }
 
 // Found by fuzzing: a string doubled 33 times (16 GiB).
 TEST(ChatTemplate, StringDoublingStopsAtTheSizeLimit) {
   const std::string e = error_of(hostile_file("chat_template_doubling.jinja"));
-  EXPECT_EQ(e.rfind("tokenizer_config.json: field 'chat_template': chat template line 1: a string of ", 0), 0u) << e;
+  EXPECT_EQ(e.rfind("tokenizer_config.json: field 'chat_template': chat template line 1: a string of ", 0),
+            0u)
+      << e;
   EXPECT_NE(e.find("exceeds the size limit of 16 MiB"), std::string::npos) << e;
 }
 
@@ -257,7 +271,8 @@ TEST(ChatTemplate, EveryWayToMultiplyWorkOrSizeIsBounded) {
            repeated("{% for i in l %}", 5) + "{% set y = x %}" + repeated("{% endfor %}", 5),
        "work limit"},
       // A list doubled past a million items.
-      {"{% set l = [1] %}" + repeated("{% set l = l + l %}", 25) + "{{ l | length }}", "size limit of 1048576 items"},
+      {"{% set l = [1] %}" + repeated("{% set l = l + l %}", 25) + "{{ l | length }}",
+       "size limit of 1048576 items"},
       // The rendered text itself.
       {"{% set x = 'ab' %}" + repeated("{% set x = x + x %}", 22) + repeated("{{ x }}", 3),
        "the rendered text exceeds the size limit"},
@@ -275,8 +290,8 @@ TEST(ChatTemplate, EveryWayToMultiplyWorkOrSizeIsBounded) {
 // "in" on strings is linear: a naive search of "aa...ab" in "aa...a" is
 // quadratic (10^12 comparisons here) and would not finish.
 TEST(ChatTemplate, SubstringSearchIsLinear) {
-  const std::string tmpl = "{% set x = 'a' %}" + repeated("{% set x = x + x %}", 21) +
-                           "{% set y = 'a' %}" + repeated("{% set y = y + y %}", 20) + "{{ (y ~ 'b') in x }}{{ y in x }}";
+  const std::string tmpl = "{% set x = 'a' %}" + repeated("{% set x = x + x %}", 21) + "{% set y = 'a' %}" +
+                           repeated("{% set y = y + y %}", 20) + "{{ (y ~ 'b') in x }}{{ y in x }}";
   EXPECT_EQ(render(tmpl), "FalseTrue");
 }
 
@@ -296,8 +311,9 @@ TEST(ChatTemplate, LimitsAreParameters) {
     render(body, globals, label, tight);
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(format_error_line(e).find("t.jinja: field 'chat_template': chat template line 1: rendering exceeds the "
-                                        "work limit of 5 steps"),
+    EXPECT_NE(format_error_line(e).find(
+                  "t.jinja: field 'chat_template': chat template line 1: rendering exceeds the "
+                  "work limit of 5 steps"),
               std::string::npos)
         << format_error_line(e);
   }

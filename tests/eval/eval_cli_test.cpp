@@ -10,7 +10,9 @@ namespace {
 using testing::run_cli;
 using testing::ScratchDir;
 
-std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+std::size_t lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 class EvalCli : public ::testing::Test {
  protected:
@@ -48,8 +50,8 @@ TEST_F(EvalCli, LogitsRejectsBadIds) {
 
 TEST_F(EvalCli, EvalUsageErrors) {
   testing::write_file(dir_ / "text.txt", "hello");
-  auto r = run_cli({"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(), "--metric",
-                    "bleu"});
+  auto r = run_cli(
+      {"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(), "--metric", "bleu"});
   EXPECT_EQ(r.exit_code, 2);
   r = run_cli({"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(), "--metric",
                "perplexity", "--chat-template"});
@@ -66,8 +68,8 @@ TEST_F(EvalCli, EvalUsageErrors) {
 
 TEST_F(EvalCli, EvalWithoutATokenizerSaysSo) {
   testing::write_file(dir_ / "text.txt", "hello world");
-  auto r = run_cli({"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(), "--metric",
-                    "perplexity"});
+  auto r = run_cli({"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(),
+                    "--metric", "perplexity"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("tokenizer.json"), std::string::npos) << r.err;
 }

@@ -49,11 +49,14 @@ using TensorMap = std::map<std::string, TensorData>;
 inline TensorMap tiny_llama_tensors(const nlohmann::json& config, unsigned seed = 1) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const std::uint64_t hidden = config["hidden_size"], inter = config["intermediate_size"], vocab = config["vocab_size"];
+  const std::uint64_t hidden = config["hidden_size"], inter = config["intermediate_size"],
+                      vocab = config["vocab_size"];
   const std::uint64_t heads = config["num_attention_heads"], kv_heads = config["num_key_value_heads"];
-  const std::uint64_t head_dim = config.contains("head_dim") ? config["head_dim"].get<std::uint64_t>() : hidden / heads;
+  const std::uint64_t head_dim =
+      config.contains("head_dim") ? config["head_dim"].get<std::uint64_t>() : hidden / heads;
   TensorMap tensors;
-  auto add = [&](const std::string& name, std::vector<std::uint64_t> shape, float scale, float centre = 0.0f) {
+  auto add = [&](const std::string& name, std::vector<std::uint64_t> shape, float scale,
+                 float centre = 0.0f) {
     TensorData t;
     t.shape = shape;
     std::uint64_t n = 1;
@@ -87,7 +90,8 @@ inline TensorMap tiny_llama_tensors(const nlohmann::json& config, unsigned seed 
 }
 
 // Writes model.safetensors and config.json into `dir`.
-inline void write_tiny_model(const std::filesystem::path& dir, const nlohmann::json& config, const TensorMap& tensors) {
+inline void write_tiny_model(const std::filesystem::path& dir, const nlohmann::json& config,
+                             const TensorMap& tensors) {
   std::filesystem::create_directories(dir);
   nlohmann::json header = nlohmann::json::object();
   std::string data;
@@ -97,7 +101,8 @@ inline void write_tiny_model(const std::filesystem::path& dir, const nlohmann::j
       bytes.resize(t.values.size() * sizeof(float));
       std::memcpy(bytes.data(), t.values.data(), bytes.size());
     }
-    header[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + bytes.size()}}};
+    header[name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + bytes.size()}}};
     data += bytes;
   }
   std::string json = header.dump();

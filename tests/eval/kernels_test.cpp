@@ -1,11 +1,11 @@
 // The forward pass's building blocks on small cases worked out by hand.
+#include "eval/kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numbers>
 #include <vector>
-
-#include "eval/kernels.h"
 
 namespace paramdelta::eval {
 namespace {

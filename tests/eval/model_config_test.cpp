@@ -87,8 +87,11 @@ TEST(ModelConfig, Llama3RopeScalingKeepsSlowsAndBlendsFrequencyBands) {
   json c = testing::tiny_llama_config();
   c["head_dim"] = 16;
   c["rope_theta"] = 500000.0;
-  c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
+  c["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 64}};
   ModelConfig config = parse(c);
   EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kLlama3);
   std::vector<double> f = rope_inverse_frequencies(config);

@@ -1,5 +1,7 @@
 // Loading a model directory (shape checks against config.json, hostile
 // inputs) and the key/value cache's equivalence with a full recomputation.
+#include "paramdelta/model.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include "eval_test_models.h"
 #include "paramdelta/error.h"
 #include "paramdelta/evaluate.h"
-#include "paramdelta/model.h"
 
 namespace paramdelta {
 namespace {

@@ -22,7 +22,8 @@ TEST(Tasks, ParsesBothShapesSkippingBlankLines) {
       "\xEF\xBB\xBF{\"prompt\": \"2+2=\", \"answer\": \" 4\", \"stop\": [\"\\n\", \".\"]}\r\n"
       "\n"
       "   \n"
-      "{\"prompt\": \"Sky is\", \"choices\": [\" blue\", \" green\"], \"label\": 0, \"system\": \"Be brief.\"}\n"
+      "{\"prompt\": \"Sky is\", \"choices\": [\" blue\", \" green\"], \"label\": 0, \"system\": \"Be "
+      "brief.\"}\n"
       "{\"prompt\": \"x\", \"answer\": \"y\", \"stop\": \"!\"}";
   std::vector<Task> tasks = parse_tasks_jsonl(text, "tasks.jsonl");
   ASSERT_EQ(tasks.size(), 3u);
@@ -79,9 +80,10 @@ TEST(Tasks, ErrorsNameFileLineAndField) {
 
 TEST(Tasks, OtherFieldsAreIgnoredAndReported) {
   std::vector<std::string> ignored;
-  auto tasks = parse_tasks_jsonl("{\"prompt\": \"a\", \"answer\": \"b\", \"task\": \"city\", \"id\": 7}\n"
-                                 "{\"prompt\": \"a\", \"answer\": \"b\", \"stops\": [\".\"]}\n",
-                                 "tasks.jsonl", 0, &ignored);
+  auto tasks = parse_tasks_jsonl(
+      "{\"prompt\": \"a\", \"answer\": \"b\", \"task\": \"city\", \"id\": 7}\n"
+      "{\"prompt\": \"a\", \"answer\": \"b\", \"stops\": [\".\"]}\n",
+      "tasks.jsonl", 0, &ignored);
   EXPECT_EQ(tasks.size(), 2u);
   EXPECT_EQ(ignored, (std::vector<std::string>{"id", "stops", "task"}));
   EXPECT_FALSE(tasks[1].stop.has_value());
@@ -94,7 +96,8 @@ TEST(Tasks, ReadsAFileAndNamesIt) {
     read_tasks_jsonl(dir / "t.jsonl");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(format_error_line(e).find((dir / "t.jsonl").string() + ":2"), std::string::npos) << format_error_line(e);
+    EXPECT_NE(format_error_line(e).find((dir / "t.jsonl").string() + ":2"), std::string::npos)
+        << format_error_line(e);
   }
   EXPECT_THROW(read_tasks_jsonl(dir / "missing.jsonl"), Error);
 }

@@ -20,8 +20,8 @@ json char_tokenizer(const json& added) {
 
 TEST(TokenizerAddedTokens, SpecialTokensAreCutOutLongestFirst) {
   ScratchDir dir;
-  Tokenizer t = load_tokenizer(dir, char_tokenizer(json::array({added_token(9, "<|a|>", true),
-                                                                 added_token(10, "<|a|><|a|>", true)})));
+  Tokenizer t = load_tokenizer(
+      dir, char_tokenizer(json::array({added_token(9, "<|a|>", true), added_token(10, "<|a|><|a|>", true)})));
   EXPECT_EQ(t.encode("b<|a|>c"), (Ids{1, 9, 2}));
   EXPECT_EQ(t.encode("<|a|><|a|><|a|>"), (Ids{10, 9}));
   EXPECT_EQ(t.encode("<|a|"), (Ids{6, 8, 0, 8}));  // incomplete: plain characters
@@ -31,8 +31,9 @@ TEST(TokenizerAddedTokens, SpecialTokensAreCutOutLongestFirst) {
 
 TEST(TokenizerAddedTokens, LstripAndRstripSwallowSpaces) {
   ScratchDir dir;
-  Tokenizer t = load_tokenizer(dir, char_tokenizer(json::array({added_token(9, "<L>", false, true, false),
-                                                                 added_token(10, "<R>", false, false, true)})));
+  Tokenizer t =
+      load_tokenizer(dir, char_tokenizer(json::array({added_token(9, "<L>", false, true, false),
+                                                      added_token(10, "<R>", false, false, true)})));
   EXPECT_EQ(t.encode("a  <L>  b"), (Ids{0, 9, 5, 5, 1}));
   EXPECT_EQ(t.encode("a  <R>  b"), (Ids{0, 5, 5, 10, 1}));
   EXPECT_EQ(t.encode("a <R> <L> b"), (Ids{0, 5, 10, 9, 5, 1}));
@@ -40,7 +41,8 @@ TEST(TokenizerAddedTokens, LstripAndRstripSwallowSpaces) {
 
 TEST(TokenizerAddedTokens, SingleWordTokensMatchOnlyWholeWords) {
   ScratchDir dir;
-  Tokenizer t = load_tokenizer(dir, char_tokenizer(json::array({added_token(9, "ab", false, false, false, true)})));
+  Tokenizer t =
+      load_tokenizer(dir, char_tokenizer(json::array({added_token(9, "ab", false, false, false, true)})));
   EXPECT_EQ(t.encode("ab"), (Ids{9}));
   EXPECT_EQ(t.encode("c ab d"), (Ids{2, 5, 9, 5, 3}));
   EXPECT_EQ(t.encode("cab"), (Ids{2, 0, 1}));
@@ -50,20 +52,19 @@ TEST(TokenizerAddedTokens, SingleWordTokensMatchOnlyWholeWords) {
 
 TEST(TokenizerAddedTokens, NormalizedTokensMatchTheNormalizedText) {
   ScratchDir dir;
-  json doc = char_tokenizer(json::array({added_token(9, "bc", false, false, false, false, /*normalized=*/true),
-                                         added_token(10, "dd", false, false, false, false, /*normalized=*/false)}));
+  json doc =
+      char_tokenizer(json::array({added_token(9, "bc", false, false, false, false, /*normalized=*/true),
+                                  added_token(10, "dd", false, false, false, false, /*normalized=*/false)}));
   // The normalizer turns 'e' into "bc" and 'a' into "dd".
-  doc["normalizer"] = json{{"type", "Sequence"},
-                           {"normalizers", json::array({json{{"type", "Replace"},
-                                                             {"pattern", json{{"String", "e"}}},
-                                                             {"content", "bc"}},
-                                                        json{{"type", "Replace"},
-                                                             {"pattern", json{{"String", "a"}}},
-                                                             {"content", "dd"}}})}};
+  doc["normalizer"] =
+      json{{"type", "Sequence"},
+           {"normalizers",
+            json::array({json{{"type", "Replace"}, {"pattern", json{{"String", "e"}}}, {"content", "bc"}},
+                         json{{"type", "Replace"}, {"pattern", json{{"String", "a"}}}, {"content", "dd"}}})}};
   Tokenizer t = load_tokenizer(dir, doc);
-  EXPECT_EQ(t.encode("e"), (Ids{9}));       // normalized text "bc" matches the normalized token
-  EXPECT_EQ(t.encode("a"), (Ids{3, 3}));    // "dd" appears only after normalization: raw token misses it
-  EXPECT_EQ(t.encode("dd"), (Ids{10}));     // the raw text does match it
+  EXPECT_EQ(t.encode("e"), (Ids{9}));     // normalized text "bc" matches the normalized token
+  EXPECT_EQ(t.encode("a"), (Ids{3, 3}));  // "dd" appears only after normalization: raw token misses it
+  EXPECT_EQ(t.encode("dd"), (Ids{10}));   // the raw text does match it
 }
 
 TEST(TokenizerAddedTokens, TemplateAddsBosAndEosOnlyWhenAsked) {
@@ -92,9 +93,9 @@ TEST(TokenizerAddedTokens, IdsAreAssignedAsHuggingFaceDoes) {
   ScratchDir dir;
   // An added token already in the vocabulary keeps its vocabulary id; new ones
   // follow the vocabulary (9 entries).
-  Tokenizer t = load_tokenizer(dir, char_tokenizer(json::array({added_token(4, "e", true),
-                                                                 added_token(9, "<x>", true),
-                                                                 added_token(10, "<y>", false)})));
+  Tokenizer t =
+      load_tokenizer(dir, char_tokenizer(json::array({added_token(4, "e", true), added_token(9, "<x>", true),
+                                                      added_token(10, "<y>", false)})));
   EXPECT_EQ(t.token_to_id("e"), 4);
   EXPECT_EQ(t.token_to_id("<x>"), 9);
   EXPECT_EQ(t.token_to_id("<y>"), 10);

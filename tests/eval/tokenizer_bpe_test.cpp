@@ -83,14 +83,20 @@ TEST(TokenizerBpe, UnknownCharactersFuseOnlyWhenAsked) {
   model["unk_token"] = "<unk>";
   model["fuse_unk"] = true;
   Tokenizer fused = load_tokenizer(dir, tokenizer_doc(model));
-  EXPECT_EQ(fused.encode("a\xE4\xB8\xAD\xE6\x96\x87" "a"), (Ids{1, 0, 1}));
+  EXPECT_EQ(fused.encode("a\xE4\xB8\xAD\xE6\x96\x87"
+                         "a"),
+            (Ids{1, 0, 1}));
   model["fuse_unk"] = false;
   Tokenizer separate = load_tokenizer(dir, tokenizer_doc(model));
-  EXPECT_EQ(separate.encode("a\xE4\xB8\xAD\xE6\x96\x87" "a"), (Ids{1, 0, 0, 1}));
+  EXPECT_EQ(separate.encode("a\xE4\xB8\xAD\xE6\x96\x87"
+                            "a"),
+            (Ids{1, 0, 0, 1}));
   // Without unk_token, unknown characters are dropped (as Hugging Face does).
   model["unk_token"] = nullptr;
   Tokenizer dropping = load_tokenizer(dir, tokenizer_doc(model));
-  EXPECT_EQ(dropping.encode("a\xE4\xB8\xAD" "a"), (Ids{1, 1}));
+  EXPECT_EQ(dropping.encode("a\xE4\xB8\xAD"
+                            "a"),
+            (Ids{1, 1}));
 }
 
 TEST(TokenizerBpe, IgnoreMergesTakesWholeWordsFromTheVocabulary) {

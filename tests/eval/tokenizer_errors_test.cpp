@@ -123,7 +123,6 @@ TEST(TokenizerErrors, BrokenModelsNameTheField) {
   doc["model"]["vocab"]["b"] = 10000000;  // far beyond a 3-entry vocabulary
   EXPECT_NE(load_error(doc.dump()).find("field 'model.vocab'"), std::string::npos);
 
-
   doc = valid_doc();
   doc["added_tokens"] = json::array({json{{"id", 3}, {"special", true}}});
   EXPECT_NE(load_error(doc.dump()).find("field 'added_tokens[0].content'"), std::string::npos);
@@ -145,13 +144,15 @@ TEST(TokenizerErrors, MissingUnkTokenFailsOnlyWhenNeeded) {
     t.encode("abc");
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(format_error_line(e).find("field 'model.unk_token'"), std::string::npos) << format_error_line(e);
+    EXPECT_NE(format_error_line(e).find("field 'model.unk_token'"), std::string::npos)
+        << format_error_line(e);
   }
 }
 
 TEST(TokenizerErrors, BadPatternsNameTheField) {
   json doc = valid_doc();
-  doc["pre_tokenizer"] = json{{"type", "Split"}, {"pattern", json{{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+  doc["pre_tokenizer"] =
+      json{{"type", "Split"}, {"pattern", json{{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   std::string line = load_error(doc.dump());
   EXPECT_NE(line.find("field 'pre_tokenizer.pattern.Regex'"), std::string::npos) << line;
 
@@ -177,7 +178,8 @@ TEST(TokenizerErrors, CatastrophicBacktrackingIsStoppedNotHung) {
   ScratchDir dir;
   json doc = valid_doc();
   // Exponential backtracking on a run of a's not followed by b: the engine's limit ends it with an error.
-  doc["pre_tokenizer"] = json{{"type", "Split"}, {"pattern", json{{"Regex", "(a+)+b"}}}, {"behavior", "Isolated"}};
+  doc["pre_tokenizer"] =
+      json{{"type", "Split"}, {"pattern", json{{"Regex", "(a+)+b"}}}, {"behavior", "Isolated"}};
   Tokenizer t = load_tokenizer(dir, doc);
   EXPECT_EQ(t.encode("aab"), (std::vector<std::int32_t>{0, 2}));
   try {

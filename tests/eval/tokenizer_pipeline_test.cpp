@@ -44,7 +44,8 @@ TEST(TokenizerPipeline, ByteLevelRoundTripsAnyText) {
   Tokenizer t = load_tokenizer(dir, byte_level_doc());
   EXPECT_EQ(t.encode("a wo"), (Ids{'a', 257}));
   EXPECT_EQ(t.encode(" w\n"), (Ids{256, '\n'}));
-  for (const std::string text : {"", "Hello, world!", "caf\xC3\xA9 \xF0\x9F\x98\x80\t\n  x", "a<|endoftext|>b"}) {
+  for (const std::string text :
+       {"", "Hello, world!", "caf\xC3\xA9 \xF0\x9F\x98\x80\t\n  x", "a<|endoftext|>b"}) {
     EXPECT_EQ(t.decode(t.encode(text)), text);
   }
   EXPECT_EQ(t.encode("a<|endoftext|>b"), (Ids{'a', 258, 'b'}));
@@ -68,8 +69,8 @@ json sentencepiece_doc() {
   model["unk_token"] = "<unk>";
   model["fuse_unk"] = true;
   json doc = tokenizer_doc(model);
-  doc["added_tokens"] = json::array({added_token(0, "<unk>", true), added_token(1, "<s>", true),
-                                     added_token(2, "</s>", true)});
+  doc["added_tokens"] =
+      json::array({added_token(0, "<unk>", true), added_token(1, "<s>", true), added_token(2, "</s>", true)});
   doc["normalizer"] = json::parse(R"({"type": "Sequence", "normalizers": [
       {"type": "Prepend", "prepend": "\u2581"},
       {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]})");

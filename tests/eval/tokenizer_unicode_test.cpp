@@ -26,10 +26,10 @@ TEST(TokenizerUnicode, FindsInvalidUtf8) {
   EXPECT_EQ(find_invalid_utf8("plain"), std::nullopt);
   EXPECT_EQ(find_invalid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"), std::nullopt);
   EXPECT_EQ(find_invalid_utf8("ab\x80"), 2u);
-  EXPECT_EQ(find_invalid_utf8("\xE0\x80\x80"), 0u);          // overlong
-  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);         // surrogate
-  EXPECT_EQ(find_invalid_utf8("\xF4\x90\x80\x80"), 0u);      // above U+10FFFF
-  EXPECT_EQ(find_invalid_utf8("ok\xE2\x82"), 2u);            // truncated
+  EXPECT_EQ(find_invalid_utf8("\xE0\x80\x80"), 0u);      // overlong
+  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);     // surrogate
+  EXPECT_EQ(find_invalid_utf8("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(find_invalid_utf8("ok\xE2\x82"), 2u);        // truncated
 }
 
 TEST(TokenizerUnicode, LossyDecodingReplacesMaximalSubparts) {
@@ -51,8 +51,17 @@ TEST(TokenizerUnicode, WhiteSpaceIsTheUnicodeProperty) {
 
 TEST(TokenizerUnicode, RegexShorthandsMeanWhatOnigurumaMeans) {
   // \s: Unicode white space, but not U+180E (PCRE2 alone would match it).
-  EXPECT_EQ(matches(R"(\s+)", "a \xE1\xA0\x8E" "b\xC2\x85" "c"), (Strings{" ", "\xC2\x85"}));
-  EXPECT_EQ(matches(R"(\S+)", "a \xE1\xA0\x8E" "b"), (Strings{"a", "\xE1\xA0\x8E" "b"}));
+  EXPECT_EQ(matches(R"(\s+)",
+                    "a \xE1\xA0\x8E"
+                    "b\xC2\x85"
+                    "c"),
+            (Strings{" ", "\xC2\x85"}));
+  EXPECT_EQ(matches(R"(\S+)",
+                    "a \xE1\xA0\x8E"
+                    "b"),
+            (Strings{"a",
+                     "\xE1\xA0\x8E"
+                     "b"}));
   // \w: includes marks and superscript two; PCRE2 alone has no marks.
   EXPECT_EQ(matches(R"(\w+)", "e\xCC\x81x\xC2\xB2-y"), (Strings{"e\xCC\x81x\xC2\xB2", "y"}));
   // Word boundaries follow that \w: no boundary between a letter and its combining mark.
@@ -97,12 +106,12 @@ TEST(TokenizerUnicode, LongRunsDoNotHitTheBacktrackingLimit) {
 }
 
 TEST(TokenizerUnicode, NfcComposesReordersAndKeepsComposedText) {
-  EXPECT_EQ(nfc("e\xCC\x81"), "\xC3\xA9");                             // e + acute -> é
-  EXPECT_EQ(nfc("\xC3\xA9"), "\xC3\xA9");                              // already composed
-  EXPECT_EQ(nfc("a\xCC\x81\xCC\x96"), "\xC3\xA1\xCC\x96");             // grave below (220) sorts first, acute composes
+  EXPECT_EQ(nfc("e\xCC\x81"), "\xC3\xA9");                  // e + acute -> é
+  EXPECT_EQ(nfc("\xC3\xA9"), "\xC3\xA9");                   // already composed
+  EXPECT_EQ(nfc("a\xCC\x81\xCC\x96"), "\xC3\xA1\xCC\x96");  // grave below (220) sorts first, acute composes
   EXPECT_EQ(nfc("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8"), "\xEA\xB0\x81");  // jamo -> 각
-  EXPECT_EQ(nfc("\xE2\x84\xAB"), "\xC3\x85");                          // ANGSTROM SIGN -> Å (singleton)
-  EXPECT_EQ(nfc("\xCD\x84"), "\xCC\x88\xCC\x81");                      // U+0344 is excluded from composition
+  EXPECT_EQ(nfc("\xE2\x84\xAB"), "\xC3\x85");                              // ANGSTROM SIGN -> Å (singleton)
+  EXPECT_EQ(nfc("\xCD\x84"), "\xCC\x88\xCC\x81");  // U+0344 is excluded from composition
   EXPECT_EQ(nfc("plain ascii"), "plain ascii");
   EXPECT_EQ(nfc("\xE4\xB8\xAD\xE6\x96\x87"), "\xE4\xB8\xAD\xE6\x96\x87");
 }

@@ -17,24 +17,27 @@ using json = nlohmann::json;
 // as its chat_template.jinja.
 void write_model_with_template(const fs::path& dir, const std::string& chat_template) {
   write_tiny_model(dir, tiny_llama_config(), tiny_llama_tensors(tiny_llama_config()));
-  const json tokenizer = {
-      {"version", "1.0"},
-      {"added_tokens", json::array()},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", nullptr},
-      {"post_processor", nullptr},
-      {"decoder", nullptr},
-      {"model", {{"type", "BPE"}, {"unk_token", nullptr}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}},
-                 {"merges", {"a b"}}}}};
+  const json tokenizer = {{"version", "1.0"},
+                          {"added_tokens", json::array()},
+                          {"normalizer", nullptr},
+                          {"pre_tokenizer", nullptr},
+                          {"post_processor", nullptr},
+                          {"decoder", nullptr},
+                          {"model",
+                           {{"type", "BPE"},
+                            {"unk_token", nullptr},
+                            {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}},
+                            {"merges", {"a b"}}}}};
   write_file(dir / "tokenizer.json", tokenizer.dump());
   write_file(dir / "tokenizer_config.json", "{}");
   write_file(dir / "chat_template.jinja", chat_template);
 }
 
 CommandResult eval_with_chat_template(const ScratchDir& s) {
-  write_file(s / "tasks.jsonl", R"({"prompt": "ab", "choices": ["a", "b"], "label": 0})" "\n");
-  return run_cli({"eval", "--model", (s / "model").string(), "--data", (s / "tasks.jsonl").string(), "--metric",
-                  "accuracy", "--chat-template", "--json"});
+  write_file(s / "tasks.jsonl", R"({"prompt": "ab", "choices": ["a", "b"], "label": 0})"
+                                "\n");
+  return run_cli({"eval", "--model", (s / "model").string(), "--data", (s / "tasks.jsonl").string(),
+                  "--metric", "accuracy", "--chat-template", "--json"});
 }
 
 // eval prints a progress line per model before the error: the error must be
@@ -66,15 +69,16 @@ TEST(HostileChatTemplate, NestedLoopsStopAtTheWorkLimit) {
   ScratchDir s;
   write_model_with_template(s / "model", hostile_file("chat_template_nested_loops.jinja"));
   expect_eval_rejected(eval_with_chat_template(s),
-                  {(s / "model").string() + " (chat template)", "field 'chat_template'", "line 1",
-                   "rendering exceeds the work limit of"});
+                       {(s / "model").string() + " (chat template)", "field 'chat_template'", "line 1",
+                        "rendering exceeds the work limit of"});
 }
 
 TEST(HostileChatTemplate, StringDoublingStopsAtTheSizeLimit) {
   ScratchDir s;
   write_model_with_template(s / "model", hostile_file("chat_template_doubling.jinja"));
-  expect_eval_rejected(eval_with_chat_template(s), {(s / "model").string() + " (chat template)", "field 'chat_template'",
-                                               "line 1", "exceeds the size limit of 16 MiB"});
+  expect_eval_rejected(eval_with_chat_template(s),
+                       {(s / "model").string() + " (chat template)", "field 'chat_template'", "line 1",
+                        "exceeds the size limit of 16 MiB"});
 }
 
 }  // namespace

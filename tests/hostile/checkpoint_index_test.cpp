@@ -52,7 +52,7 @@ void write_sharded(const fs::path& dir, const std::function<void(const fs::path&
 struct IndexCase {
   std::string name;
   std::function<void(const fs::path&, json&)> change;
-  std::string file;                   // the file the error must name (relative to the directory)
+  std::string file;  // the file the error must name (relative to the directory)
   std::vector<std::string> mentions;
 };
 
@@ -67,15 +67,25 @@ std::vector<IndexCase> index_cases() {
       {"index_empty_file", text(""), kIndex, {"invalid JSON"}},
       {"index_not_utf8", text("{\"weight_map\": {\"a\xff\": \"x\"}}"), kIndex, {"invalid JSON"}},
       {"index_is_array", text("[]"), kIndex, {"must be a JSON object"}},
-      {"weight_map_missing", [](const fs::path&, json& i) { i.erase("weight_map"); }, kIndex,
+      {"weight_map_missing",
+       [](const fs::path&, json& i) { i.erase("weight_map"); },
+       kIndex,
        {"field 'weight_map'", "missing"}},
-      {"weight_map_not_object", [](const fs::path&, json& i) { i["weight_map"] = json::array(); }, kIndex,
+      {"weight_map_not_object",
+       [](const fs::path&, json& i) { i["weight_map"] = json::array(); },
+       kIndex,
        {"field 'weight_map'"}},
-      {"weight_map_empty", [](const fs::path&, json& i) { i["weight_map"] = json::object(); }, kIndex,
+      {"weight_map_empty",
+       [](const fs::path&, json& i) { i["weight_map"] = json::object(); },
+       kIndex,
        {"field 'weight_map'", "empty"}},
-      {"shard_name_number", [](const fs::path&, json& i) { i["weight_map"]["b"] = 2; }, kIndex,
+      {"shard_name_number",
+       [](const fs::path&, json& i) { i["weight_map"]["b"] = 2; },
+       kIndex,
        {"tensor 'b'", "must be a string"}},
-      {"shard_name_null", [](const fs::path&, json& i) { i["weight_map"]["b"] = nullptr; }, kIndex,
+      {"shard_name_null",
+       [](const fs::path&, json& i) { i["weight_map"]["b"] = nullptr; },
+       kIndex,
        {"tensor 'b'", "must be a string"}},
       {"shard_in_parent_directory",
        [](const fs::path& dir, json& i) {
@@ -83,8 +93,11 @@ std::vector<IndexCase> index_cases() {
          write_file(dir.parent_path() / "x.safetensors", only({"b"}).bytes());
          map_b_to(i, "../x.safetensors");
        },
-       kIndex, {"tensor 'b'", "'../x.safetensors'", "not a plain file name"}},
-      {"shard_absolute_path", [](const fs::path&, json& i) { map_b_to(i, "/etc/passwd"); }, kIndex,
+       kIndex,
+       {"tensor 'b'", "'../x.safetensors'", "not a plain file name"}},
+      {"shard_absolute_path",
+       [](const fs::path&, json& i) { map_b_to(i, "/etc/passwd"); },
+       kIndex,
        {"tensor 'b'", "not a plain file name"}},
       {"shard_in_subdirectory",
        [](const fs::path& dir, json& i) {
@@ -92,34 +105,55 @@ std::vector<IndexCase> index_cases() {
          write_file(dir / "sub" / "x.safetensors", only({"b"}).bytes());
          map_b_to(i, "sub/x.safetensors");
        },
-       kIndex, {"tensor 'b'", "not a plain file name"}},
-      {"shard_backslash_escape", [](const fs::path&, json& i) { map_b_to(i, "..\\x.safetensors"); }, kIndex,
+       kIndex,
        {"tensor 'b'", "not a plain file name"}},
-      {"shard_dot_dot", [](const fs::path&, json& i) { map_b_to(i, ".."); }, kIndex,
+      {"shard_backslash_escape",
+       [](const fs::path&, json& i) { map_b_to(i, "..\\x.safetensors"); },
+       kIndex,
        {"tensor 'b'", "not a plain file name"}},
-      {"shard_dot", [](const fs::path&, json& i) { map_b_to(i, "."); }, kIndex, {"tensor 'b'", "not a plain file name"}},
-      {"shard_empty_name", [](const fs::path&, json& i) { map_b_to(i, ""); }, kIndex,
+      {"shard_dot_dot",
+       [](const fs::path&, json& i) { map_b_to(i, ".."); },
+       kIndex,
+       {"tensor 'b'", "not a plain file name"}},
+      {"shard_dot",
+       [](const fs::path&, json& i) { map_b_to(i, "."); },
+       kIndex,
+       {"tensor 'b'", "not a plain file name"}},
+      {"shard_empty_name",
+       [](const fs::path&, json& i) { map_b_to(i, ""); },
+       kIndex,
        {"tensor 'b'", "not a plain file name"}},
       {"shard_name_with_nul",
        [](const fs::path& dir, json& i) {
          map_b_to(i, std::string(kShard2) + std::string(1, '\0') + "x");
          write_file(dir / kIndex, i.dump());
        },
-       kIndex, {"tensor 'b'", "not a plain file name"}},
+       kIndex,
+       {"tensor 'b'", "not a plain file name"}},
       {"shard_is_directory",
        [](const fs::path& dir, json& i) {
          fs::create_directories(dir / "adir.safetensors");
          map_b_to(i, "adir.safetensors");
        },
-       "adir.safetensors", {"not a regular file"}},
-      {"missing_shard", [](const fs::path&, json& i) { map_b_to(i, "model-00003-of-00003.safetensors"); }, kIndex,
+       "adir.safetensors",
+       {"not a regular file"}},
+      {"missing_shard",
+       [](const fs::path&, json& i) { map_b_to(i, "model-00003-of-00003.safetensors"); },
+       kIndex,
        {"field 'weight_map'", "'model-00003-of-00003.safetensors'", "does not exist"}},
-      {"tensor_absent_from_its_shard", [](const fs::path&, json& i) { i["weight_map"]["c"] = kShard1; }, kIndex,
+      {"tensor_absent_from_its_shard",
+       [](const fs::path&, json& i) { i["weight_map"]["c"] = kShard1; },
+       kIndex,
        {"tensor 'c'", "does not contain it"}},
-      {"tensor_mapped_to_wrong_shard", [](const fs::path&, json& i) { i["weight_map"]["a"] = kShard2; }, kIndex,
+      {"tensor_mapped_to_wrong_shard",
+       [](const fs::path&, json& i) { i["weight_map"]["a"] = kShard2; },
+       kIndex,
        {"tensor 'a'", "does not contain it"}},
       {"two_shards_claim_one_tensor",
-       [](const fs::path& dir, json&) { write_file(dir / kShard2, only({"a", "b"}).bytes()); }, kIndex,
+       [](const fs::path& dir, json&) {
+         write_file(dir / kShard2, only({"a", "b"}).bytes());
+       },
+       kIndex,
        {"tensor 'a'", "both shard"}},
       {"shard_holds_unlisted_tensor",
        [](const fs::path& dir, json& i) {
@@ -129,11 +163,13 @@ std::vector<IndexCase> index_cases() {
          write_file(dir / kShard2, p.bytes());
          (void)i;
        },
-       kIndex, {"tensor 'c'", "does not list"}},
+       kIndex,
+       {"tensor 'c'", "does not list"}},
       {"duplicate_key_in_weight_map",
-       text(std::string(R"({"weight_map": {"a": ")") + kShard1 + R"(", "b": ")" + kShard2 + R"(", "a": ")" + kShard2 +
-            R"("}})"),
-       kIndex, {"duplicate JSON key 'a'"}},
+       text(std::string(R"({"weight_map": {"a": ")") + kShard1 + R"(", "b": ")" + kShard2 + R"(", "a": ")" +
+            kShard2 + R"("}})"),
+       kIndex,
+       {"duplicate JSON key 'a'"}},
       {"deeply_nested_index", [](const fs::path&, json&) {}, kIndex, {"nested deeper than"}},
       {"index_too_large", [](const fs::path&, json&) {}, kIndex, {"more than"}},
       {"malformed_shard",
@@ -141,15 +177,16 @@ std::vector<IndexCase> index_cases() {
          std::string bytes = only({"b"}).bytes();
          write_file(dir / kShard2, bytes.substr(0, bytes.size() - 3));
        },
-       kShard2, {"tensor 'b'", "truncated"}},
+       kShard2,
+       {"tensor 'b'", "truncated"}},
   };
 }
 
 void build_case(const fs::path& dir, const IndexCase& c) {
   write_sharded(dir, c.change);
   if (c.name == "deeply_nested_index") {
-    write_file(dir / kIndex, R"({"metadata": )" + nested_arrays(50000) + R"(, "weight_map": {"a": ")" + kShard1 +
-                                 R"("}})");
+    write_file(dir / kIndex,
+               R"({"metadata": )" + nested_arrays(50000) + R"(, "weight_map": {"a": ")" + kShard1 + R"("}})");
   } else if (c.name == "index_too_large") {
     // A sparse file larger than any index may be: refused by its size, without reading it.
     fs::resize_file(dir / kIndex, 65ull << 20);

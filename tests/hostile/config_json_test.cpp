@@ -50,7 +50,8 @@ std::vector<ConfigCase> syntax_cases() {
       {"not_utf8", [] { return std::string("{\"model_type\": \"ll\xff\"}"); }, {"invalid JSON"}},
       {"array", [] { return std::string("[1]"); }, {"object"}},
       {"deeply_nested", [] { return "{\"x\": " + nested_arrays(100000) + "}"; }, {"nested deeper than"}},
-      {"duplicate_key", [] { return std::string(R"({"vocab_size": 32, "vocab_size": 64})"); },
+      {"duplicate_key",
+       [] { return std::string(R"({"vocab_size": 32, "vocab_size": 64})"); },
        {"duplicate JSON key 'vocab_size'"}},
   };
 }
@@ -59,51 +60,98 @@ std::vector<ConfigCase> syntax_cases() {
 std::vector<ConfigCase> model_cases() {
   auto cases = syntax_cases();
   std::vector<ConfigCase> more = {
-      {"vocab_size_missing", [] { return edited([](json& c) { c.erase("vocab_size"); }); }, {"field 'vocab_size'"}},
-      {"vocab_size_negative", [] { return edited([](json& c) { c["vocab_size"] = -32; }); }, {"field 'vocab_size'"}},
-      {"vocab_size_string", [] { return edited([](json& c) { c["vocab_size"] = "32"; }); }, {"field 'vocab_size'"}},
-      {"vocab_size_fraction", [] { return edited([](json& c) { c["vocab_size"] = 32.5; }); }, {"field 'vocab_size'"}},
-      {"hidden_size_huge", [] { return edited([](json& c) { c["hidden_size"] = 1ull << 40; }); },
+      {"vocab_size_missing",
+       [] { return edited([](json& c) { c.erase("vocab_size"); }); },
+       {"field 'vocab_size'"}},
+      {"vocab_size_negative",
+       [] { return edited([](json& c) { c["vocab_size"] = -32; }); },
+       {"field 'vocab_size'"}},
+      {"vocab_size_string",
+       [] { return edited([](json& c) { c["vocab_size"] = "32"; }); },
+       {"field 'vocab_size'"}},
+      {"vocab_size_fraction",
+       [] { return edited([](json& c) { c["vocab_size"] = 32.5; }); },
+       {"field 'vocab_size'"}},
+      {"hidden_size_huge",
+       [] { return edited([](json& c) { c["hidden_size"] = 1ull << 40; }); },
        {"field 'hidden_size'"}},
-      {"hidden_size_above_2_64", [] { return edited([](json& c) { c["hidden_size"] = 1e30; }); },
+      {"hidden_size_above_2_64",
+       [] { return edited([](json& c) { c["hidden_size"] = 1e30; }); },
        {"field 'hidden_size'"}},
-      {"layers_huge", [] { return edited([](json& c) { c["num_hidden_layers"] = 1ull << 62; }); },
+      {"layers_huge",
+       [] { return edited([](json& c) { c["num_hidden_layers"] = 1ull << 62; }); },
        {"field 'num_hidden_layers'"}},
-      {"layers_zero", [] { return edited([](json& c) { c["num_hidden_layers"] = 0; }); },
+      {"layers_zero",
+       [] { return edited([](json& c) { c["num_hidden_layers"] = 0; }); },
        {"field 'num_hidden_layers'"}},
-      {"heads_do_not_divide", [] { return edited([](json& c) { c["num_attention_heads"] = 3; }); },
+      {"heads_do_not_divide",
+       [] { return edited([](json& c) { c["num_attention_heads"] = 3; }); },
        {"field 'num_attention_heads'"}},
       {"kv_heads_do_not_divide",
-       [] { return edited([](json& c) { c["num_attention_heads"] = 4; c["num_key_value_heads"] = 3; c["hidden_size"] = 8; }); },
+       [] {
+         return edited([](json& c) {
+           c["num_attention_heads"] = 4;
+           c["num_key_value_heads"] = 3;
+           c["hidden_size"] = 8;
+         });
+       },
        {"field 'num_key_value_heads'"}},
-      {"kv_heads_above_heads", [] { return edited([](json& c) { c["num_key_value_heads"] = 4; }); },
+      {"kv_heads_above_heads",
+       [] { return edited([](json& c) { c["num_key_value_heads"] = 4; }); },
        {"field 'num_key_value_heads'"}},
       {"odd_head_dim", [] { return edited([](json& c) { c["head_dim"] = 3; }); }, {"field 'head_dim'"}},
-      {"rms_norm_eps_zero", [] { return edited([](json& c) { c["rms_norm_eps"] = 0; }); }, {"field 'rms_norm_eps'"}},
-      {"rope_theta_negative", [] { return edited([](json& c) { c["rope_theta"] = -1.0; }); }, {"field 'rope_theta'"}},
+      {"rms_norm_eps_zero",
+       [] { return edited([](json& c) { c["rms_norm_eps"] = 0; }); },
+       {"field 'rms_norm_eps'"}},
+      {"rope_theta_negative",
+       [] { return edited([](json& c) { c["rope_theta"] = -1.0; }); },
+       {"field 'rope_theta'"}},
       {"rope_scaling_unknown",
-       [] { return edited([](json& c) { c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}}; }); },
+       [] { return edited([](json& c) {
+              c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+            }); },
        {"field 'rope_scaling.rope_type'", "yarn"}},
-      {"rope_scaling_not_object", [] { return edited([](json& c) { c["rope_scaling"] = 4; }); },
+      {"rope_scaling_not_object",
+       [] { return edited([](json& c) { c["rope_scaling"] = 4; }); },
        {"field 'rope_scaling'"}},
       {"llama3_scaling_incomplete",
-       [] { return edited([](json& c) { c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}}; }); },
+       [] { return edited([](json& c) {
+              c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+            }); },
        {"field 'rope_scaling."}},
-      {"activation_unknown", [] { return edited([](json& c) { c["hidden_act"] = "gelu"; }); },
+      {"activation_unknown",
+       [] { return edited([](json& c) { c["hidden_act"] = "gelu"; }); },
        {"field 'hidden_act'", "gelu"}},
-      {"architecture_unknown", [] { return edited([](json& c) { c["architectures"] = {"GPT2LMHeadModel"}; }); },
+      {"architecture_unknown",
+       [] { return edited([](json& c) { c["architectures"] = {"GPT2LMHeadModel"}; }); },
        {"field 'architectures'"}},
-      {"architectures_not_list", [] { return edited([](json& c) { c["architectures"] = "LlamaForCausalLM"; }); },
+      {"architectures_not_list",
+       [] { return edited([](json& c) { c["architectures"] = "LlamaForCausalLM"; }); },
        {"field 'architectures'"}},
       {"model_type_unknown",
-       [] { return edited([](json& c) { c.erase("architectures"); c["model_type"] = "gpt2"; }); },
+       [] {
+         return edited([](json& c) {
+           c.erase("architectures");
+           c["model_type"] = "gpt2";
+         });
+       },
        {"field 'model_type'", "gpt2"}},
-      {"tie_embeddings_string", [] { return edited([](json& c) { c["tie_word_embeddings"] = "yes"; }); },
+      {"tie_embeddings_string",
+       [] { return edited([](json& c) { c["tie_word_embeddings"] = "yes"; }); },
        {"field 'tie_word_embeddings'"}},
-      {"eos_negative", [] { return edited([](json& c) { c["eos_token_id"] = -1; }); }, {"field 'eos_token_id'"}},
-      {"eos_huge", [] { return edited([](json& c) { c["eos_token_id"] = 1ull << 40; }); }, {"field 'eos_token_id'"}},
-      {"bos_list", [] { return edited([](json& c) { c["bos_token_id"] = {1, 2}; }); }, {"field 'bos_token_id'"}},
-      {"max_positions_zero", [] { return edited([](json& c) { c["max_position_embeddings"] = 0; }); },
+      {"eos_negative",
+       [] { return edited([](json& c) { c["eos_token_id"] = -1; }); },
+       {"field 'eos_token_id'"}},
+      {"eos_huge",
+       [] { return edited([](json& c) { c["eos_token_id"] = 1ull << 40; }); },
+       {"field 'eos_token_id'"}},
+      {"bos_list",
+       [] { return edited([](json& c) {
+              c["bos_token_id"] = {1, 2};
+            }); },
+       {"field 'bos_token_id'"}},
+      {"max_positions_zero",
+       [] { return edited([](json& c) { c["max_position_embeddings"] = 0; }); },
        {"field 'max_position_embeddings'"}},
   };
   cases.insert(cases.end(), more.begin(), more.end());
@@ -141,8 +189,9 @@ TEST(MalformedGenerationConfig, LogitsRefuses) {
   ScratchDir s;
   write_small_model(s / "model", 0);
   write_file(s / "model" / "config.json", valid_llama_config().dump());
-  for (const std::string& text : {std::string("{\"eos_token_id\": "), std::string(R"({"eos_token_id": "</s>"})"),
-                                 std::string(R"({"eos_token_id": [-3]})")}) {
+  for (const std::string& text :
+       {std::string("{\"eos_token_id\": "), std::string(R"({"eos_token_id": "</s>"})"),
+        std::string(R"({"eos_token_id": [-3]})")}) {
     write_file(s / "model" / "generation_config.json", text);
     expect_rejected(run_cli({"logits", "--model", (s / "model").string(), "--ids", "1,2"}),
                     {(s / "model" / "generation_config.json").string() + ": "});
@@ -158,7 +207,9 @@ TEST_P(MalformedApplyConfig, ApplyRefusesAndLeavesNoOutput) {
   write_small_model(s / "base", 0);
   write_small_model(s / "post", 1);
   ASSERT_EQ(run_cli({"compute", "--base", (s / "base").string(), "--post", (s / "post").string(), "-o",
-                     (s / "delta").string(), "--quiet"}).exit_code, 0);
+                     (s / "delta").string(), "--quiet"})
+                .exit_code,
+            0);
   write_file(s / "base" / "config.json", GetParam().text());
   auto mentions = GetParam().mentions;
   mentions.push_back((s / "base" / "config.json").string() + ": ");
@@ -176,7 +227,9 @@ TEST(MalformedApplyConfigSize, OversizedConfigIsRefusedUnread) {
   write_small_model(s / "base", 0);
   write_small_model(s / "post", 1);
   ASSERT_EQ(run_cli({"compute", "--base", (s / "base").string(), "--post", (s / "post").string(), "-o",
-                     (s / "delta").string(), "--quiet"}).exit_code, 0);
+                     (s / "delta").string(), "--quiet"})
+                .exit_code,
+            0);
   fs::resize_file(s / "base" / "config.json", 300ull << 20);  // sparse: costs no disk
   expect_rejected(run_cli({"apply", "--base", (s / "base").string(), "--delta", (s / "delta").string(), "-o",
                            (s / "out").string(), "--quiet"}),

@@ -50,7 +50,8 @@ auto exceptions_edit(std::function<void(SafetensorsParts&)> change) {
 // Byte offset of element `i` of a U32 index tensor inside the data area.
 void set_u32(SafetensorsParts& p, const std::string& tensor, std::size_t i, std::uint32_t value) {
   const auto begin = p.header[tensor]["data_offsets"][0].get<std::size_t>();
-  for (int b = 0; b < 4; ++b) p.data[begin + 4 * i + static_cast<std::size_t>(b)] = static_cast<char>((value >> (8 * b)) & 0xff);
+  for (int b = 0; b < 4; ++b)
+    p.data[begin + 4 * i + static_cast<std::size_t>(b)] = static_cast<char>((value >> (8 * b)) & 0xff);
 }
 
 std::vector<DeltaCase> delta_cases() {
@@ -58,7 +59,9 @@ std::vector<DeltaCase> delta_cases() {
       {"manifest_not_json", manifest_text("{\"format\": "), kManifest, {"invalid JSON"}},
       {"manifest_empty", manifest_text(""), kManifest, {"invalid JSON"}},
       {"manifest_is_array", manifest_text("[]"), kManifest, {"must be a JSON object"}},
-      {"manifest_deeply_nested", manifest_text("{\"format\": " + nested_arrays(100000) + "}"), kManifest,
+      {"manifest_deeply_nested",
+       manifest_text("{\"format\": " + nested_arrays(100000) + "}"),
+       kManifest,
        {"nested deeper than"}},
       {"manifest_duplicate_key",
        [](const fs::path& d) {
@@ -66,120 +69,219 @@ std::vector<DeltaCase> delta_cases() {
          text.insert(text.find('{') + 1, "\"format\": \"paramdelta.delta\",");
          write_file(d / kManifest, text);
        },
-       kManifest, {"duplicate JSON key 'format'"}},
-      {"format_missing", manifest_edit([](json& m) { m.erase("format"); }), kManifest, {"field 'format'", "missing"}},
-      {"format_wrong", manifest_edit([](json& m) { m["format"] = "safetensors"; }), kManifest,
+       kManifest,
+       {"duplicate JSON key 'format'"}},
+      {"format_missing",
+       manifest_edit([](json& m) { m.erase("format"); }),
+       kManifest,
+       {"field 'format'", "missing"}},
+      {"format_wrong",
+       manifest_edit([](json& m) { m["format"] = "safetensors"; }),
+       kManifest,
        {"field 'format'", "not a paramdelta delta manifest"}},
-      {"format_version_string", manifest_edit([](json& m) { m["format_version"] = "1"; }), kManifest,
+      {"format_version_string",
+       manifest_edit([](json& m) { m["format_version"] = "1"; }),
+       kManifest,
        {"field 'format_version'", "integer"}},
-      {"format_version_future", manifest_edit([](json& m) { m["format_version"] = 2; }), kManifest,
+      {"format_version_future",
+       manifest_edit([](json& m) { m["format_version"] = 2; }),
+       kManifest,
        {"field 'format_version'", "not supported"}},
-      {"format_version_negative", manifest_edit([](json& m) { m["format_version"] = -1; }), kManifest,
+      {"format_version_negative",
+       manifest_edit([](json& m) { m["format_version"] = -1; }),
+       kManifest,
        {"field 'format_version'", "not supported"}},
       // 2^32 + 1 must not be read as version 1 by truncation.
-      {"format_version_wraps", manifest_edit([](json& m) { m["format_version"] = 4294967297ull; }), kManifest,
+      {"format_version_wraps",
+       manifest_edit([](json& m) { m["format_version"] = 4294967297ull; }),
+       kManifest,
        {"field 'format_version'", "not supported"}},
       {"tool_not_string", manifest_edit([](json& m) { m["tool"] = 5; }), kManifest, {"field 'tool'"}},
-      {"operation_not_string", manifest_edit([](json& m) { m["operation"] = json::array(); }), kManifest,
+      {"operation_not_string",
+       manifest_edit([](json& m) { m["operation"] = json::array(); }),
+       kManifest,
        {"field 'operation'"}},
-      {"encoding_missing", manifest_edit([](json& m) { m.erase("encoding"); }), kManifest,
+      {"encoding_missing",
+       manifest_edit([](json& m) { m.erase("encoding"); }),
+       kManifest,
        {"field 'encoding'", "missing"}},
-      {"encoding_not_object", manifest_edit([](json& m) { m["encoding"] = "plain"; }), kManifest, {"encoding"}},
-      {"encoding_unknown", manifest_edit([](json& m) { m["encoding"]["name"] = "zstd"; }), kManifest,
+      {"encoding_not_object",
+       manifest_edit([](json& m) { m["encoding"] = "plain"; }),
+       kManifest,
+       {"encoding"}},
+      {"encoding_unknown",
+       manifest_edit([](json& m) { m["encoding"]["name"] = "zstd"; }),
+       kManifest,
        {"field 'encoding.name'", "unknown encoding 'zstd'"}},
-      {"lossless_not_bool", manifest_edit([](json& m) { m["encoding"]["lossless"] = "yes"; }), kManifest,
+      {"lossless_not_bool",
+       manifest_edit([](json& m) { m["encoding"]["lossless"] = "yes"; }),
+       kManifest,
        {"field 'encoding.lossless'"}},
-      {"exceptions_location_not_string", manifest_edit([](json& m) { m["encoding"]["exceptions"] = 1; }), kManifest,
+      {"exceptions_location_not_string",
+       manifest_edit([](json& m) { m["encoding"]["exceptions"] = 1; }),
+       kManifest,
        {"field 'encoding.exceptions'"}},
       {"exceptions_location_escapes",
        [](const fs::path& d) {
          fs::copy_file(d / kExceptions, d.parent_path() / kExceptions);
          edit_manifest(d, [](json& m) { m["encoding"]["exceptions"] = std::string("../") + kExceptions; });
        },
-       kManifest, {"field 'encoding.exceptions'", "not a plain file name"}},
-      {"exceptions_location_absolute",
-       manifest_edit([](json& m) { m["encoding"]["exceptions"] = "/etc/passwd"; }), kManifest,
+       kManifest,
        {"field 'encoding.exceptions'", "not a plain file name"}},
-      {"exceptions_file_missing", [](const fs::path& d) { fs::remove(d / kExceptions); }, kExceptions,
+      {"exceptions_location_absolute",
+       manifest_edit([](json& m) { m["encoding"]["exceptions"] = "/etc/passwd"; }),
+       kManifest,
+       {"field 'encoding.exceptions'", "not a plain file name"}},
+      {"exceptions_file_missing",
+       [](const fs::path& d) { fs::remove(d / kExceptions); },
+       kExceptions,
        {"no such file"}},
       {"exceptions_file_truncated",
        [](const fs::path& d) {
          const std::string bytes = read_file(d / kExceptions);
          write_file(d / kExceptions, bytes.substr(0, bytes.size() - 1));
        },
-       kExceptions, {"truncated"}},
-      {"base_tensor_bytes_not_number", manifest_edit([](json& m) { m["base"]["tensor_bytes"] = "many"; }), kManifest,
+       kExceptions,
+       {"truncated"}},
+      {"base_tensor_bytes_not_number",
+       manifest_edit([](json& m) { m["base"]["tensor_bytes"] = "many"; }),
+       kManifest,
        {"field 'base.tensor_bytes'"}},
-      {"base_source_not_string", manifest_edit([](json& m) { m["base"]["source"] = json::object(); }), kManifest,
+      {"base_source_not_string",
+       manifest_edit([](json& m) { m["base"]["source"] = json::object(); }),
+       kManifest,
        {"field 'base.source'"}},
-      {"vocab_policy_not_string", manifest_edit([](json& m) { m["policies"]["vocab_mismatch"] = 1; }), kManifest,
+      {"vocab_policy_not_string",
+       manifest_edit([](json& m) { m["policies"]["vocab_mismatch"] = 1; }),
+       kManifest,
        {"field 'policies.vocab_mismatch'"}},
-      {"allow_non_finite_not_bool", manifest_edit([](json& m) { m["policies"]["allow_non_finite"] = "true"; }),
-       kManifest, {"field 'policies.allow_non_finite'"}},
-      {"tensors_missing", manifest_edit([](json& m) { m.erase("tensors"); }), kManifest,
+      {"allow_non_finite_not_bool",
+       manifest_edit([](json& m) { m["policies"]["allow_non_finite"] = "true"; }),
+       kManifest,
+       {"field 'policies.allow_non_finite'"}},
+      {"tensors_missing",
+       manifest_edit([](json& m) { m.erase("tensors"); }),
+       kManifest,
        {"field 'tensors'", "missing"}},
-      {"tensors_not_object", manifest_edit([](json& m) { m["tensors"] = json::array(); }), kManifest,
+      {"tensors_not_object",
+       manifest_edit([](json& m) { m["tensors"] = json::array(); }),
+       kManifest,
        {"field 'tensors'", "must be an object"}},
-      {"tensor_entry_not_object", manifest_edit([](json& m) { m["tensors"]["a"] = 3; }), kManifest,
+      {"tensor_entry_not_object",
+       manifest_edit([](json& m) { m["tensors"]["a"] = 3; }),
+       kManifest,
        {"tensor 'a'", "must be an object"}},
-      {"tensor_kind_unknown", manifest_edit([](json& m) { m["tensors"]["a"]["kind"] = "sum"; }), kManifest,
+      {"tensor_kind_unknown",
+       manifest_edit([](json& m) { m["tensors"]["a"]["kind"] = "sum"; }),
+       kManifest,
        {"tensor 'a'", "field 'kind'", "unknown kind 'sum'"}},
-      {"tensor_kind_not_string", manifest_edit([](json& m) { m["tensors"]["a"]["kind"] = 1; }), kManifest,
+      {"tensor_kind_not_string",
+       manifest_edit([](json& m) { m["tensors"]["a"]["kind"] = 1; }),
+       kManifest,
        {"tensor 'a'", "field 'kind'"}},
-      {"tensor_dtype_unknown", manifest_edit([](json& m) { m["tensors"]["a"]["dtype"] = "F33"; }), kManifest,
+      {"tensor_dtype_unknown",
+       manifest_edit([](json& m) { m["tensors"]["a"]["dtype"] = "F33"; }),
+       kManifest,
        {"tensor 'a'", "field 'dtype'", "unknown dtype"}},
-      {"tensor_shape_negative", manifest_edit([](json& m) { m["tensors"]["a"]["shape"] = {-2, 3}; }), kManifest,
+      {"tensor_shape_negative",
+       manifest_edit([](json& m) {
+         m["tensors"]["a"]["shape"] = {-2, 3};
+       }),
+       kManifest,
        {"tensor 'a'", "field 'shape'", "non-negative"}},
-      {"tensor_shape_float", manifest_edit([](json& m) { m["tensors"]["a"]["shape"] = {2.0, 3}; }), kManifest,
+      {"tensor_shape_float",
+       manifest_edit([](json& m) {
+         m["tensors"]["a"]["shape"] = {2.0, 3};
+       }),
+       kManifest,
        {"tensor 'a'", "field 'shape'", "non-negative"}},
-      {"tensor_shape_differs", manifest_edit([](json& m) { m["tensors"]["a"]["shape"] = {3, 2}; }), "",
+      {"tensor_shape_differs",
+       manifest_edit([](json& m) {
+         m["tensors"]["a"]["shape"] = {3, 2};
+       }),
+       "",
        {"tensor 'a'", "differs between the manifest and the tensor file"}},
-      {"tensor_dtype_differs", manifest_edit([](json& m) { m["tensors"]["a"]["dtype"] = "F16"; }), "",
+      {"tensor_dtype_differs",
+       manifest_edit([](json& m) { m["tensors"]["a"]["dtype"] = "F16"; }),
+       "",
        {"tensor 'a'", "differs between the manifest and the tensor file"}},
-      {"base_dtype_missing", manifest_edit([](json& m) { m["tensors"]["a"].erase("base_dtype"); }), kManifest,
+      {"base_dtype_missing",
+       manifest_edit([](json& m) { m["tensors"]["a"].erase("base_dtype"); }),
+       kManifest,
        {"tensor 'a'", "field 'base_dtype'", "missing"}},
-      {"base_checksum_not_string", manifest_edit([](json& m) { m["tensors"]["a"]["base_checksum"] = 12; }),
-       kManifest, {"tensor 'a'", "field 'base_checksum'"}},
-      {"exceptions_negative", manifest_edit([](json& m) { m["tensors"]["a"]["exceptions"] = -1; }), kManifest,
+      {"base_checksum_not_string",
+       manifest_edit([](json& m) { m["tensors"]["a"]["base_checksum"] = 12; }),
+       kManifest,
+       {"tensor 'a'", "field 'base_checksum'"}},
+      {"exceptions_negative",
+       manifest_edit([](json& m) { m["tensors"]["a"]["exceptions"] = -1; }),
+       kManifest,
        {"tensor 'a'", "field 'exceptions'", "non-negative"}},
-      {"delta_rows_too_many", manifest_edit([](json& m) { m["tensors"]["a"]["delta_rows"] = 3; }), kManifest,
+      {"delta_rows_too_many",
+       manifest_edit([](json& m) { m["tensors"]["a"]["delta_rows"] = 3; }),
+       kManifest,
        {"tensor 'a'", "field 'delta_rows'", "exceeds"}},
       {"tensor_missing_from_files",
-       manifest_edit([](json& m) { m["tensors"]["ghost"] = m["tensors"]["b"]; }), "",
+       manifest_edit([](json& m) { m["tensors"]["ghost"] = m["tensors"]["b"]; }),
+       "",
        {"tensor 'ghost'", "missing from the delta's tensors"}},
-      {"tensor_missing_from_manifest", manifest_edit([](json& m) { m["tensors"].erase("b"); }), "",
+      {"tensor_missing_from_manifest",
+       manifest_edit([](json& m) { m["tensors"].erase("b"); }),
+       "",
        {"tensor 'b'", "not in its manifest"}},
-      {"removed_tensors_not_strings", manifest_edit([](json& m) { m["removed_tensors"] = {1, 2}; }), kManifest,
+      {"removed_tensors_not_strings",
+       manifest_edit([](json& m) {
+         m["removed_tensors"] = {1, 2};
+       }),
+       kManifest,
        {"field 'removed_tensors'", "array of strings"}},
       {"exception_count_too_high",
-       manifest_edit([](json& m) { m["tensors"]["a"]["exceptions"] = m["tensors"]["a"]["exceptions"].get<int>() + 1; }),
-       kExceptions, {"tensor 'a'", "number of entries"}, false},
-      {"exception_count_absurd", manifest_edit([](json& m) { m["tensors"]["a"]["exceptions"] = 1ull << 62; }),
-       kExceptions, {"tensor 'a'", "number of entries"}, false},
+       manifest_edit(
+           [](json& m) { m["tensors"]["a"]["exceptions"] = m["tensors"]["a"]["exceptions"].get<int>() + 1; }),
+       kExceptions,
+       {"tensor 'a'", "number of entries"},
+       false},
+      {"exception_count_absurd",
+       manifest_edit([](json& m) { m["tensors"]["a"]["exceptions"] = 1ull << 62; }),
+       kExceptions,
+       {"tensor 'a'", "number of entries"},
+       false},
       {"exception_index_out_of_range",
-       exceptions_edit([](SafetensorsParts& p) { set_u32(p, "a::exceptions.index", 1, 6); }), kExceptions,
-       {"tensor 'a'", "field 'index[1]'", "below 6"}, false},
+       exceptions_edit([](SafetensorsParts& p) { set_u32(p, "a::exceptions.index", 1, 6); }),
+       kExceptions,
+       {"tensor 'a'", "field 'index[1]'", "below 6"},
+       false},
       {"exception_index_huge",
-       exceptions_edit([](SafetensorsParts& p) { set_u32(p, "a::exceptions.index", 1, 0xffffffffu); }), kExceptions,
-       {"tensor 'a'", "field 'index[1]'", "below 6"}, false},
+       exceptions_edit([](SafetensorsParts& p) { set_u32(p, "a::exceptions.index", 1, 0xffffffffu); }),
+       kExceptions,
+       {"tensor 'a'", "field 'index[1]'", "below 6"},
+       false},
       {"exception_index_not_increasing",
        exceptions_edit([](SafetensorsParts& p) {
          set_u32(p, "a::exceptions.index", 0, 2);
          set_u32(p, "a::exceptions.index", 1, 2);
        }),
-       kExceptions, {"tensor 'a'", "field 'index[1]'", "increasing"}, false},
+       kExceptions,
+       {"tensor 'a'", "field 'index[1]'", "increasing"},
+       false},
       {"exception_index_float",
-       exceptions_edit([](SafetensorsParts& p) { p.header["a::exceptions.index"]["dtype"] = "F32"; }), kExceptions,
-       {"tensor 'a'", "U32 or I64"}, false},
+       exceptions_edit([](SafetensorsParts& p) { p.header["a::exceptions.index"]["dtype"] = "F32"; }),
+       kExceptions,
+       {"tensor 'a'", "U32 or I64"},
+       false},
       {"exception_values_wrong_dtype",
-       exceptions_edit([](SafetensorsParts& p) { p.header["a::exceptions.post"]["dtype"] = "F16"; }), kExceptions,
-       {"tensor 'a'", "wrong dtype"}, false},
+       exceptions_edit([](SafetensorsParts& p) { p.header["a::exceptions.post"]["dtype"] = "F16"; }),
+       kExceptions,
+       {"tensor 'a'", "wrong dtype"},
+       false},
       {"exception_list_missing",
        exceptions_edit([](SafetensorsParts& p) {
          p.header["a::exceptions.postx"] = p.header["a::exceptions.post"];
          p.header.erase("a::exceptions.post");
        }),
-       kExceptions, {"tensor 'a'", "exception lists missing"}, false},
+       kExceptions,
+       {"tensor 'a'", "exception lists missing"},
+       false},
   };
 }
 
@@ -227,8 +329,8 @@ TEST_P(MalformedDelta, ApplyRefusesAndLeavesNoOutput) {
 
 TEST_P(MalformedDelta, VerifyRefuses) {
   const fs::path d = damaged();
-  expect_rejected(run_cli({"verify", "--base", (*shared_ / "base").string(), "--delta", d.string(), "--expect",
-                           (*shared_ / "post").string()}),
+  expect_rejected(run_cli({"verify", "--base", (*shared_ / "base").string(), "--delta", d.string(),
+                           "--expect", (*shared_ / "post").string()}),
                   mentions(d));
 }
 
@@ -259,7 +361,9 @@ TEST(MalformedDeltaBaseline, UndamagedDeltaApplies) {
   write_small_model(s / "base", 0);
   write_small_model(s / "post", 1);
   ASSERT_EQ(run_cli({"compute", "--base", (s / "base").string(), "--post", (s / "post").string(), "-o",
-                     (s / "delta").string(), "--quiet"}).exit_code, 0);
+                     (s / "delta").string(), "--quiet"})
+                .exit_code,
+            0);
   auto r = run_cli({"verify", "--base", (s / "base").string(), "--delta", (s / "delta").string(), "--expect",
                     (s / "post").string()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -279,14 +383,17 @@ TEST(MalformedDeltaSingleFile, ManifestMetadataNotJson) {
   write_small_model(s / "post", 1);
   const fs::path delta = s / "delta.safetensors";
   ASSERT_EQ(run_cli({"compute", "--base", (s / "base").string(), "--post", (s / "post").string(), "-o",
-                     delta.string(), "--quiet"}).exit_code, 0);
+                     delta.string(), "--quiet"})
+                .exit_code,
+            0);
   SafetensorsParts p = read_parts(delta);
   ASSERT_TRUE(p.header["__metadata__"].contains("paramdelta.manifest"));
   p.header["__metadata__"]["paramdelta.manifest"] = "{\"format\": [";
   write_file(delta, p.bytes());
   const fs::path out = s / "out";
-  expect_rejected(run_cli({"apply", "--base", (s / "base").string(), "--delta", delta.string(), "-o", out.string()}),
-                  {delta.string(), "paramdelta.manifest", "invalid JSON"});
+  expect_rejected(
+      run_cli({"apply", "--base", (s / "base").string(), "--delta", delta.string(), "-o", out.string()}),
+      {delta.string(), "paramdelta.manifest", "invalid JSON"});
   expect_no_output(out);
   expect_rejected(run_cli({"inspect", delta.string()}), {delta.string(), "invalid JSON"});
 }

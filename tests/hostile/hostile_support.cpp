@@ -13,7 +13,8 @@ namespace {
 
 std::string le_bytes(std::uint64_t value, int width) {
   std::string out(static_cast<std::size_t>(width), '\0');
-  for (int i = 0; i < width; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
+  for (int i = 0; i < width; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
   return out;
 }
 
@@ -53,7 +54,8 @@ std::string raw_image(std::uint64_t header_length, const std::string& header_tex
 SafetensorsParts read_parts(const fs::path& file) {
   const std::string bytes = read_file(file);
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes.at(static_cast<std::size_t>(i)));
+  for (int i = 7; i >= 0; --i)
+    n = (n << 8) | static_cast<unsigned char>(bytes.at(static_cast<std::size_t>(i)));
   SafetensorsParts parts;
   parts.header = nlohmann::ordered_json::parse(bytes.substr(8, n));
   parts.data = bytes.substr(8 + n);
@@ -66,8 +68,9 @@ void write_small_model(const fs::path& dir, int variant) {
   if (variant != 0) {
     // Values chosen so that some differences are not representable in BF16:
     // the lossless delta then carries exception lists.
-    parts.data = bf16_data({0x3A81, 0x4000, 0x3A80, 0xBF00, 0x8000, static_cast<std::uint16_t>(0x3E80 + variant)}) +
-                 f32_data({1.5f, -2.0f * static_cast<float>(variant)});
+    parts.data =
+        bf16_data({0x3A81, 0x4000, 0x3A80, 0xBF00, 0x8000, static_cast<std::uint16_t>(0x3E80 + variant)}) +
+        f32_data({1.5f, -2.0f * static_cast<float>(variant)});
   }
   write_file(dir / "model.safetensors", parts.bytes());
   write_file(dir / "config.json", R"({"model_type": "llama", "vocab_size": 2})");
@@ -119,7 +122,8 @@ void expect_no_output(const fs::path& output) {
 }
 
 std::string nested_arrays(int depth) {
-  return std::string(static_cast<std::size_t>(depth), '[') + std::string(static_cast<std::size_t>(depth), ']');
+  return std::string(static_cast<std::size_t>(depth), '[') +
+         std::string(static_cast<std::size_t>(depth), ']');
 }
 
 }  // namespace paramdelta::testing

@@ -60,11 +60,12 @@ TEST(LegalCorners, ComputeApplyVerifyCombineAcceptThem) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = run_cli({"inspect", "--json", (s / "out.safetensors").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* name : {"\"scalar\"", "\"empty\"", "\"empty2\"", "\"one\"", "\"flag\"", "\"f8\"", "\"f64\""}) {
+  for (const char* name :
+       {"\"scalar\"", "\"empty\"", "\"empty2\"", "\"one\"", "\"flag\"", "\"f8\"", "\"f64\""}) {
     EXPECT_NE(r.out.find(name), std::string::npos) << name << " missing from the applied model: " << r.out;
   }
-  r = run_cli({"combine", "--delta", (s / "delta").string(), "--delta", (s / "delta.safetensors").string(), "-o",
-               (s / "combined").string(), "--quiet"});
+  r = run_cli({"combine", "--delta", (s / "delta").string(), "--delta", (s / "delta.safetensors").string(),
+               "-o", (s / "combined").string(), "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 

@@ -58,8 +58,9 @@ class OutputSafety : public ::testing::Test {
     write_small_model(s_ / "post", 1);
   }
   CommandResult compute(const fs::path& out, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"compute", "--base", (s_ / "base").string(), "--post", (s_ / "post").string(),
-                                     "-o", out.string(), "--quiet"};
+    std::vector<std::string> args = {
+        "compute",    "--base", (s_ / "base").string(), "--post", (s_ / "post").string(), "-o",
+        out.string(), "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_cli(args);
   }
@@ -124,8 +125,8 @@ TEST_F(OutputSafety, FailedForcedRunKeepsTheOldOutput) {
   SafetensorsParts bad = valid_parts();
   bad.data.resize(bad.data.size() - 2);
   write_model_with_weights(s_ / "badpost", bad.bytes());
-  expect_rejected(run_cli({"compute", "--base", (s_ / "base").string(), "--post", (s_ / "badpost").string(), "-o",
-                           out.string(), "--force", "--quiet"}),
+  expect_rejected(run_cli({"compute", "--base", (s_ / "base").string(), "--post", (s_ / "badpost").string(),
+                           "-o", out.string(), "--force", "--quiet"}),
                   {"truncated"});
   EXPECT_EQ(read_file(out / "paramdelta.json"), manifest);
   EXPECT_TRUE(staging_leftovers(s_.path()).empty());
@@ -152,8 +153,8 @@ TEST(OutputSafetyDiskFull, FileSizeLimitGivesOneLineAndNoLeftovers) {
   for (const char* name : {"delta", "delta.safetensors"}) {
     const fs::path out = s / name;
     // 64 blocks: 32 KiB with a 512-byte block (dash), 64 KiB with 1 KiB (bash); the delta is ~512 KiB.
-    auto r = run_shell("ulimit -f 64 && exec " + cli() + " compute --base " + quoted(s / "base") + " --post " +
-                       quoted(s / "post") + " -o " + quoted(out) + " --quiet --threads 2");
+    auto r = run_shell("ulimit -f 64 && exec " + cli() + " compute --base " + quoted(s / "base") +
+                       " --post " + quoted(s / "post") + " -o " + quoted(out) + " --quiet --threads 2");
     expect_rejected(r, {"File too large"});
     expect_no_output(out);
   }
@@ -164,7 +165,9 @@ TEST(OutputSafetyDiskFull, FileSizeLimitGivesOneLineAndNoLeftovers) {
   // apply, into an existing output with --force: the old output survives the failure.
   const std::string before = read_file(s / "delta" / "paramdelta.json");
   ASSERT_EQ(run_cli({"apply", "--base", (s / "base").string(), "--delta", (s / "delta").string(), "-o",
-                     (s / "model").string(), "--quiet"}).exit_code, 0);
+                     (s / "model").string(), "--quiet"})
+                .exit_code,
+            0);
   const std::string model_before = read_file(s / "model" / "model.safetensors");
   auto r = run_shell("ulimit -f 64 && exec " + cli() + " apply --base " + quoted(s / "base") + " --delta " +
                      quoted(s / "delta") + " -o " + quoted(s / "model") + " --force --scale 0.5 --quiet");

@@ -42,7 +42,9 @@ std::vector<HeaderCase> header_cases() {
       {"empty_file", [] { return std::string(); }, {"0 bytes", "8-byte header length"}},
       {"short_file", [] { return std::string("\x05\x00\x00", 3); }, {"3 bytes"}},
       {"zero_header_length", [] { return raw_image(0, "", ""); }, {"too short"}},
-      {"header_length_past_end", [] { return raw_image(1000, "{}", ""); }, {"header length 1000", "past the end"}},
+      {"header_length_past_end",
+       [] { return raw_image(1000, "{}", ""); },
+       {"header length 1000", "past the end"}},
       {"absurd_header_length", [=] { return raw_image(two60, "{}", ""); }, {"exceeds the limit"}},
       {"max_header_length",
        [] { return raw_image(std::numeric_limits<std::uint64_t>::max(), "{}", ""); },
@@ -52,46 +54,83 @@ std::vector<HeaderCase> header_cases() {
       {"byte_order_mark", [] { return verbatim("\xEF\xBB\xBF{}", ""); }, {"does not start with '{'"}},
       {"truncated_json", [] { return verbatim(R"({"a": {"dtype")", ""); }, {"invalid JSON"}},
       {"garbage_after_json", [] { return verbatim("{} trailing", ""); }, {"invalid JSON"}},
-      {"non_utf8_name", [] { return verbatim("{\"a\xff\xfe\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
-                                              std::string(4, '\0')); },
+      {"non_utf8_name",
+       [] {
+         return verbatim("{\"a\xff\xfe\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+                         std::string(4, '\0'));
+       },
        {"invalid JSON"}},
-      {"lone_surrogate", [] { return verbatim(R"({"\ud800":{"dtype":"F32","shape":[],"data_offsets":[0,4]}})",
-                                               std::string(4, '\0')); },
+      {"lone_surrogate",
+       [] {
+         return verbatim(R"({"\ud800":{"dtype":"F32","shape":[],"data_offsets":[0,4]}})",
+                         std::string(4, '\0'));
+       },
        {"invalid JSON"}},
       {"control_char_in_string", [] { return verbatim("{\"a\tb\":1}", ""); }, {"invalid JSON"}},
-      {"deeply_nested", [] { return verbatim(R"({"__metadata__":{"k":)" + nested_arrays(100000) + "}}", ""); },
+      {"deeply_nested",
+       [] { return verbatim(R"({"__metadata__":{"k":)" + nested_arrays(100000) + "}}", ""); },
        {"nested deeper than"}},
       {"number_too_large",
-       [] { return verbatim(R"({"a":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", std::string(4, '\0')); },
+       [] {
+         return verbatim(R"({"a":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})",
+                         std::string(4, '\0'));
+       },
        {"invalid JSON"}},
-      {"unknown_dtype", [] { return mutated([](auto& p) { p.header["a"]["dtype"] = "F33"; }); },
+      {"unknown_dtype",
+       [] { return mutated([](auto& p) { p.header["a"]["dtype"] = "F33"; }); },
        {"tensor 'a'", "field 'dtype'", "unknown dtype 'F33'"}},
-      {"lowercase_dtype", [] { return mutated([](auto& p) { p.header["a"]["dtype"] = "bf16"; }); },
+      {"lowercase_dtype",
+       [] { return mutated([](auto& p) { p.header["a"]["dtype"] = "bf16"; }); },
        {"tensor 'a'", "unknown dtype"}},
-      {"dtype_not_string", [] { return mutated([](auto& p) { p.header["a"]["dtype"] = 5; }); },
+      {"dtype_not_string",
+       [] { return mutated([](auto& p) { p.header["a"]["dtype"] = 5; }); },
        {"tensor 'a'", "field 'dtype'", "must be a string"}},
-      {"negative_dimension", [] { return mutated([](auto& p) { p.header["a"]["shape"] = {-2, 3}; }); },
+      {"negative_dimension",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["shape"] = {-2, 3};
+            }); },
        {"tensor 'a'", "field 'shape'", "negative"}},
-      {"fractional_dimension", [] { return mutated([](auto& p) { p.header["a"]["shape"] = {2.5, 3}; }); },
+      {"fractional_dimension",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["shape"] = {2.5, 3};
+            }); },
        {"tensor 'a'", "field 'shape'", "not an integer"}},
-      {"string_dimension", [] { return mutated([](auto& p) { p.header["a"]["shape"] = {"2", 3}; }); },
+      {"string_dimension",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["shape"] = {"2", 3};
+            }); },
        {"tensor 'a'", "field 'shape'", "non-negative integer"}},
       {"dimension_above_2_64",
-       [] { return verbatim(R"({"a":{"dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,4]}})",
-                            std::string(4, '\0')); },
+       [] {
+         return verbatim(R"({"a":{"dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,4]}})",
+                         std::string(4, '\0'));
+       },
        {"tensor 'a'", "field 'shape'", "not an integer"}},
-      {"shape_not_array", [] { return mutated([](auto& p) { p.header["a"]["shape"] = 6; }); },
+      {"shape_not_array",
+       [] { return mutated([](auto& p) { p.header["a"]["shape"] = 6; }); },
        {"tensor 'a'", "field 'shape'", "must be an array"}},
-      {"negative_offset", [] { return mutated([](auto& p) { p.header["a"]["data_offsets"] = {-1, 12}; }); },
+      {"negative_offset",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["data_offsets"] = {-1, 12};
+            }); },
        {"tensor 'a'", "field 'data_offsets'", "negative"}},
-      {"fractional_offset", [] { return mutated([](auto& p) { p.header["a"]["data_offsets"] = {0.5, 12}; }); },
+      {"fractional_offset",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["data_offsets"] = {0.5, 12};
+            }); },
        {"tensor 'a'", "field 'data_offsets'", "not an integer"}},
-      {"one_offset", [] { return mutated([](auto& p) { p.header["a"]["data_offsets"] = {12}; }); },
+      {"one_offset",
+       [] { return mutated([](auto& p) { p.header["a"]["data_offsets"] = {12}; }); },
        {"tensor 'a'", "field 'data_offsets'", "two integers"}},
-      {"three_offsets", [] { return mutated([](auto& p) { p.header["a"]["data_offsets"] = {0, 6, 12}; }); },
+      {"three_offsets",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["data_offsets"] = {0, 6, 12};
+            }); },
        {"tensor 'a'", "field 'data_offsets'", "two integers"}},
       {"shape_product_overflow",
-       [] { return mutated([](auto& p) { p.header["a"]["shape"] = {4294967296ull, 4294967296ull, 2}; }); },
+       [] { return mutated([](auto& p) {
+              p.header["a"]["shape"] = {4294967296ull, 4294967296ull, 2};
+            }); },
        {"tensor 'a'", "field 'shape'", "overflows 64 bits"}},
       {"byte_size_overflow",
        [] { return mutated([](auto& p) { p.header["a"]["shape"] = {1ull << 63}; }); },
@@ -130,7 +169,10 @@ std::vector<HeaderCase> header_cases() {
          });
        },
        {"tensor 'b'", "field 'data_offsets'", "overlaps tensor 'a'"}},
-      {"end_before_begin", [] { return mutated([](auto& p) { p.header["b"]["data_offsets"] = {20, 12}; }); },
+      {"end_before_begin",
+       [] { return mutated([](auto& p) {
+              p.header["b"]["data_offsets"] = {20, 12};
+            }); },
        {"tensor 'b'", "field 'data_offsets'", "before begin"}},
       {"not_starting_at_zero",
        [] {
@@ -143,33 +185,49 @@ std::vector<HeaderCase> header_cases() {
        {"tensor 'a'", "instead of 0"}},
       {"trailing_bytes", [] { return mutated([](auto& p) { p.data += "junk"; }); }, {"4 trailing bytes"}},
       {"trailing_bytes_no_tensors", [] { return verbatim("{}", "junk"); }, {"4 trailing bytes"}},
-      {"truncated_data", [] { return mutated([](auto& p) { p.data.resize(15); }); }, {"tensor 'b'", "truncated"}},
-      {"duplicate_tensor_names", [] { return verbatim("{" + kA + "," + kA + "," + kB + "}", kData20); },
+      {"truncated_data",
+       [] { return mutated([](auto& p) { p.data.resize(15); }); },
+       {"tensor 'b'", "truncated"}},
+      {"duplicate_tensor_names",
+       [] { return verbatim("{" + kA + "," + kA + "," + kB + "}", kData20); },
        {"duplicate JSON key 'a'"}},
       {"duplicate_metadata_keys",
        [] { return verbatim(R"({"__metadata__":{"k":"1","k":"2"},)" + kA + "," + kB + "}", kData20); },
        {"duplicate JSON key 'k'"}},
-      {"metadata_value_number", [] { return mutated([](auto& p) { p.header["__metadata__"]["format"] = 1; }); },
+      {"metadata_value_number",
+       [] { return mutated([](auto& p) { p.header["__metadata__"]["format"] = 1; }); },
        {"field '__metadata__.format'", "must be strings"}},
-      {"metadata_value_null", [] { return mutated([](auto& p) { p.header["__metadata__"]["x"] = nullptr; }); },
+      {"metadata_value_null",
+       [] { return mutated([](auto& p) { p.header["__metadata__"]["x"] = nullptr; }); },
        {"field '__metadata__.x'", "must be strings"}},
       {"metadata_value_object",
-       [] { return mutated([](auto& p) { p.header["__metadata__"]["x"] = json::object({{"y", "z"}}); }); },
+       [] { return mutated([](auto& p) {
+              p.header["__metadata__"]["x"] = json::object({{"y", "z"}});
+            }); },
        {"field '__metadata__.x'", "must be strings"}},
-      {"metadata_not_object", [] { return mutated([](auto& p) { p.header["__metadata__"] = "pt"; }); },
+      {"metadata_not_object",
+       [] { return mutated([](auto& p) { p.header["__metadata__"] = "pt"; }); },
        {"field '__metadata__'"}},
       {"tensor_named_metadata",
        [] {
          return verbatim(R"({"__metadata__":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})", kData20);
        },
        {"__metadata__"}},
-      {"unknown_entry_field", [] { return mutated([](auto& p) { p.header["a"]["offsets"] = {0, 12}; }); },
+      {"unknown_entry_field",
+       [] { return mutated([](auto& p) {
+              p.header["a"]["offsets"] = {0, 12};
+            }); },
        {"tensor 'a'", "field 'offsets'", "unknown field"}},
-      {"missing_data_offsets", [] { return mutated([](auto& p) { p.header["a"].erase("data_offsets"); }); },
+      {"missing_data_offsets",
+       [] { return mutated([](auto& p) { p.header["a"].erase("data_offsets"); }); },
        {"tensor 'a'", "field 'data_offsets'", "missing"}},
-      {"missing_dtype", [] { return mutated([](auto& p) { p.header["a"].erase("dtype"); }); },
+      {"missing_dtype",
+       [] { return mutated([](auto& p) { p.header["a"].erase("dtype"); }); },
        {"tensor 'a'", "field 'dtype'", "missing"}},
-      {"entry_not_object", [] { return mutated([](auto& p) { p.header["a"] = json::array({1, 2}); }); },
+      {"entry_not_object",
+       [] { return mutated([](auto& p) {
+              p.header["a"] = json::array({1, 2});
+            }); },
        {"tensor 'a'", "must be an object"}},
       {"empty_tensor_name",
        [] { return verbatim(R"({"":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})", kData20); },

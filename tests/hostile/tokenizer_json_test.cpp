@@ -21,15 +21,27 @@ json valid_tokenizer() {
   return {{"version", "1.0"},
           {"truncation", nullptr},
           {"padding", nullptr},
-          {"added_tokens", {{{"id", 5}, {"content", "<s>"}, {"single_word", false}, {"lstrip", false},
-                             {"rstrip", false}, {"normalized", false}, {"special", true}}}},
+          {"added_tokens",
+           {{{"id", 5},
+             {"content", "<s>"},
+             {"single_word", false},
+             {"lstrip", false},
+             {"rstrip", false},
+             {"normalized", false},
+             {"special", true}}}},
           {"normalizer", nullptr},
           {"pre_tokenizer", nullptr},
           {"post_processor", nullptr},
           {"decoder", nullptr},
-          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"fuse_unk", false},
-                     {"byte_fallback", false}, {"ignore_merges", false}, {"vocab", vocab},
-                     {"merges", {"a b", "ab c"}}}}};
+          {"model",
+           {{"type", "BPE"},
+            {"dropout", nullptr},
+            {"unk_token", nullptr},
+            {"fuse_unk", false},
+            {"byte_fallback", false},
+            {"ignore_merges", false},
+            {"vocab", vocab},
+            {"merges", {"a b", "ab c"}}}}};
 }
 
 struct TokenizerCase {
@@ -50,7 +62,8 @@ std::vector<TokenizerCase> tokenizer_cases() {
       {"empty", [] { return std::string(); }, {"invalid JSON"}},
       {"not_utf8", [] { return edited([](json&) {}).insert(1, "\"\xff\": 1, "); }, {"invalid JSON"}},
       {"array", [] { return std::string("[]"); }, {}},
-      {"deeply_nested", [] { return edited([](json&) {}).insert(1, "\"x\": " + nested_arrays(100000) + ", "); },
+      {"deeply_nested",
+       [] { return edited([](json&) {}).insert(1, "\"x\": " + nested_arrays(100000) + ", "); },
        {"nested deeper than"}},
       {"duplicate_vocab_key",
        [] {
@@ -60,42 +73,64 @@ std::vector<TokenizerCase> tokenizer_cases() {
        },
        {"duplicate JSON key 'a'"}},
       {"model_missing", [] { return edited([](json& t) { t.erase("model"); }); }, {"field 'model'"}},
-      {"model_type_unknown", [] { return edited([](json& t) { t["model"]["type"] = "Unigram"; }); },
+      {"model_type_unknown",
+       [] { return edited([](json& t) { t["model"]["type"] = "Unigram"; }); },
        {"field 'model.type'"}},
-      {"vocab_not_object", [] { return edited([](json& t) { t["model"]["vocab"] = json::array(); }); },
+      {"vocab_not_object",
+       [] { return edited([](json& t) { t["model"]["vocab"] = json::array(); }); },
        {"field 'model.vocab'"}},
-      {"vocab_id_negative", [] { return edited([](json& t) { t["model"]["vocab"]["b"] = -1; }); },
+      {"vocab_id_negative",
+       [] { return edited([](json& t) { t["model"]["vocab"]["b"] = -1; }); },
        {"field 'model.vocab.b'"}},
-      {"vocab_id_huge", [] { return edited([](json& t) { t["model"]["vocab"]["b"] = 1ull << 40; }); },
+      {"vocab_id_huge",
+       [] { return edited([](json& t) { t["model"]["vocab"]["b"] = 1ull << 40; }); },
        {"field 'model.vocab.b'"}},
-      {"vocab_id_sparse_max", [] { return edited([](json& t) { t["model"]["vocab"]["b"] = 16777215; }); }, {}},
-      {"vocab_id_fraction", [] { return edited([](json& t) { t["model"]["vocab"]["b"] = 1.5; }); },
+      {"vocab_id_sparse_max",
+       [] { return edited([](json& t) { t["model"]["vocab"]["b"] = 16777215; }); },
+       {}},
+      {"vocab_id_fraction",
+       [] { return edited([](json& t) { t["model"]["vocab"]["b"] = 1.5; }); },
        {"field 'model.vocab.b'"}},
-      {"merge_unknown_token", [] { return edited([](json& t) { t["model"]["merges"][0] = "a z"; }); },
+      {"merge_unknown_token",
+       [] { return edited([](json& t) { t["model"]["merges"][0] = "a z"; }); },
        {"field 'model.merges[0]'"}},
-      {"merge_not_pair", [] { return edited([](json& t) { t["model"]["merges"][0] = "ab"; }); },
+      {"merge_not_pair",
+       [] { return edited([](json& t) { t["model"]["merges"][0] = "ab"; }); },
        {"field 'model.merges[0]'"}},
-      {"merge_not_string", [] { return edited([](json& t) { t["model"]["merges"][0] = 7; }); },
+      {"merge_not_string",
+       [] { return edited([](json& t) { t["model"]["merges"][0] = 7; }); },
        {"field 'model.merges[0]'"}},
-      {"added_token_id_huge", [] { return edited([](json& t) { t["added_tokens"][0]["id"] = 1ull << 33; }); },
+      {"added_token_id_huge",
+       [] { return edited([](json& t) { t["added_tokens"][0]["id"] = 1ull << 33; }); },
        {"field 'added_tokens[0].id'"}},
       // An empty added token must not make matching loop forever: accepted or refused, cleanly.
       {"added_token_empty", [] { return edited([](json& t) { t["added_tokens"][0]["content"] = ""; }); }, {}},
-      {"added_tokens_not_array", [] { return edited([](json& t) { t["added_tokens"] = 5; }); },
+      {"added_tokens_not_array",
+       [] { return edited([](json& t) { t["added_tokens"] = 5; }); },
        {"field 'added_tokens'"}},
-      {"pre_tokenizer_unknown", [] { return edited([](json& t) { t["pre_tokenizer"] = {{"type", "Magic"}}; }); },
+      {"pre_tokenizer_unknown",
+       [] { return edited([](json& t) {
+              t["pre_tokenizer"] = {{"type", "Magic"}};
+            }); },
        {"field 'pre_tokenizer.type'"}},
       {"regex_invalid",
        [] {
          return edited([](json& t) {
-           t["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"},
+           t["pre_tokenizer"] = {{"type", "Split"},
+                                 {"pattern", {{"Regex", "(unclosed"}}},
+                                 {"behavior", "Isolated"},
                                  {"invert", false}};
          });
        },
        {"field 'pre_tokenizer.pattern.Regex'"}},
-      {"normalizer_unknown", [] { return edited([](json& t) { t["normalizer"] = {{"type", "NFKC"}}; }); },
+      {"normalizer_unknown",
+       [] { return edited([](json& t) {
+              t["normalizer"] = {{"type", "NFKC"}};
+            }); },
        {"field 'normalizer.type'"}},
-      {"decoder_not_object", [] { return edited([](json& t) { t["decoder"] = "ByteLevel"; }); }, {"field 'decoder'"}},
+      {"decoder_not_object",
+       [] { return edited([](json& t) { t["decoder"] = "ByteLevel"; }); },
+       {"field 'decoder'"}},
       {"version_unknown", [] { return edited([](json& t) { t["version"] = "2.0"; }); }, {"field 'version'"}},
   };
 }
@@ -107,7 +142,8 @@ TEST_P(MalformedTokenizer, TokenizeRefuses) {
   const fs::path file = s / "tokenizer.json";
   write_file(file, GetParam().text());
   auto r = run_cli({"tokenize", "--tokenizer", file.string(), "--text", "abc"});
-  if (GetParam().mentions.empty() && r.exit_code == 0) return;  // a legal corner: accepted is fine, a crash is not
+  if (GetParam().mentions.empty() && r.exit_code == 0)
+    return;  // a legal corner: accepted is fine, a crash is not
   auto mentions = GetParam().mentions;
   mentions.push_back(file.string() + ": ");
   expect_rejected(r, mentions);
@@ -127,9 +163,9 @@ TEST(MalformedTokenizerBaseline, ValidTokenizerEncodes) {
 TEST(MalformedTokenizerConfig, TokenizeRefuses) {
   ScratchDir s;
   write_file(s / "tokenizer.json", valid_tokenizer().dump());
-  for (const std::string& text : {std::string("{\"bos_token\": "), std::string("[]"),
-                                 "{\"chat_template\": " + nested_arrays(1000) + "}",
-                                 std::string(R"({"add_bos_token": "yes"})")}) {
+  for (const std::string& text :
+       {std::string("{\"bos_token\": "), std::string("[]"),
+        "{\"chat_template\": " + nested_arrays(1000) + "}", std::string(R"({"add_bos_token": "yes"})")}) {
     write_file(s / "tokenizer_config.json", text);
     expect_rejected(run_cli({"tokenize", "--tokenizer", (s / "tokenizer.json").string(), "--config",
                              (s / "tokenizer_config.json").string(), "--text", "abc"}),
@@ -148,12 +184,13 @@ namespace {
 TEST(HostileTokenizerPattern, CatastrophicBacktrackingIsBounded) {
   ScratchDir s;
   json doc = valid_tokenizer();
-  doc["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(a+)+$"}}}, {"behavior", "Isolated"},
-                          {"invert", false}};
+  doc["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"Regex", "(a+)+$"}}}, {"behavior", "Isolated"}, {"invert", false}};
   write_file(s / "tokenizer.json", doc.dump());
-  expect_rejected(run_cli({"tokenize", "--tokenizer", (s / "tokenizer.json").string(), "--text",
-                           std::string(40, 'a') + "!"}),
-                  {(s / "tokenizer.json").string() + ": ", "field 'pre_tokenizer.pattern.Regex'", "match limit"});
+  expect_rejected(
+      run_cli(
+          {"tokenize", "--tokenizer", (s / "tokenizer.json").string(), "--text", std::string(40, 'a') + "!"}),
+      {(s / "tokenizer.json").string() + ": ", "field 'pre_tokenizer.pattern.Regex'", "match limit"});
 }
 
 }  // namespace

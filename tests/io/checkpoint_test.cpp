@@ -1,11 +1,12 @@
 // Hugging Face model directories: single file, shards with an index, and every
 // way an index can disagree with its shards.
+#include "paramdelta/checkpoint.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
-#include "paramdelta/checkpoint.h"
 #include "paramdelta/error.h"
 #include "support/model_builder.h"
 #include "support/test_support.h"
@@ -23,8 +24,9 @@ std::string shard_image(const std::vector<std::string>& names) {
   std::string header = "{";
   std::string data;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    header += (i ? "," : "") + std::string("\"") + names[i] + R"(":{"dtype":"F32","shape":[1],"data_offsets":[)" +
-              std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+    header += (i ? "," : "") + std::string("\"") + names[i] +
+              R"(":{"dtype":"F32","shape":[1],"data_offsets":[)" + std::to_string(4 * i) + "," +
+              std::to_string(4 * i + 4) + "]}";
     float v = static_cast<float>(i + 1);
     data.append(reinterpret_cast<const char*>(&v), 4);
   }
@@ -115,8 +117,10 @@ TEST(Checkpoint, IndexNamingAMissingShardIsAnError) {
 TEST(Checkpoint, TensorAbsentFromItsShardIsAnError) {
   ScratchDir dir;
   write_sharded(dir.path());
-  write_file(dir / "model.safetensors.index.json",
-             index_json(R"({"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})"));
+  write_file(
+      dir / "model.safetensors.index.json",
+      index_json(
+          R"({"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})"));
   expect_invalid_index(dir.path(), "b", "does not contain it");
 }
 
@@ -131,8 +135,9 @@ TEST(Checkpoint, TwoShardsClaimingOneTensorIsAnError) {
 TEST(Checkpoint, TensorTheIndexDoesNotListIsAnError) {
   ScratchDir dir;
   write_sharded(dir.path());
-  write_file(dir / "model.safetensors.index.json",
-             index_json(R"({"a":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})"));
+  write_file(
+      dir / "model.safetensors.index.json",
+      index_json(R"({"a":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})"));
   expect_invalid_index(dir.path(), "b", "does not list");
 }
 
@@ -142,9 +147,10 @@ TEST(Checkpoint, ShardNamesThatLeaveTheDirectoryAreRejected) {
   fs::create_directory(dir / "m" / "sub");
   write_file(dir / "outside.safetensors", shard_image({"a"}));
   write_file(dir / "m" / "sub" / "inner.safetensors", shard_image({"a"}));
-  for (const std::string& name : {std::string("../outside.safetensors"), (dir / "outside.safetensors").string(),
-                                  std::string("sub/inner.safetensors"), std::string(".."), std::string(""),
-                                  std::string("sub\\\\inner.safetensors")}) {
+  for (const std::string& name :
+       {std::string("../outside.safetensors"), (dir / "outside.safetensors").string(),
+        std::string("sub/inner.safetensors"), std::string(".."), std::string(""),
+        std::string("sub\\\\inner.safetensors")}) {
     write_file(dir / "m" / "model.safetensors.index.json", index_json(R"({"a":")" + name + R"("})"));
     expect_invalid_index(dir / "m", "a", "not a plain file name");
   }

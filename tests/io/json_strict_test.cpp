@@ -1,7 +1,8 @@
 // The strict JSON reader used for every untrusted JSON file.
+#include "io/json_strict.h"
+
 #include <gtest/gtest.h>
 
-#include "io/json_strict.h"
 #include "paramdelta/error.h"
 #include "support/test_support.h"
 

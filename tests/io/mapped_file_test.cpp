@@ -1,16 +1,16 @@
 // Releasing consumed ranges keeps a streaming reader's mapped pages bounded:
 // the resident set must not grow with the file, whatever the kernel maps
 // around each page fault.
-#include <fcntl.h>
-#include <unistd.h>
+#include "io/mapped_file.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
 #include <vector>
 
-#include "io/mapped_file.h"
 #include "support/test_support.h"
 
 namespace paramdelta {

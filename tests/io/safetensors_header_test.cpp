@@ -12,8 +12,8 @@
 namespace paramdelta {
 namespace {
 
-using testing::ScratchDir;
 using testing::safetensors_image;
+using testing::ScratchDir;
 using testing::write_file;
 
 struct Expected {
@@ -188,7 +188,8 @@ TEST(SafetensorsHeader, RejectsAGapBetweenTensors) {
 TEST(SafetensorsHeader, RejectsOverlappingTensors) {
   expect_rejected(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                  std::string(12, '\0'), {.tensor = "b", .field = "data_offsets", .message_part = "overlaps"});
+                  std::string(12, '\0'),
+                  {.tensor = "b", .field = "data_offsets", .message_part = "overlaps"});
 }
 
 TEST(SafetensorsHeader, RejectsTwoTensorsSharingTheSameBytes) {
@@ -223,12 +224,13 @@ TEST(SafetensorsHeader, RejectsDuplicateTensorNames) {
 }
 
 TEST(SafetensorsHeader, RejectsDuplicateKeysInsideAnEntry) {
-  expect_rejected(R"({"w":{"dtype":"F32","dtype":"F16","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'),
-                  {.message_part = "duplicate"});
+  expect_rejected(R"({"w":{"dtype":"F32","dtype":"F16","shape":[2],"data_offsets":[0,8]}})",
+                  std::string(8, '\0'), {.message_part = "duplicate"});
 }
 
 TEST(SafetensorsHeader, RejectsNonStringMetadataValues) {
-  expect_rejected(R"({"__metadata__":{"epoch":3}})", "", {.field = "__metadata__.epoch", .message_part = "string"});
+  expect_rejected(R"({"__metadata__":{"epoch":3}})", "",
+                  {.field = "__metadata__.epoch", .message_part = "string"});
   expect_rejected(R"({"__metadata__":{"nested":{"a":"b"}}})", "", {.field = "__metadata__.nested"});
   expect_rejected(R"({"__metadata__":{"n":null}})", "", {.field = "__metadata__.n"});
 }
@@ -239,14 +241,17 @@ TEST(SafetensorsHeader, RejectsMetadataThatIsNotAnObject) {
 }
 
 TEST(SafetensorsHeader, RejectsUnknownFieldsInATensorEntry) {
-  expect_rejected(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"offset":0}})", std::string(8, '\0'),
-                  {.tensor = "w", .field = "offset"});
+  expect_rejected(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"offset":0}})",
+                  std::string(8, '\0'), {.tensor = "w", .field = "offset"});
 }
 
 TEST(SafetensorsHeader, RejectsMissingFieldsInATensorEntry) {
-  expect_rejected(R"({"w":{"shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'), {.tensor = "w", .field = "dtype"});
-  expect_rejected(R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", std::string(8, '\0'), {.tensor = "w", .field = "shape"});
-  expect_rejected(R"({"w":{"dtype":"F32","shape":[2]}})", std::string(8, '\0'), {.tensor = "w", .field = "data_offsets"});
+  expect_rejected(R"({"w":{"shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'),
+                  {.tensor = "w", .field = "dtype"});
+  expect_rejected(R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", std::string(8, '\0'),
+                  {.tensor = "w", .field = "shape"});
+  expect_rejected(R"({"w":{"dtype":"F32","shape":[2]}})", std::string(8, '\0'),
+                  {.tensor = "w", .field = "data_offsets"});
 }
 
 TEST(SafetensorsHeader, RejectsMalformedDataOffsets) {

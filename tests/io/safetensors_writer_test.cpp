@@ -40,11 +40,14 @@ std::uint64_t header_length_of(const fs::path& path) {
 
 TEST(SafetensorsWriter, WhatIsWrittenReadsBackExactly) {
   ScratchDir dir;
-  const std::vector<TensorSpec> specs = {
-      {"layer.weight", DType::kBF16, {3, 5}}, {"layer.bias", DType::kF32, {5}}, {"ids", DType::kI64, {2}},
-      {"mask", DType::kBool, {3}},           {"empty", DType::kF16, {0}}};
+  const std::vector<TensorSpec> specs = {{"layer.weight", DType::kBF16, {3, 5}},
+                                         {"layer.bias", DType::kF32, {5}},
+                                         {"ids", DType::kI64, {2}},
+                                         {"mask", DType::kBool, {3}},
+                                         {"empty", DType::kF16, {0}}};
   std::vector<std::vector<std::byte>> data;
-  for (std::size_t i = 0; i < specs.size(); ++i) data.push_back(pattern_bytes(specs[i].nbytes(), static_cast<int>(i)));
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    data.push_back(pattern_bytes(specs[i].nbytes(), static_cast<int>(i)));
   {
     SafetensorsWriter w(dir / "m.safetensors", specs, Metadata{{"format", "pt"}, {"note", "ünïcode"}});
     for (std::size_t i = 0; i < specs.size(); ++i) w.write_at(i, 0, data[i]);
@@ -125,7 +128,8 @@ TEST(SafetensorsWriter, AHeaderOutgrowingItsReserveIsStillWrittenCorrectly) {
     w.write_at(0, 0, planned);
     for (int i = 0; i < 50; ++i) {
       late.push_back(pattern_bytes(static_cast<std::size_t>(i + 1), i));
-      w.append_late({"late." + std::to_string(i), DType::kU8, {static_cast<std::uint64_t>(i + 1)}}, late.back());
+      w.append_late({"late." + std::to_string(i), DType::kU8, {static_cast<std::uint64_t>(i + 1)}},
+                    late.back());
     }
     w.set_metadata(Metadata{{"big", std::string(5000, 'm')}});
     w.finish();
@@ -133,7 +137,8 @@ TEST(SafetensorsWriter, AHeaderOutgrowingItsReserveIsStillWrittenCorrectly) {
   auto f = SafetensorsFile::open(dir / "m.safetensors");
   EXPECT_EQ(header_length_of(dir / "m.safetensors") % 8, 0u);
   EXPECT_EQ(bytes_of(*f, "p"), planned);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(bytes_of(*f, "late." + std::to_string(i)), late[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(bytes_of(*f, "late." + std::to_string(i)), late[static_cast<std::size_t>(i)]);
   EXPECT_EQ(f->metadata().at("big").size(), 5000u);
   EXPECT_EQ(count_entries(dir.path()), 1u) << "no temporary file may be left behind";
 }
@@ -206,11 +211,13 @@ TEST(SafetensorsWriter, ReportsAMissingDirectoryWithItsPath) {
 }
 
 TEST(SafetensorsHeaderRendering, PutsMetadataFirstAndRecordsOffsets) {
-  const std::string header =
-      render_safetensors_header({{{"b", DType::kF16, {2}}, 0}, {{"a", DType::kF32, {1}}, 4}}, Metadata{{"k", "v"}});
+  const std::string header = render_safetensors_header(
+      {{{"b", DType::kF16, {2}}, 0}, {{"a", DType::kF32, {1}}, 4}}, Metadata{{"k", "v"}});
   EXPECT_EQ(header.rfind(R"({"__metadata__":{"k":"v"})", 0), 0u) << header;
-  EXPECT_NE(header.find(R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]})"), std::string::npos) << header;
-  EXPECT_NE(header.find(R"("b":{"dtype":"F16","shape":[2],"data_offsets":[0,4]})"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]})"), std::string::npos)
+      << header;
+  EXPECT_NE(header.find(R"("b":{"dtype":"F16","shape":[2],"data_offsets":[0,4]})"), std::string::npos)
+      << header;
   EXPECT_EQ(render_safetensors_header({}, {}), "{}");
 }
 

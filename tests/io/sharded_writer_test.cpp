@@ -1,9 +1,10 @@
 // Hugging Face style sharding: shard names, fill order, the index file.
+#include "io/sharded_writer.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "io/sharded_writer.h"
 #include "paramdelta/checkpoint.h"
 #include "support/test_support.h"
 
@@ -13,10 +14,13 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ScratchDir;
 
-std::vector<std::byte> filled(std::size_t n, int v) { return std::vector<std::byte>(n, static_cast<std::byte>(v)); }
+std::vector<std::byte> filled(std::size_t n, int v) {
+  return std::vector<std::byte>(n, static_cast<std::byte>(v));
+}
 
 void write_all(ShardedWriter& w, const std::vector<TensorSpec>& specs) {
-  for (std::size_t i = 0; i < specs.size(); ++i) w.write_at(i, 0, filled(specs[i].nbytes(), static_cast<int>(i + 1)));
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    w.write_at(i, 0, filled(specs[i].nbytes(), static_cast<int>(i + 1)));
   w.finish();
 }
 
@@ -40,8 +44,11 @@ TEST(ShardedWriter, FillsShardsInOrderUpToTheLimitAndWritesTheIndex) {
   ScratchDir dir;
   // 40 + 40 fit in 100; the third starts a new shard; the fourth (120 bytes)
   // is larger than the limit and gets a shard of its own.
-  std::vector<TensorSpec> specs = {
-      {"t0", DType::kF32, {10}}, {"t1", DType::kF32, {10}}, {"t2", DType::kF32, {10}}, {"t3", DType::kF32, {30}}, {"t4", DType::kU8, {1}}};
+  std::vector<TensorSpec> specs = {{"t0", DType::kF32, {10}},
+                                   {"t1", DType::kF32, {10}},
+                                   {"t2", DType::kF32, {10}},
+                                   {"t3", DType::kF32, {30}},
+                                   {"t4", DType::kU8, {1}}};
   ShardedWriter w(dir.path(), "model", specs, 100, {{"format", "pt"}});
   write_all(w, specs);
   ASSERT_EQ(w.shard_count(), 4u);
@@ -64,7 +71,8 @@ TEST(ShardedWriter, FillsShardsInOrderUpToTheLimitAndWritesTheIndex) {
 
 TEST(ShardedWriter, ItsOutputReadsBackAsOneCheckpoint) {
   ScratchDir dir;
-  std::vector<TensorSpec> specs = {{"x", DType::kBF16, {64}}, {"y", DType::kBF16, {64}}, {"z", DType::kI32, {3}}};
+  std::vector<TensorSpec> specs = {
+      {"x", DType::kBF16, {64}}, {"y", DType::kBF16, {64}}, {"z", DType::kI32, {3}}};
   ShardedWriter w(dir.path(), "delta", specs, 128, {});
   write_all(w, specs);
   auto ckpt = Checkpoint::open(dir.path(), "delta");
@@ -74,7 +82,8 @@ TEST(ShardedWriter, ItsOutputReadsBackAsOneCheckpoint) {
     const TensorRef* ref = ckpt.find(specs[i].name);
     ASSERT_NE(ref, nullptr);
     auto data = ckpt.data(*ref);
-    EXPECT_EQ(std::vector<std::byte>(data.begin(), data.end()), filled(specs[i].nbytes(), static_cast<int>(i + 1)));
+    EXPECT_EQ(std::vector<std::byte>(data.begin(), data.end()),
+              filled(specs[i].nbytes(), static_cast<int>(i + 1)));
   }
 }
 

@@ -33,7 +33,8 @@ long double ulp_in(DType dtype, long double value) {
   return std::ldexp(1.0L, e - digits);
 }
 
-ReadTensor read_tensor(const std::filesystem::path& path, const std::string& name, const std::string& prefix) {
+ReadTensor read_tensor(const std::filesystem::path& path, const std::string& name,
+                       const std::string& prefix) {
   auto ckpt = Checkpoint::open(path, prefix);
   const TensorRef* ref = ckpt.find(name);
   if (ref == nullptr) throw std::runtime_error("no tensor '" + name + "' in " + path.string());
@@ -53,10 +54,10 @@ void append_adversarial_pairs(DType dtype, std::vector<double>& base, std::vecto
   const double tiny = dtype == DType::kF16 ? 0x1p-24 : dtype == DType::kBF16 ? 0x1p-133 : 0x1p-149;
   const double gap = dtype == DType::kF16 ? 0x1p14 : 0x1p40;
   const std::vector<std::pair<double, double>> pairs = {
-      {0.0, -0.0},  {-0.0, 0.0},       {-0.0, -0.0},     {tiny, -tiny},        {3 * tiny, 0.0},
-      {0.0, 5 * tiny}, {1.0, 0x1p-20}, {0x1p-20, 1.0},   {-1.0, 0x1p-20},      {1.0, 1.0 + gap},
-      {gap, 1.0 / gap}, {-gap, 3.0},   {max, -max},      {-max, max},          {max, max},
-      {max, tiny},  {0.75, -0.75},     {-1.5e-3, 1.5e-3}, {1.0, 1.0},          {max / 2, max}};
+      {0.0, -0.0},      {-0.0, 0.0},    {-0.0, -0.0},      {tiny, -tiny},   {3 * tiny, 0.0},
+      {0.0, 5 * tiny},  {1.0, 0x1p-20}, {0x1p-20, 1.0},    {-1.0, 0x1p-20}, {1.0, 1.0 + gap},
+      {gap, 1.0 / gap}, {-gap, 3.0},    {max, -max},       {-max, max},     {max, max},
+      {max, tiny},      {0.75, -0.75},  {-1.5e-3, 1.5e-3}, {1.0, 1.0},      {max / 2, max}};
   for (const auto& [b, p] : pairs) {
     base.push_back(b);
     post.push_back(p);
@@ -72,14 +73,15 @@ void write_model(const std::filesystem::path& dir, const TensorMap& tensors, con
     specs.push_back({name, t.dtype, t.shape});
     data.push_back(t.raw.empty() ? encode_values(t.dtype, t.values) : t.raw);
   }
-  ShardedWriter writer(dir, "model", specs, max_shard_size ? max_shard_size : ~0ull, Metadata{{"format", "pt"}});
+  ShardedWriter writer(dir, "model", specs, max_shard_size ? max_shard_size : ~0ull,
+                       Metadata{{"format", "pt"}});
   for (std::size_t i = 0; i < data.size(); ++i) writer.write_at(i, 0, data[i]);
   writer.finish();
   write_file(dir / "config.json", config_json);
 }
 
-TensorMap llama_tensors(DType dtype, int layers, int hidden, int vocab, std::uint64_t seed, bool tied, double noise,
-                        std::uint64_t noise_seed) {
+TensorMap llama_tensors(DType dtype, int layers, int hidden, int vocab, std::uint64_t seed, bool tied,
+                        double noise, std::uint64_t noise_seed) {
   TensorMap m;
   std::mt19937_64 rng(seed), noise_rng(noise_seed);
   std::normal_distribution<double> normal(0.0, 0.02), eps(0.0, 1.0);
@@ -100,7 +102,8 @@ TensorMap llama_tensors(DType dtype, int layers, int hidden, int vocab, std::uin
   make("model.embed_tokens.weight", {v, h}, 0.0);
   for (int l = 0; l < layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) make(p + "self_attn." + proj + ".weight", {h, h}, 0.0);
+    for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"})
+      make(p + "self_attn." + proj + ".weight", {h, h}, 0.0);
     make(p + "mlp.gate_proj.weight", {2 * h, h}, 0.0);
     make(p + "mlp.up_proj.weight", {2 * h, h}, 0.0);
     make(p + "mlp.down_proj.weight", {h, 2 * h}, 0.0);
@@ -113,14 +116,17 @@ TensorMap llama_tensors(DType dtype, int layers, int hidden, int vocab, std::uin
 }
 
 std::string llama_config(int layers, int hidden, int vocab, bool tied) {
-  return "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n  \"hidden_size\": " +
+  return "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n  "
+         "\"hidden_size\": " +
          std::to_string(hidden) + ",\n  \"intermediate_size\": " + std::to_string(2 * hidden) +
          ",\n  \"num_hidden_layers\": " + std::to_string(layers) +
-         ",\n  \"num_attention_heads\": 2,\n  \"num_key_value_heads\": 2,\n  \"vocab_size\": " + std::to_string(vocab) +
-         ",\n  \"tie_word_embeddings\": " + (tied ? "true" : "false") + ",\n  \"torch_dtype\": \"bfloat16\"\n}\n";
+         ",\n  \"num_attention_heads\": 2,\n  \"num_key_value_heads\": 2,\n  \"vocab_size\": " +
+         std::to_string(vocab) + ",\n  \"tie_word_embeddings\": " + (tied ? "true" : "false") +
+         ",\n  \"torch_dtype\": \"bfloat16\"\n}\n";
 }
 
-std::map<std::string, std::vector<std::byte>> read_all_bytes(const std::filesystem::path& path, const std::string& prefix) {
+std::map<std::string, std::vector<std::byte>> read_all_bytes(const std::filesystem::path& path,
+                                                             const std::string& prefix) {
   auto ckpt = Checkpoint::open(path, prefix);
   std::map<std::string, std::vector<std::byte>> out;
   for (const auto& ref : ckpt.tensors()) {

@@ -22,8 +22,8 @@ struct TestTensor {
 using TensorMap = std::map<std::string, TestTensor>;
 
 // Writes model.safetensors (or shards when max_shard_size is given) and config.json.
-void write_model(const std::filesystem::path& dir, const TensorMap& tensors, const std::string& config_json = "{}",
-                 std::uint64_t max_shard_size = 0);
+void write_model(const std::filesystem::path& dir, const TensorMap& tensors,
+                 const std::string& config_json = "{}", std::uint64_t max_shard_size = 0);
 
 // A small Llama-shaped model: embeddings, `layers` blocks, norm, head (unless tied).
 // Values are deterministic pseudo-random from `seed`; `noise_from`/`noise` make
@@ -53,7 +53,8 @@ struct ReadTensor {
   std::vector<double> values;
   std::vector<std::byte> raw;
 };
-ReadTensor read_tensor(const std::filesystem::path& path, const std::string& name, const std::string& prefix = "model");
+ReadTensor read_tensor(const std::filesystem::path& path, const std::string& name,
+                       const std::string& prefix = "model");
 
 // (base, post) value pairs that stress exactness in `dtype`: signed zeros,
 // subnormals, magnitudes 2^20 and 2^40 apart (2^14 for F16, whose range is

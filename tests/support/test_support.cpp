@@ -56,8 +56,10 @@ std::string safetensors_image(const std::string& header_json, const std::string&
 static std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -66,8 +68,8 @@ CommandResult run_shell(const std::string& command_line) {
   ScratchDir capture;
   fs::path out = capture / "stdout";
   fs::path err = capture / "stderr";
-  std::string full = "(" + command_line + ") </dev/null >" + shell_quote(out.string()) + " 2>" +
-                     shell_quote(err.string());
+  std::string full =
+      "(" + command_line + ") </dev/null >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
   int status = std::system(full.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
