@@ -40,6 +40,9 @@ class Tokenizer {
   std::size_t vocab_size() const;  // including added tokens
   // The chat template (Jinja text) from tokenizer_config.json or chat_template.jinja; empty if none.
   const std::string& chat_template() const;
+  // The file the chat template came from (chat_template.jinja or
+  // tokenizer_config.json), for error messages; empty if there is none.
+  const std::string& chat_template_source() const;
 
  private:
   struct Impl;

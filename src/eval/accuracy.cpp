@@ -82,7 +82,8 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
   const std::size_t context = static_cast<std::size_t>(std::min<std::uint64_t>(
       options.context, static_cast<std::uint64_t>(model.config().max_position_embeddings)));
   if (context < 2) throw Error(ErrorKind::kUsage, "the context must be at least 2 tokens");
-  const std::string template_label = model.path().string() + " (chat template)";
+  const std::string template_label =
+      tokenizer.chat_template_source().empty() ? model.path().string() : tokenizer.chat_template_source();
   ContinuationScorer scorer(model, context);
   GenerationOptions generation;
   generation.max_new_tokens = options.max_new_tokens;

@@ -31,6 +31,7 @@ struct Tokenizer::Impl {
   std::optional<std::int32_t> bos;
   std::optional<std::int32_t> eos;
   std::string chat_template;
+  std::string chat_template_source;
 
   std::optional<std::int32_t> token_to_id(std::string_view token) const {
     if (auto id = added.token_to_id(token)) return id;
@@ -140,6 +141,7 @@ Tokenizer Tokenizer::from_files(const fs::path& tokenizer_json,
   if (config) {
     apply_config_template(*config, tokenizer_config_json->string(), impl->bos, impl->eos, impl->specials);
     impl->chat_template = config->chat_template;
+    if (!impl->chat_template.empty()) impl->chat_template_source = tokenizer_config_json->string();
   }
   return Tokenizer(std::move(impl));
 }
@@ -161,6 +163,7 @@ Tokenizer Tokenizer::from_model_dir(const fs::path& dir) {
   const fs::path jinja = dir / "chat_template.jinja";
   if (fs::is_regular_file(jinja, ec)) {
     t.impl_->chat_template = read_small_file(jinja.string(), tok::kMaxChatTemplateBytes);
+    t.impl_->chat_template_source = jinja.string();
   }
   return t;
 }
@@ -216,5 +219,6 @@ std::size_t Tokenizer::vocab_size() const {
 }
 
 const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
+const std::string& Tokenizer::chat_template_source() const { return impl_->chat_template_source; }
 
 }  // namespace paramdelta

@@ -152,7 +152,8 @@ TEST(JobRunner, WorkersWaitWhenTooFarAheadOfAStalledChunk) {
   };
   run_jobs(pool, jobs, nullptr, 1);
   EXPECT_GE(highest_during_stall, 3u) << "the other workers did not run ahead at all";
-  EXPECT_LT(highest_during_stall, max_chunks_ahead(pool.size())) << "workers ran too far ahead of a stalled chunk";
+  EXPECT_LT(highest_during_stall, max_chunks_ahead(pool.size()))
+      << "workers ran too far ahead of a stalled chunk";
   EXPECT_EQ(highest_started.load(), 999u);
 }
 

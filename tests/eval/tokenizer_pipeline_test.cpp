@@ -122,6 +122,7 @@ TEST(TokenizerPipeline, ConfigControlsBosEosAndChatTemplate) {
   EXPECT_EQ(plain.encode("hi"), (Ids{1, 263}));
   EXPECT_EQ(plain.eos_id(), std::nullopt);
   EXPECT_EQ(plain.chat_template(), "");
+  EXPECT_EQ(plain.chat_template_source(), "");
 
   write_file(dir / "tokenizer_config.json", R"({"add_bos_token": true, "add_eos_token": true,
       "bos_token": {"content": "<s>", "__type": "AddedToken"}, "eos_token": "</s>",
@@ -131,6 +132,7 @@ TEST(TokenizerPipeline, ConfigControlsBosEosAndChatTemplate) {
   EXPECT_EQ(both.encode("hi", false), (Ids{263}));
   EXPECT_EQ(both.eos_id(), 2);
   EXPECT_EQ(both.chat_template(), "{{ bos_token }}{{ messages }}");
+  EXPECT_EQ(both.chat_template_source(), (dir / "tokenizer_config.json").string());
 
   // Llama classes add BOS unless add_bos_token says otherwise.
   write_file(dir / "tokenizer_config.json", R"({"add_eos_token": true, "eos_token": "</s>",
@@ -144,8 +146,9 @@ TEST(TokenizerPipeline, ConfigControlsBosEosAndChatTemplate) {
 
   // chat_template.jinja takes precedence over the config's template.
   write_file(dir / "chat_template.jinja", "{% for m in messages %}{{ m.content }}{% endfor %}");
-  EXPECT_EQ(Tokenizer::from_model_dir(dir.path()).chat_template(),
-            "{% for m in messages %}{{ m.content }}{% endfor %}");
+  Tokenizer with_jinja = Tokenizer::from_model_dir(dir.path());
+  EXPECT_EQ(with_jinja.chat_template(), "{% for m in messages %}{{ m.content }}{% endfor %}");
+  EXPECT_EQ(with_jinja.chat_template_source(), (dir / "chat_template.jinja").string());
 }
 
 TEST(TokenizerPipeline, CliPrintsIdsTokensAndDecodes) {

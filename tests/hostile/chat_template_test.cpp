@@ -69,7 +69,7 @@ TEST(HostileChatTemplate, NestedLoopsStopAtTheWorkLimit) {
   ScratchDir s;
   write_model_with_template(s / "model", hostile_file("chat_template_nested_loops.jinja"));
   expect_eval_rejected(eval_with_chat_template(s),
-                       {(s / "model").string() + " (chat template)", "field 'chat_template'", "line 1",
+                       {(s / "model" / "chat_template.jinja").string(), "field 'chat_template'", "line 1",
                         "rendering exceeds the work limit of"});
 }
 
@@ -77,7 +77,7 @@ TEST(HostileChatTemplate, StringDoublingStopsAtTheSizeLimit) {
   ScratchDir s;
   write_model_with_template(s / "model", hostile_file("chat_template_doubling.jinja"));
   expect_eval_rejected(eval_with_chat_template(s),
-                       {(s / "model").string() + " (chat template)", "field 'chat_template'", "line 1",
+                       {(s / "model" / "chat_template.jinja").string(), "field 'chat_template'", "line 1",
                         "exceeds the size limit of 16 MiB"});
 }
 
