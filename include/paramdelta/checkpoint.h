@@ -39,6 +39,9 @@ class Checkpoint {
   const SafetensorsFile& shard(std::size_t index) const { return *shards_[index]; }
   std::size_t shard_count() const { return shards_.size(); }
   std::span<const std::byte> data(const TensorRef& ref) const;
+  // Drops the mapped pages of elements [begin, end) of `ref` (clamped to the
+  // tensor) once every reader is done with them; see SafetensorsFile::release.
+  void release_elements(const TensorRef& ref, std::uint64_t begin, std::uint64_t end) const;
   std::uint64_t total_tensor_bytes() const;
 
   // Metadata of the first shard (a single file's __metadata__).

@@ -268,8 +268,7 @@ VerifyReport verify_delta(const VerifyOptions& options) {
     };
     job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
       release_apply_range(inputs, plan.items[k], begin, end);
-      const std::size_t os = dtype_size(plan.items[k].out_dtype);
-      expect.shard(expected[k]->shard).release(*expected[k]->info, begin * os, end * os);
+      expect.release_elements(*expected[k], begin, end);
     };
     job.finalize = [&, k, hash_base]() {
       auto& t = report.tensors[k];

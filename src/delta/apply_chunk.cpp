@@ -101,22 +101,8 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
 
 void release_apply_range(const ApplyInputs& in, const ApplyItem& item, std::uint64_t begin,
                          std::uint64_t end) {
-  if (item.base != nullptr) {
-    const std::size_t bs = dtype_size(item.base->info->dtype);
-    const std::uint64_t limit = item.base->info->numel();
-    if (begin < limit) {
-      in.base->shard(item.base->shard).release(*item.base->info, begin * bs, std::min(end, limit) * bs);
-    }
-  }
-  if (item.delta != nullptr) {
-    const std::size_t ds = dtype_size(item.delta->info->dtype);
-    const std::uint64_t limit = item.delta->info->numel();
-    if (begin < limit) {
-      in.delta->tensors()
-          .shard(item.delta->shard)
-          .release(*item.delta->info, begin * ds, std::min(end, limit) * ds);
-    }
-  }
+  if (item.base != nullptr) in.base->release_elements(*item.base, begin, end);
+  if (item.delta != nullptr) in.delta->tensors().release_elements(*item.delta, begin, end);
 }
 
 }  // namespace paramdelta

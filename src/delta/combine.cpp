@@ -204,11 +204,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     };
     // Mapped input pages would otherwise stay resident until the end.
     job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
-      for (const auto& d : deltas) {
-        const TensorRef* r = d.tensors().find(manifest.tensors[k].name);
-        const std::size_t size = dtype_size(r->info->dtype);
-        d.tensors().shard(r->shard).release(*r->info, begin * size, end * size);
-      }
+      for (const auto& d : deltas)
+        d.tensors().release_elements(*d.tensors().find(manifest.tensors[k].name), begin, end);
     };
     const std::uint64_t elements = job.elements;
     job.finalize = [&, k, elements]() {

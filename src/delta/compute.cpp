@@ -321,16 +321,9 @@ OperationSummary compute_delta(const ComputeOptions& options) {
       if (hash_base_in_chunks) states[k].base_hashes[chunk] = hashes.base;
       output.write_at(k, begin * out_size, buf);
     };
-    job.release = [&, k, post_size, base_size](std::uint64_t begin, std::uint64_t end) {
-      const ComputeItem& it = items[k];
-      post.shard(it.post->shard).release(*it.post->info, begin * post_size, end * post_size);
-      if (it.base != nullptr) {
-        const std::uint64_t limit = it.base->info->numel();
-        if (begin < limit) {
-          base.shard(it.base->shard)
-              .release(*it.base->info, begin * base_size, std::min(end, limit) * base_size);
-        }
-      }
+    job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
+      post.release_elements(*items[k].post, begin, end);
+      if (items[k].base != nullptr) base.release_elements(*items[k].base, begin, end);
     };
     job.finalize = [&, k, hash_base_in_chunks]() {
       const ComputeItem& it = items[k];

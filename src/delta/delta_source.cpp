@@ -147,7 +147,7 @@ void DeltaSource::release_exceptions(const ManifestTensor& tensor) const {
   if (tensor.exceptions == 0 || !exception_store_) return;
   for (const char* part : {"index", "base", "post"}) {
     if (const TensorRef* ref = exception_store_->find(exception_tensor_name(tensor.name, part))) {
-      exception_store_->shard(ref->shard).release(*ref->info, 0, ref->info->nbytes());
+      exception_store_->release_elements(*ref, 0, ref->info->numel());
     }
   }
 }

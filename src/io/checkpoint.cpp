@@ -1,5 +1,6 @@
 #include "paramdelta/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string_view>
@@ -140,6 +141,13 @@ const TensorRef* Checkpoint::find(std::string_view name) const {
 
 std::span<const std::byte> Checkpoint::data(const TensorRef& ref) const {
   return shards_[ref.shard]->data(*ref.info);
+}
+
+void Checkpoint::release_elements(const TensorRef& ref, std::uint64_t begin, std::uint64_t end) const {
+  const std::uint64_t numel = ref.info->numel();
+  if (begin >= numel) return;
+  const std::uint64_t size = dtype_size(ref.info->dtype);
+  shards_[ref.shard]->release(*ref.info, begin * size, std::min(end, numel) * size);
 }
 
 std::uint64_t Checkpoint::total_tensor_bytes() const {
