@@ -8,10 +8,13 @@
 //  - sgemm GFLOP/s on the MLP's shape at the prompt's length: the ceiling
 //    for prompt processing, which is matrix-matrix products;
 //  - sgemv GB/s over a matrix far larger than the caches: the ceiling for
-//    generation, which streams every fp32 weight once per token.
+//    generation of one sequence, which streams every fp32 weight once per token.
+// Generation is measured alone (one sequence) and batched: --batch sequences
+// continuing the same prompt, one token each per step (Model::decode), which
+// is how `paramdelta eval` decodes its generation tasks.
 //
-//   eval_speed [--model-dir DIR] [--prompt-tokens N] [--gen-tokens N] [--threads N] [--layers N] [--json
-//   FILE]
+//   eval_speed [--model-dir DIR] [--prompt-tokens N] [--gen-tokens N] [--batch N] [--threads N]
+//   [--layers N] [--json FILE]
 #include <cblas.h>
 
 #include <algorithm>
@@ -164,7 +167,7 @@ double sgemv_gbytes(std::size_t rows, std::size_t cols) {
 
 int main_with_errors(int argc, char** argv) {
   fs::path dir = fs::path(PARAMDELTA_BENCH_DIR) / "data" / "eval-1.1b";
-  std::size_t prompt_tokens = 512, gen_tokens = 32;
+  std::size_t prompt_tokens = 512, gen_tokens = 32, batch = 16;
   int threads = 0;
   std::string json_path;
   Shape shape;
@@ -180,6 +183,8 @@ int main_with_errors(int argc, char** argv) {
       prompt_tokens = std::stoul(value());
     else if (arg == "--gen-tokens")
       gen_tokens = std::stoul(value());
+    else if (arg == "--batch")
+      batch = std::stoul(value());
     else if (arg == "--threads")
       threads = std::stoi(value());
     else if (arg == "--layers")
@@ -191,6 +196,7 @@ int main_with_errors(int argc, char** argv) {
   }
   if (prompt_tokens < 1 || prompt_tokens + gen_tokens > 2048)
     throw std::runtime_error("need 1 <= prompt + gen <= 2048");
+  if (batch < 1) throw std::runtime_error("need --batch >= 1");
   if (shape.layers != 22) dir += "-" + std::to_string(shape.layers) + "layers";
   paramdelta::set_compute_threads(threads);
   const int used_threads = paramdelta::compute_threads();
@@ -229,13 +235,29 @@ int main_with_errors(int argc, char** argv) {
                               static_cast<double>(prompt_tokens) / 2.0 *
                               static_cast<double>(c.q_dim() * c.num_hidden_layers);
 
-  auto gen_start = Clock::now();
-  for (std::size_t i = 0; i < gen_tokens; ++i) {
-    const auto next =
-        static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    logits = model.forward(cache, std::span(&next, 1), 1);
-  }
-  const double gen_seconds = seconds_since(gen_start);
+  // Greedy decoding of `count` sequences that all start from the prompt's
+  // cache, the first continuing with the prompt's prediction and the others
+  // with random tokens; returns the seconds for gen_tokens steps.
+  const std::size_t vocab = static_cast<std::size_t>(c.vocab_size);
+  auto decode_steps = [&](std::size_t count) {
+    std::vector<paramdelta::KvCache> caches(count, cache);
+    std::vector<paramdelta::KvCache*> pointers;
+    for (auto& each : caches) pointers.push_back(&each);
+    std::vector<std::int32_t> next(count);
+    next[0] = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    for (std::size_t i = 1; i < count; ++i) next[i] = static_cast<std::int32_t>(random.next() % vocab);
+    auto start = Clock::now();
+    for (std::size_t step = 0; step < gen_tokens; ++step) {
+      const std::vector<float> out = model.decode(pointers, next);
+      for (std::size_t i = 0; i < count; ++i) {
+        const float* row = out.data() + i * vocab;
+        next[i] = static_cast<std::int32_t>(std::max_element(row, row + vocab) - row);
+      }
+    }
+    return seconds_since(start);
+  };
+  const double gen_seconds = decode_steps(1);
+  const double batch_seconds = batch > 1 ? decode_steps(batch) : gen_seconds;
   const double weight_bytes =
       4.0 * matmul_params;  // every fp32 weight but the embedding table, once per token
 
@@ -248,6 +270,7 @@ int main_with_errors(int argc, char** argv) {
   const double gen_rate = gen_tokens ? static_cast<double>(gen_tokens) / gen_seconds : 0.0;
   const double gen_gbytes = gen_rate * weight_bytes / 1e9;
   const double gen_ceiling = gemv * 1e9 / weight_bytes;
+  const double batch_rate = gen_tokens ? static_cast<double>(gen_tokens * batch) / batch_seconds : 0.0;
 
   std::printf("\nmodel: %s, %.2fB parameters, %lld layers, fp32 compute; %d BLAS threads\n", dir.c_str(),
               static_cast<double>(c.parameter_count()) / 1e9, static_cast<long long>(c.num_hidden_layers),
@@ -263,6 +286,10 @@ int main_with_errors(int argc, char** argv) {
   std::printf("%-44s %10.2f tokens/s  = %.2f GB/s of weights = %.0f%% of sgemv\n",
               ("generation (" + std::to_string(gen_tokens) + " tokens, KV cache)").c_str(), gen_rate,
               gen_gbytes, 100.0 * gen_gbytes / gemv);
+  std::printf("%-44s %10.2f tokens/s  = %.1fx one sequence; %.1f GFLOP/s = %.0f%% of sgemm\n",
+              ("generation, " + std::to_string(batch) + " sequences together").c_str(), batch_rate,
+              batch_rate / gen_rate, batch_rate * 2.0 * matmul_params / 1e9,
+              100.0 * batch_rate * 2.0 * matmul_params / 1e9 / gemm);
 
   if (!json_path.empty()) {
     nlohmann::json out{{"model_dir", dir.string()},
@@ -277,7 +304,9 @@ int main_with_errors(int argc, char** argv) {
                        {"prompt_gflops", pp_gflops},
                        {"generated_tokens", gen_tokens},
                        {"generation_tokens_per_s", gen_rate},
-                       {"generation_ceiling_tokens_per_s", gen_ceiling}};
+                       {"generation_ceiling_tokens_per_s", gen_ceiling},
+                       {"batch", batch},
+                       {"batched_generation_tokens_per_s", batch_rate}};
     std::ofstream(json_path) << out.dump(2) << "\n";
   }
   return 0;

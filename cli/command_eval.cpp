@@ -30,6 +30,7 @@ struct EvalOptions {
   std::size_t context = 2048;
   std::size_t stride = 0;
   std::size_t max_new_tokens = 32;
+  std::size_t batch = AccuracyOptions{}.batch_size;
   bool chat_template = false;
   int threads = 0;
   std::size_t limit = 0;
@@ -250,6 +251,7 @@ int run_eval(const EvalOptions& options) {
       accuracy.max_new_tokens = options.max_new_tokens;
       accuracy.stop_strings = stop_strings;
       accuracy.context = options.context;
+      accuracy.batch_size = options.batch;
       row.accuracy = evaluate_accuracy(model, tokenizer, tasks, accuracy);
     }
   }
@@ -285,6 +287,11 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option("--max-new-tokens", options->max_new_tokens, "accuracy: generation length limit")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  app.add_option("--batch", options->batch,
+                 "accuracy: generation tasks decoded together (the results do not depend on it; larger "
+                 "batches read the weights less often and keep more key/value caches)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   app.add_option("--stop", options->stop,
                  "accuracy: stop string for generation tasks without their own (repeatable; \\n \\t escapes; "
                  "default \\n)");

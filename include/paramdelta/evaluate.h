@@ -156,6 +156,9 @@ struct AccuracyOptions {
   std::size_t max_new_tokens = 32;
   std::vector<std::string> stop_strings = {"\n"};  // for tasks without their own "stop"
   std::size_t context = 4096;                      // capped at max_position_embeddings
+  // Generation tasks decoded together (consecutive ones, up to this many);
+  // the results do not depend on it, only the speed and the memory for caches.
+  std::size_t batch_size = 16;
 };
 
 struct TaskOutcome {
@@ -209,6 +212,15 @@ struct GenerationResult {
 // Clears `cache`, runs the prompt, then decodes while the cache has room.
 GenerationResult generate_greedy(const Model& model, const Tokenizer& tokenizer, KvCache& cache,
                                  std::span<const std::int32_t> prompt, const GenerationOptions& options);
+
+// Several prompts decoded together, prompt i with options[i], each in a cache
+// of `context` positions. Result i is exactly what generate_greedy gives
+// prompt i alone (Model::decode is batch-invariant); together, the weights
+// are read once per step for all of them.
+std::vector<GenerationResult> generate_greedy_batch(const Model& model, const Tokenizer& tokenizer,
+                                                    std::span<const std::span<const std::int32_t>> prompts,
+                                                    std::span<const GenerationOptions> options,
+                                                    std::size_t context);
 
 // End-of-sequence ids of a model: its config's and the tokenizer's.
 std::vector<std::int32_t> end_of_sequence_ids(const Model& model, const Tokenizer& tokenizer);

@@ -127,7 +127,21 @@ class Model {
   std::vector<float> forward(KvCache& cache, std::span<const std::int32_t> ids,
                              std::size_t keep_rows = 1) const;
 
+  // One decoding step for several sequences at once: ids[i] is appended to
+  // *caches[i] (distinct caches). Returns the logits [ids.size()][vocab_size].
+  // Every row comes out bit for bit as it would alone, whatever the other rows
+  // (the weight products sum in a fixed order; see eval/invariant_matmul.h), so
+  // batching sequences never changes what a greedy decoder picks. It may
+  // differ in the last bits from forward() on the same token, which uses the BLAS.
+  std::vector<float> decode(std::span<KvCache* const> caches, std::span<const std::int32_t> ids) const;
+
  private:
+  struct Segment;  // rows of a batch that continue one cache
+  void run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const;
+  void make_room(KvCache& cache, std::size_t tokens) const;
+  void check_tokens(std::span<const std::int32_t> ids) const;
+  void embed(std::span<const std::int32_t> ids, std::vector<float>& x) const;
+
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -59,11 +59,6 @@ class ContinuationScorer {
     return -eval::negative_log_likelihood(model_, hidden, ids.subspan(first));
   }
 
-  KvCache& cache() {
-    cached_.clear();  // the caller is about to overwrite it
-    return cache_;
-  }
-
  private:
   const Model& model_;
   KvCache cache_;
@@ -74,6 +69,45 @@ std::string where(const Task& task) {
   return task.location.empty() ? "line " + std::to_string(task.line) : task.location;
 }
 
+// A choice task: every choice's continuation scored, the best one predicted.
+TaskOutcome score_choices(ContinuationScorer& scorer, const Tokenizer& tokenizer, const Task& task,
+                          const std::string& prompt, const std::vector<std::int32_t>& prompt_ids,
+                          bool add_special, std::size_t context, AccuracyResult& result) {
+  TaskOutcome outcome;
+  outcome.line = task.line;
+  double best = -std::numeric_limits<double>::infinity();
+  std::size_t best_index = 0;
+  for (std::size_t c = 0; c < task.choices.size(); ++c) {
+    const std::vector<std::int32_t> full = tokenizer.encode(prompt + task.choices[c], add_special);
+    const std::size_t first = eval::common_prefix(prompt_ids, full);
+    const std::string which = "choice " + std::to_string(c);
+    if (first >= full.size()) {
+      throw Error(ErrorKind::kInvalidInput, which + " adds no token to the prompt",
+                  {where(task), {}, "choices"});
+    }
+    if (first == 0) {
+      throw Error(ErrorKind::kInvalidInput, which + " has no prompt token before it to condition on",
+                  {where(task), {}, "choices"}, "give a non-empty prompt or use a tokenizer that adds BOS");
+    }
+    if (full.size() > context) {
+      throw Error(ErrorKind::kUsage,
+                  "prompt and " + which + " have " + std::to_string(full.size()) +
+                      " tokens; the context is " + std::to_string(context),
+                  {where(task)}, "raise --context (up to max_position_embeddings)");
+    }
+    const double log_likelihood = scorer.log_likelihood(full, first);
+    result.scored_tokens += full.size() - first;
+    outcome.choice_log_likelihoods.push_back(log_likelihood);
+    if (log_likelihood > best) {
+      best = log_likelihood;
+      best_index = c;
+    }
+  }
+  outcome.prediction = task.choices[best_index];
+  outcome.correct = best_index == task.label;
+  return outcome;
+}
+
 }  // namespace
 
 AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
@@ -82,74 +116,70 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
   const std::size_t context = static_cast<std::size_t>(std::min<std::uint64_t>(
       options.context, static_cast<std::uint64_t>(model.config().max_position_embeddings)));
   if (context < 2) throw Error(ErrorKind::kUsage, "the context must be at least 2 tokens");
+  if (options.batch_size == 0) throw Error(ErrorKind::kUsage, "the generation batch size must be at least 1");
   const std::string template_label =
       tokenizer.chat_template_source().empty() ? model.path().string() : tokenizer.chat_template_source();
+  const bool add_special = !options.chat_template;
   ContinuationScorer scorer(model, context);
-  GenerationOptions generation;
-  generation.max_new_tokens = options.max_new_tokens;
-  generation.stop_ids = end_of_sequence_ids(model, tokenizer);
+  const std::vector<std::int32_t> stop_ids = end_of_sequence_ids(model, tokenizer);
 
   AccuracyResult result;
-  for (const Task& task : tasks) {
-    const std::string prompt = render_prompt(tokenizer, task, options.chat_template, template_label);
-    const bool add_special = !options.chat_template;
-    const std::vector<std::int32_t> prompt_ids = tokenizer.encode(prompt, add_special);
-    result.prompt_tokens += prompt_ids.size();
-    TaskOutcome outcome;
-    outcome.line = task.line;
-    if (task.kind == TaskKind::kGeneration) {
-      ++result.generation_tasks;
-      if (prompt_ids.empty())
-        throw Error(ErrorKind::kInvalidInput, "the prompt encodes to no tokens", {where(task)});
-      if (prompt_ids.size() >= context) {
-        throw Error(ErrorKind::kUsage,
-                    "the prompt has " + std::to_string(prompt_ids.size()) + " tokens; the context is " +
-                        std::to_string(context),
-                    {where(task)}, "raise --context (up to max_position_embeddings) or shorten the prompt");
-      }
-      generation.stop_strings = task.stop ? *task.stop : options.stop_strings;
-      GenerationResult generated = generate_greedy(model, tokenizer, scorer.cache(), prompt_ids, generation);
-      result.generated_tokens += generated.tokens.size();
-      outcome.prediction = trim_ascii_whitespace(generated.text);
-      outcome.correct = outcome.prediction == trim_ascii_whitespace(task.answer);
-    } else {
-      ++result.choice_tasks;
-      double best = -std::numeric_limits<double>::infinity();
-      std::size_t best_index = 0;
-      for (std::size_t c = 0; c < task.choices.size(); ++c) {
-        const std::vector<std::int32_t> full = tokenizer.encode(prompt + task.choices[c], add_special);
-        const std::size_t first = eval::common_prefix(prompt_ids, full);
-        const std::string which = "choice " + std::to_string(c);
-        if (first >= full.size()) {
-          throw Error(ErrorKind::kInvalidInput, which + " adds no token to the prompt",
-                      {where(task), {}, "choices"});
-        }
-        if (first == 0) {
-          throw Error(ErrorKind::kInvalidInput, which + " has no prompt token before it to condition on",
-                      {where(task), {}, "choices"},
-                      "give a non-empty prompt or use a tokenizer that adds BOS");
-        }
-        if (full.size() > context) {
-          throw Error(ErrorKind::kUsage,
-                      "prompt and " + which + " have " + std::to_string(full.size()) +
-                          " tokens; the context is " + std::to_string(context),
-                      {where(task)}, "raise --context (up to max_position_embeddings)");
-        }
-        const double log_likelihood = scorer.log_likelihood(full, first);
-        result.scored_tokens += full.size() - first;
-        outcome.choice_log_likelihoods.push_back(log_likelihood);
-        if (log_likelihood > best) {
-          best = log_likelihood;
-          best_index = c;
-        }
-      }
-      outcome.prediction = task.choices[best_index];
-      outcome.correct = best_index == task.label;
-    }
+  auto record = [&](TaskOutcome outcome) {
     result.correct += outcome.correct ? 1 : 0;
     ++result.total;
     result.outcomes.push_back(std::move(outcome));
     if (progress) progress(result.total, tasks.size());
+  };
+
+  std::size_t next = 0;
+  while (next < tasks.size()) {
+    if (tasks[next].kind == TaskKind::kChoice) {
+      const Task& task = tasks[next++];
+      const std::string prompt = render_prompt(tokenizer, task, options.chat_template, template_label);
+      const std::vector<std::int32_t> prompt_ids = tokenizer.encode(prompt, add_special);
+      result.prompt_tokens += prompt_ids.size();
+      ++result.choice_tasks;
+      record(score_choices(scorer, tokenizer, task, prompt, prompt_ids, add_special, context, result));
+      continue;
+    }
+    // A run of consecutive generation tasks, decoded together.
+    std::vector<const Task*> batch;
+    std::vector<std::vector<std::int32_t>> prompt_ids;
+    std::vector<GenerationOptions> generation;
+    for (; next < tasks.size() && tasks[next].kind == TaskKind::kGeneration &&
+           batch.size() < options.batch_size;
+         ++next) {
+      const Task& task = tasks[next];
+      const std::string prompt = render_prompt(tokenizer, task, options.chat_template, template_label);
+      std::vector<std::int32_t> ids = tokenizer.encode(prompt, add_special);
+      if (ids.empty())
+        throw Error(ErrorKind::kInvalidInput, "the prompt encodes to no tokens", {where(task)});
+      if (ids.size() >= context) {
+        throw Error(ErrorKind::kUsage,
+                    "the prompt has " + std::to_string(ids.size()) + " tokens; the context is " +
+                        std::to_string(context),
+                    {where(task)}, "raise --context (up to max_position_embeddings) or shorten the prompt");
+      }
+      result.prompt_tokens += ids.size();
+      GenerationOptions& each = generation.emplace_back();
+      each.max_new_tokens = options.max_new_tokens;
+      each.stop_ids = stop_ids;
+      each.stop_strings = task.stop ? *task.stop : options.stop_strings;
+      batch.push_back(&task);
+      prompt_ids.push_back(std::move(ids));
+    }
+    const std::vector<std::span<const std::int32_t>> prompts(prompt_ids.begin(), prompt_ids.end());
+    std::vector<GenerationResult> generated =
+        generate_greedy_batch(model, tokenizer, prompts, generation, context);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      ++result.generation_tasks;
+      result.generated_tokens += generated[i].tokens.size();
+      TaskOutcome outcome;
+      outcome.line = batch[i]->line;
+      outcome.prediction = trim_ascii_whitespace(generated[i].text);
+      outcome.correct = outcome.prediction == trim_ascii_whitespace(batch[i]->answer);
+      record(std::move(outcome));
+    }
   }
   result.accuracy =
       result.total == 0 ? 0.0 : static_cast<double>(result.correct) / static_cast<double>(result.total);

@@ -45,13 +45,13 @@ void rms_norm(const float* x, const float* weight, float* out, std::size_t rows,
   }
 }
 
-RopeTable rope_table(std::span<const double> inv_freq, std::size_t first_position, std::size_t count) {
+RopeTable rope_table(std::span<const double> inv_freq, std::span<const std::size_t> positions) {
   RopeTable table;
   table.pairs = inv_freq.size();
-  table.cos.resize(count * table.pairs);
-  table.sin.resize(count * table.pairs);
-  for (std::size_t r = 0; r < count; ++r) {
-    const double position = static_cast<double>(first_position + r);
+  table.cos.resize(positions.size() * table.pairs);
+  table.sin.resize(positions.size() * table.pairs);
+  for (std::size_t r = 0; r < positions.size(); ++r) {
+    const double position = static_cast<double>(positions[r]);
     for (std::size_t i = 0; i < table.pairs; ++i) {
       const double angle = position * inv_freq[i];
       table.cos[r * table.pairs + i] = static_cast<float>(std::cos(angle));
@@ -59,6 +59,12 @@ RopeTable rope_table(std::span<const double> inv_freq, std::size_t first_positio
     }
   }
   return table;
+}
+
+RopeTable rope_table(std::span<const double> inv_freq, std::size_t first_position, std::size_t count) {
+  std::vector<std::size_t> positions(count);
+  for (std::size_t r = 0; r < count; ++r) positions[r] = first_position + r;
+  return rope_table(inv_freq, positions);
 }
 
 void apply_rope(float* x, std::size_t rows, std::size_t row_stride, std::size_t heads, std::size_t head_dim,

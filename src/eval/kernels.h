@@ -30,6 +30,9 @@ struct RopeTable {
   std::size_t pairs = 0;
 };
 RopeTable rope_table(std::span<const double> inv_freq, std::size_t first_position, std::size_t count);
+// The same for arbitrary positions, one table row each (a batch of sequences
+// at different lengths).
+RopeTable rope_table(std::span<const double> inv_freq, std::span<const std::size_t> positions);
 
 // Rotates each head of each row in place, pairing element i with element
 // i + head_dim/2 (Hugging Face's rotate_half layout, which HF checkpoints'

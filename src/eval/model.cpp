@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "eval/invariant_matmul.h"
 #include "eval/kernels.h"
 #include "eval/model_weights.h"
 #include "paramdelta/error.h"
@@ -36,13 +37,6 @@ void add_bias(float* rows, std::size_t count, const std::vector<float>& bias) {
     float* row = rows + r * dim;
     for (std::size_t i = 0; i < dim; ++i) row[i] += bias[i];
   }
-}
-
-// x += rows · weightᵀ + bias, for a weight [dim(x)][in].
-void add_projection(float* x, std::size_t dim, const float* rows, std::size_t in, std::size_t count,
-                    const std::vector<float>& weight, const std::vector<float>& bias) {
-  eval::matmul_bt(rows, in, weight.data(), in, x, dim, count, dim, in, /*accumulate=*/true);
-  add_bias(x, count, bias);
 }
 
 }  // namespace
@@ -91,8 +85,18 @@ KvCache Model::new_cache(std::size_t capacity) const {
   return cache;
 }
 
-std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::int32_t> ids,
-                                         std::size_t keep_rows) const {
+// Rows of the activation matrix that continue one sequence: `rows` tokens at
+// the positions following those already in `cache`.
+struct Model::Segment {
+  KvCache* cache;
+  std::size_t rows;
+};
+
+// Every decoder layer over the rows of `x` ([rows][hidden], rows = sum of the
+// segments' rows), each segment attending to (and extending) its own cache.
+// The weight products go through the BLAS for prompts and through the
+// batch-invariant product for decoding steps (`invariant`).
+void Model::run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const {
   const ModelConfig& c = impl_->config;
   const eval::ModelWeights& w = impl_->weights;
   const std::size_t hidden = static_cast<std::size_t>(c.hidden_size);
@@ -103,21 +107,62 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
   const std::size_t heads = static_cast<std::size_t>(c.num_attention_heads);
   const std::size_t kv_heads = static_cast<std::size_t>(c.num_key_value_heads);
   const std::size_t head_dim = static_cast<std::size_t>(c.head_dim);
+  const std::size_t rows = x.size() / hidden;
 
-  if (keep_rows > ids.size()) {
-    throw Error(ErrorKind::kInternal, "asked for " + std::to_string(keep_rows) + " output rows of " +
-                                          std::to_string(ids.size()) + " tokens");
+  std::vector<std::size_t> positions;
+  positions.reserve(rows);
+  for (const Segment& segment : segments) {
+    for (std::size_t r = 0; r < segment.rows; ++r) positions.push_back(segment.cache->size_ + r);
   }
-  if (cache.kv_dim_ != kv_dim || cache.keys_.size() != w.layers.size()) {
-    throw Error(ErrorKind::kInternal, "key/value cache was made for another model");
+  const eval::RopeTable rope = eval::rope_table(impl_->inv_freq, positions);
+  std::vector<float> normed(rows * hidden), qkv(rows * qkv_dim), q(rows * q_dim), attended(rows * q_dim),
+      gate_up(rows * 2 * inter), activated(rows * inter);
+  std::optional<std::size_t> window;
+  if (c.sliding_window) window = static_cast<std::size_t>(*c.sliding_window);
+  auto project = [&](float* out, std::size_t out_dim, const float* in, std::size_t in_dim,
+                     const std::vector<float>& weight, const std::vector<float>& bias, bool accumulate) {
+    if (invariant) {
+      eval::matmul_bt_invariant(in, in_dim, weight.data(), in_dim, out, out_dim, rows, out_dim, in_dim,
+                                accumulate);
+    } else {
+      eval::matmul_bt(in, in_dim, weight.data(), in_dim, out, out_dim, rows, out_dim, in_dim, accumulate);
+    }
+    add_bias(out, rows, bias);
+  };
+
+  for (std::size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& layer = w.layers[l];
+    eval::rms_norm(x.data(), layer.input_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
+    project(qkv.data(), qkv_dim, normed.data(), hidden, layer.qkv, layer.qkv_bias, false);
+    eval::apply_rope(qkv.data(), rows, qkv_dim, heads, head_dim, rope);             // queries
+    eval::apply_rope(qkv.data() + q_dim, rows, qkv_dim, kv_heads, head_dim, rope);  // keys
+    std::size_t first_row = 0;
+    for (const Segment& segment : segments) {
+      const std::size_t start = segment.cache->size_;
+      float* keys = segment.cache->keys_[l].data();
+      float* values = segment.cache->values_[l].data();
+      for (std::size_t r = 0; r < segment.rows; ++r) {
+        const float* row = qkv.data() + (first_row + r) * qkv_dim;
+        std::copy(row, row + q_dim, q.data() + (first_row + r) * q_dim);
+        std::copy(row + q_dim, row + q_dim + kv_dim, keys + (start + r) * kv_dim);
+        std::copy(row + q_dim + kv_dim, row + qkv_dim, values + (start + r) * kv_dim);
+      }
+      eval::attention(q.data() + first_row * q_dim, keys, values, attended.data() + first_row * q_dim,
+                      segment.rows, start, heads, kv_heads, head_dim, window);
+      first_row += segment.rows;
+    }
+    project(x.data(), hidden, attended.data(), q_dim, layer.output, layer.output_bias, true);
+
+    eval::rms_norm(x.data(), layer.post_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
+    project(gate_up.data(), 2 * inter, normed.data(), hidden, layer.gate_up, layer.gate_up_bias, false);
+    eval::silu_gate(gate_up.data(), activated.data(), rows, inter);
+    project(x.data(), hidden, activated.data(), inter, layer.down, layer.down_bias, true);
   }
-  if (cache.size_ + ids.size() > cache.capacity_) {
-    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(cache.size_) + " + " +
-                                       std::to_string(ids.size()) + " tokens exceed the cache's " +
-                                       std::to_string(cache.capacity_));
-  }
-  reserve_cache(cache.keys_, cache.size_ + ids.size(), cache.capacity_, kv_dim);
-  reserve_cache(cache.values_, cache.size_ + ids.size(), cache.capacity_, kv_dim);
+  for (const Segment& segment : segments) segment.cache->size_ += segment.rows;
+}
+
+void Model::check_tokens(std::span<const std::int32_t> ids) const {
+  const ModelConfig& c = impl_->config;
   for (std::int32_t id : ids) {
     if (id < 0 || id >= c.vocab_size) {
       throw Error(ErrorKind::kInvalidInput,
@@ -126,67 +171,89 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
                   ErrorContext{impl_->path.string(), {}, {}}, "the tokenizer does not belong to this model");
     }
   }
+}
+
+void Model::make_room(KvCache& cache, std::size_t tokens) const {
+  const std::size_t kv_dim = static_cast<std::size_t>(impl_->config.kv_dim());
+  if (cache.kv_dim_ != kv_dim || cache.keys_.size() != impl_->weights.layers.size()) {
+    throw Error(ErrorKind::kInternal, "key/value cache was made for another model");
+  }
+  if (cache.size_ + tokens > cache.capacity_) {
+    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(cache.size_) + " + " +
+                                       std::to_string(tokens) + " tokens exceed the cache's " +
+                                       std::to_string(cache.capacity_));
+  }
+  reserve_cache(cache.keys_, cache.size_ + tokens, cache.capacity_, kv_dim);
+  reserve_cache(cache.values_, cache.size_ + tokens, cache.capacity_, kv_dim);
+}
+
+void Model::embed(std::span<const std::int32_t> ids, std::vector<float>& x) const {
+  const std::size_t hidden = static_cast<std::size_t>(impl_->config.hidden_size);
+  x.resize(ids.size() * hidden);
+  for (std::size_t r = 0; r < ids.size(); ++r) {
+    const float* e = impl_->weights.embedding.data() + static_cast<std::size_t>(ids[r]) * hidden;
+    std::copy(e, e + hidden, x.data() + r * hidden);
+  }
+}
+
+std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::int32_t> ids,
+                                         std::size_t keep_rows) const {
+  const ModelConfig& c = impl_->config;
+  const std::size_t hidden = static_cast<std::size_t>(c.hidden_size);
+  if (keep_rows > ids.size()) {
+    throw Error(ErrorKind::kInternal, "asked for " + std::to_string(keep_rows) + " output rows of " +
+                                          std::to_string(ids.size()) + " tokens");
+  }
+  make_room(cache, ids.size());
+  check_tokens(ids);
 
   std::vector<float> kept(keep_rows * hidden);
   const std::size_t first_kept = ids.size() - keep_rows;
-  std::vector<float> x, normed, qkv, q, attended, gate_up, activated;
-
+  std::vector<float> x;
   for (std::size_t chunk_begin = 0; chunk_begin < ids.size(); chunk_begin += kChunkTokens) {
     const std::size_t rows = std::min(kChunkTokens, ids.size() - chunk_begin);
-    const std::size_t start = cache.size_;  // position of the chunk's first token
-    x.resize(rows * hidden);
-    for (std::size_t r = 0; r < rows; ++r) {
-      const float* e = w.embedding.data() + static_cast<std::size_t>(ids[chunk_begin + r]) * hidden;
-      std::copy(e, e + hidden, x.data() + r * hidden);
-    }
-    const eval::RopeTable rope = eval::rope_table(impl_->inv_freq, start, rows);
-    normed.resize(rows * hidden);
-    qkv.resize(rows * qkv_dim);
-    q.resize(rows * q_dim);
-    attended.resize(rows * q_dim);
-    gate_up.resize(rows * 2 * inter);
-    activated.resize(rows * inter);
-
-    for (std::size_t l = 0; l < w.layers.size(); ++l) {
-      const LayerWeights& layer = w.layers[l];
-      eval::rms_norm(x.data(), layer.input_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
-      eval::matmul_bt(normed.data(), hidden, layer.qkv.data(), hidden, qkv.data(), qkv_dim, rows, qkv_dim,
-                      hidden);
-      add_bias(qkv.data(), rows, layer.qkv_bias);
-      eval::apply_rope(qkv.data(), rows, qkv_dim, heads, head_dim, rope);             // queries
-      eval::apply_rope(qkv.data() + q_dim, rows, qkv_dim, kv_heads, head_dim, rope);  // keys
-      float* keys = cache.keys_[l].data();
-      float* values = cache.values_[l].data();
-      for (std::size_t r = 0; r < rows; ++r) {
-        const float* row = qkv.data() + r * qkv_dim;
-        std::copy(row, row + q_dim, q.data() + r * q_dim);
-        std::copy(row + q_dim, row + q_dim + kv_dim, keys + (start + r) * kv_dim);
-        std::copy(row + q_dim + kv_dim, row + qkv_dim, values + (start + r) * kv_dim);
-      }
-      std::optional<std::size_t> window;
-      if (c.sliding_window) window = static_cast<std::size_t>(*c.sliding_window);
-      eval::attention(q.data(), keys, values, attended.data(), rows, start, heads, kv_heads, head_dim,
-                      window);
-      add_projection(x.data(), hidden, attended.data(), q_dim, rows, layer.output, layer.output_bias);
-
-      eval::rms_norm(x.data(), layer.post_norm.data(), normed.data(), rows, hidden, c.rms_norm_eps);
-      eval::matmul_bt(normed.data(), hidden, layer.gate_up.data(), hidden, gate_up.data(), 2 * inter, rows,
-                      2 * inter, hidden);
-      add_bias(gate_up.data(), rows, layer.gate_up_bias);
-      eval::silu_gate(gate_up.data(), activated.data(), rows, inter);
-      add_projection(x.data(), hidden, activated.data(), inter, rows, layer.down, layer.down_bias);
-    }
-    cache.size_ += rows;
-
+    embed(ids.subspan(chunk_begin, rows), x);
+    const Segment segment{&cache, rows};
+    run_layers(x, std::span(&segment, 1), /*invariant=*/false);
     // Keep the final-normalised states of the rows the caller asked for.
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t index = chunk_begin + r;
       if (index < first_kept) continue;
-      eval::rms_norm(x.data() + r * hidden, w.final_norm.data(), kept.data() + (index - first_kept) * hidden,
-                     1, hidden, c.rms_norm_eps);
+      eval::rms_norm(x.data() + r * hidden, impl_->weights.final_norm.data(),
+                     kept.data() + (index - first_kept) * hidden, 1, hidden, c.rms_norm_eps);
     }
   }
   return kept;
+}
+
+std::vector<float> Model::decode(std::span<KvCache* const> caches, std::span<const std::int32_t> ids) const {
+  const ModelConfig& c = impl_->config;
+  const std::size_t hidden = static_cast<std::size_t>(c.hidden_size);
+  const std::size_t vocab = static_cast<std::size_t>(c.vocab_size);
+  if (caches.size() != ids.size()) {
+    throw Error(ErrorKind::kInternal, "decode: " + std::to_string(ids.size()) + " tokens for " +
+                                          std::to_string(caches.size()) + " caches");
+  }
+  for (std::size_t i = 0; i < caches.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (caches[i] == caches[j]) throw Error(ErrorKind::kInternal, "decode: one cache given twice");
+    }
+  }
+  for (KvCache* cache : caches) make_room(*cache, 1);
+  check_tokens(ids);
+
+  std::vector<Segment> segments;
+  for (KvCache* cache : caches) segments.push_back({cache, 1});
+  std::vector<float> x;
+  embed(ids, x);
+  run_layers(x, segments, /*invariant=*/true);
+  std::vector<float> normed(ids.size() * hidden);
+  eval::rms_norm(x.data(), impl_->weights.final_norm.data(), normed.data(), ids.size(), hidden,
+                 c.rms_norm_eps);
+  std::vector<float> out(ids.size() * vocab);
+  eval::matmul_bt_invariant(normed.data(), hidden, impl_->weights.output_matrix().data(), hidden, out.data(),
+                            vocab, ids.size(), vocab, hidden);
+  return out;
 }
 
 void Model::logits(std::span<const float> hidden_rows, std::size_t rows, std::span<float> out) const {

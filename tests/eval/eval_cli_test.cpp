@@ -64,6 +64,10 @@ TEST_F(EvalCli, EvalUsageErrors) {
   r = run_cli({"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(), "--metric",
                "accuracy", "--stop", "\\q"});
   EXPECT_NE(r.exit_code, 0);
+  r = run_cli({"eval", "--model", dir_.path().string(), "--data", (dir_ / "text.txt").string(), "--metric",
+               "accuracy", "--batch", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--batch"), std::string::npos) << r.err;
 }
 
 TEST_F(EvalCli, EvalWithoutATokenizerSaysSo) {

@@ -71,6 +71,64 @@ TEST_F(TinyModel, IncrementalDecodingMatchesOneBatch) {
   EXPECT_LT(max_abs_difference(resumed, scratch), 1e-4);
 }
 
+TEST_F(TinyModel, BatchedDecodingGivesEachSequenceItsOwnLogitsBitForBit) {
+  Model model = Model::load(dir_.path());
+  const std::size_t vocab = 50;
+  // Three sequences at different lengths, so different positions and caches.
+  const std::vector<std::vector<std::int32_t>> prompts{{1, 7, 3}, {4}, {9, 9, 8, 2, 5, 11}};
+  const std::vector<std::int32_t> next{6, 12, 40};
+  auto prefilled = [&](std::size_t i) {
+    KvCache cache = model.new_cache(16);
+    model.forward(cache, prompts[i], 1);
+    return cache;
+  };
+  std::vector<KvCache> caches;
+  for (std::size_t i = 0; i < prompts.size(); ++i) caches.push_back(prefilled(i));
+  std::vector<KvCache*> pointers{&caches[0], &caches[1], &caches[2]};
+  const std::vector<float> together = model.decode(pointers, next);
+  ASSERT_EQ(together.size(), 3 * vocab);
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(caches[i].size(), prompts[i].size() + 1);
+    KvCache alone = prefilled(i);
+    KvCache* one = &alone;
+    const std::vector<float> single = model.decode(std::span(&one, 1), std::span(&next[i], 1));
+    const std::vector<float> row(together.begin() + i * vocab, together.begin() + (i + 1) * vocab);
+    EXPECT_EQ(single, row) << "sequence " << i << " alone differs from its row in the batch";
+    // The BLAS path on the same token agrees to rounding.
+    KvCache reference = prefilled(i);
+    EXPECT_LT(max_abs_difference(model.forward(reference, std::span(&next[i], 1), 1), row), 1e-4);
+  }
+  // A second step continues each sequence where it was.
+  const std::vector<std::int32_t> then{3, 3, 3};
+  const std::vector<float> second = model.decode(pointers, then);
+  KvCache check = prefilled(2);
+  std::vector<std::int32_t> both{next[2], then[2]};
+  EXPECT_LT(max_abs_difference(model.forward(check, both, 1),
+                               std::vector<float>(second.begin() + 2 * vocab, second.end())),
+            1e-4);
+}
+
+TEST_F(TinyModel, BatchedDecodingRefusesBadBatches) {
+  Model model = Model::load(dir_.path());
+  KvCache a = model.new_cache(2), b = model.new_cache(1);
+  const std::vector<std::int32_t> two{1, 2};
+  std::vector<KvCache*> same{&a, &a};
+  EXPECT_THROW(model.decode(same, two), Error);
+  std::vector<KvCache*> one{&a};
+  EXPECT_THROW(model.decode(one, two), Error);
+  std::vector<KvCache*> pair{&a, &b};
+  const std::vector<std::int32_t> out_of_range{1, 50};
+  EXPECT_THROW(model.decode(pair, out_of_range), Error);
+  EXPECT_EQ(a.size(), 0u);  // nothing was appended by a refused step
+  model.decode(pair, two);
+  try {
+    model.decode(pair, two);  // b holds one position and is full
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("context full"), std::string::npos);
+  }
+}
+
 TEST_F(TinyModel, DifferentTokensGiveDifferentLogits) {
   // Guards the test above against a model that ignores its input.
   Model model = Model::load(dir_.path());

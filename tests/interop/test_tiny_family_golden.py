@@ -97,6 +97,26 @@ def test_greedy_continuations_match_pytorch(model, tmp_path, paramdelta_model, r
     assert [o["prediction"] for o in outcomes] == [a.strip() for a in answers]
 
 
+def test_batch_size_changes_no_answer(tmp_path, run_paramdelta):
+    """`eval --batch` decodes prompts together; every prediction, every
+    counter and the score must be what one prompt at a time gives (the
+    decoding step's products are batch-invariant), on several threads too."""
+    tasks = tmp_path / "tasks.jsonl"
+    lines = (TINY / "eval" / "instruct.jsonl").read_text().splitlines()[:30]
+    lines += (TINY / "eval" / "knowledge_new.jsonl").read_text().splitlines()[:10]
+    tasks.write_text("\n".join(lines) + "\n")
+
+    def run(*extra):
+        out = run_paramdelta("eval", "--model", TINY / "chat-v1", "--model", TINY / "base-v2", "--data", tasks,
+                             "--metric", "accuracy", "--chat-template", "--no-stop", "--json", *extra)
+        return json.loads(out.stdout)["models"]
+
+    one_at_a_time = run("--batch", "1", "--threads", "1")
+    assert one_at_a_time[0]["correct"] > 0  # not a comparison of empty answers
+    for extra in (("--batch", "7", "--threads", "1"), ("--batch", "64", "--threads", "2"), ()):
+        assert run(*extra) == one_at_a_time, extra
+
+
 def load_bf16(path: Path) -> dict:
     """{name: bf16 bit patterns} through the safetensors library (NumPy has no bfloat16)."""
     out = {}
