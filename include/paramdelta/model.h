@@ -6,7 +6,8 @@
 // so a model needs about 4 bytes per parameter of memory; all arithmetic is
 // float32, matrix products through the system BLAS (OpenBLAS). A prompt's
 // tokens go through each weight matrix as one matrix product; generation then
-// feeds one token at a time against a key/value cache.
+// feeds one token per sequence at a time against key/value caches (decode),
+// several sequences per step, with batch-invariant products.
 #pragma once
 
 #include <cstddef>

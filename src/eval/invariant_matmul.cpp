@@ -12,23 +12,19 @@ namespace paramdelta::eval {
 
 namespace {
 
-// The helpers below pass 32-byte vectors by value; they are internal and
-// inlined, so no call crosses the ABI that GCC warns about.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
 // Eight floats; GCC lowers the arithmetic to whatever vector width the
 // function is compiled for (two SSE registers, or one AVX register).
 using Lanes = float __attribute__((vector_size(32)));
 constexpr std::size_t kLanes = 8;
 
-inline __attribute__((always_inline)) Lanes load_lanes(const float* p) {
-  Lanes v;
+// Vectors go by reference: passing 32-byte vectors by value has an ABI that
+// differs between the SSE and AVX clones (GCC's -Wpsabi).
+inline __attribute__((always_inline)) void load_lanes(Lanes& v, const float* p) {
   std::memcpy(&v, p, sizeof v);
-  return v;
 }
 
 // The fixed combination of the eight partial sums.
-inline __attribute__((always_inline)) float sum_lanes(Lanes v) {
+inline __attribute__((always_inline)) float sum_lanes(const Lanes& v) {
   return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
@@ -42,9 +38,10 @@ inline __attribute__((always_inline)) void block(const float* a, std::size_t lda
   const std::size_t whole = k - k % kLanes;
   for (std::size_t i = 0; i < whole; i += kLanes) {
     Lanes rows[R];
-    for (std::size_t r = 0; r < R; ++r) rows[r] = load_lanes(a + r * lda + i);
+    for (std::size_t r = 0; r < R; ++r) load_lanes(rows[r], a + r * lda + i);
     for (std::size_t c = 0; c < C; ++c) {
-      const Lanes column = load_lanes(b + c * ldb + i);
+      Lanes column;
+      load_lanes(column, b + c * ldb + i);
       for (std::size_t r = 0; r < R; ++r) acc[r][c] += rows[r] * column;
     }
   }
