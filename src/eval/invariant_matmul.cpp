@@ -74,10 +74,10 @@ inline __attribute__((always_inline)) void all_rows(const float* a, std::size_t 
 // identical bits. (Everything they call is always_inline, so it is compiled
 // for the clone's target.)
 __attribute__((target_clones("avx2", "default"))) void columns(const float* a, std::size_t lda,
-                                                                 const float* b, std::size_t ldb, float* out,
-                                                                 std::size_t ldc, std::size_t m, std::size_t n0,
-                                                                 std::size_t n1, std::size_t k,
-                                                                 bool accumulate) {
+                                                               const float* b, std::size_t ldb, float* out,
+                                                               std::size_t ldc, std::size_t m, std::size_t n0,
+                                                               std::size_t n1, std::size_t k,
+                                                               bool accumulate) {
   std::size_t c = n0;
   for (; c + 4 <= n1; c += 4) all_rows<4>(a, lda, b, ldb, out, ldc, m, c, k, accumulate);
   for (; c < n1; ++c) all_rows<1>(a, lda, b, ldb, out, ldc, m, c, k, accumulate);

@@ -20,6 +20,7 @@ namespace paramdelta::eval {
 // `accumulate` adds the sum to out instead of overwriting it. Runs on the
 // evaluation's compute threads (set_compute_threads) when the product is large.
 void matmul_bt_invariant(const float* a, std::size_t lda, const float* b, std::size_t ldb, float* out,
-                         std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, bool accumulate = false);
+                         std::size_t ldc, std::size_t m, std::size_t n, std::size_t k,
+                         bool accumulate = false);
 
 }  // namespace paramdelta::eval

@@ -36,7 +36,8 @@ std::vector<std::vector<std::int32_t>> chat_prompts(const Tokenizer& tokenizer, 
 }
 
 // Options that end sequences at different steps and for different reasons.
-std::vector<GenerationOptions> mixed_options(const Model& model, const Tokenizer& tokenizer, std::size_t count) {
+std::vector<GenerationOptions> mixed_options(const Model& model, const Tokenizer& tokenizer,
+                                             std::size_t count) {
   std::vector<GenerationOptions> options(count);
   for (std::size_t i = 0; i < count; ++i) {
     options[i].stop_ids = end_of_sequence_ids(model, tokenizer);
@@ -73,7 +74,8 @@ TEST(BatchedGeneration, EachPromptGetsWhatItGetsAlone) {
     std::set<std::size_t> lengths;
     std::set<GenerationResult::Stop> stops;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      const GenerationResult alone = generate_greedy(loaded.model, loaded.tokenizer, cache, ids[i], options[i]);
+      const GenerationResult alone =
+          generate_greedy(loaded.model, loaded.tokenizer, cache, ids[i], options[i]);
       const std::string what = name + " prompt " + std::to_string(i);
       expect_same(alone, batch[i], what + " (batch)");
       expect_same(alone, backwards[ids.size() - 1 - i], what + " (reversed batch)");

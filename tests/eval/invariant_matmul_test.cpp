@@ -60,8 +60,8 @@ TEST(InvariantMatmul, EveryElementIsTheDocumentedSumBitForBit) {
       for (std::size_t c = 0; c < s.n; ++c) {
         const float expected = documented_dot(a.data() + r * s.k, b.data() + c * s.k, s.k);
         ASSERT_TRUE(same_bits(&out[r * s.n + c], &expected, 1))
-            << "m=" << s.m << " n=" << s.n << " k=" << s.k << " at [" << r << "][" << c << "]: " << out[r * s.n + c]
-            << " vs " << expected;
+            << "m=" << s.m << " n=" << s.n << " k=" << s.k << " at [" << r << "][" << c
+            << "]: " << out[r * s.n + c] << " vs " << expected;
         double exact = 0;
         for (std::size_t i = 0; i < s.k; ++i) exact += double{a[r * s.k + i]} * b[c * s.k + i];
         EXPECT_NEAR(out[r * s.n + c], exact, 1e-4 * (1 + std::abs(exact)));
@@ -79,7 +79,8 @@ TEST(InvariantMatmul, AccumulateAddsToTheOutputAndStridesAreHonoured) {
   for (std::size_t r = 0; r < m; ++r) {
     for (std::size_t c = 0; c < ldc; ++c) {
       const float expected =
-          c < n ? before[r * ldc + c] + documented_dot(a.data() + r * lda, b.data() + c * ldb, k) : before[r * ldc + c];
+          c < n ? before[r * ldc + c] + documented_dot(a.data() + r * lda, b.data() + c * ldb, k)
+                : before[r * ldc + c];
       EXPECT_TRUE(same_bits(&out[r * ldc + c], &expected, 1)) << r << "," << c;  // padding untouched
     }
   }
