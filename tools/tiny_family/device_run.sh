@@ -8,6 +8,9 @@
 # Usage: tools/tiny_family/device_run.sh OUTDIR
 #   PYTHON=... picks the interpreter; SCALE=tiny DEVICE=cpu try the packing on a CPU;
 #   DATA_CACHE=FILE uses data made beforehand by `train.py --prepare-data --data-cache FILE`.
+#   SWEEP_FROM=models/tiny trains only drift-sweep points from that family's
+#   base-v1 and chat-v1 (DRIFT_POINTS='0.3;0.1;1,0.5' overrides the preset's);
+#   only results.json and train.log come back. Needs the family's DATA_CACHE.
 #
 # The whole command is meant to end within about 8 minutes: train.py measures
 # the GPU first and shortens every stage by one recorded factor if its
@@ -36,6 +39,10 @@ if [ -n "${DATA_CACHE:-}" ]; then
   fit=(--data-cache "$DATA_CACHE" --steps-factor "${STEPS_FACTOR:-1.0}")
 else
   fit=(--budget-s "$TRAIN_BUDGET_S")
+fi
+if [ -n "${SWEEP_FROM:-}" ]; then
+  fit+=(--sweep-from "$SWEEP_FROM")
+  [ -n "${DRIFT_POINTS:-}" ] && fit+=(--drift-points "$DRIFT_POINTS")
 fi
 timeout "$HARD_LIMIT_S" "$PYTHON" -u "$HERE/train.py" --scale "$SCALE" --device "$DEVICE" \
   --out "$WORK/family" "${fit[@]}" --deadline-s "$DEADLINE_S" \

@@ -131,3 +131,15 @@ def test_instruction_eval_holds_out_every_task_even_after_a_large_post_training_
     items = D.instruction_eval(random.Random(6), 120, train)
     assert len(items) == 120 and not any(it["prompt"] in train for it in items)
     assert {it["task"] for it in items} == set(D.INSTRUCTION_TASKS)
+
+
+def test_drift_points_parse_with_defaults_and_reject_nonsense():
+    import argparse
+    from train import parse_drift_points
+    assert parse_drift_points("0.3;1,0.5;2,1,0.25") == [
+        {"lr_mult": 0.3, "steps_mult": 1.0, "replay": 0.5},
+        {"lr_mult": 1.0, "steps_mult": 0.5, "replay": 0.5},
+        {"lr_mult": 2.0, "steps_mult": 1.0, "replay": 0.25}]
+    for bad in ("", "x", "0", "1,0", "1,1,1", "1,2,0.5,9", "1;;2"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_drift_points(bad)

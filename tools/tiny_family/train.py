@@ -9,6 +9,12 @@ ParamDelta on it, and writes everything into one output folder:
 
 One command, deterministic for a given preset, seed and steps factor:
   python3 train.py --scale tiny --device cpu --out /tmp/tiny-family
+
+With --sweep-from FAMILY (a folder holding base-v1, chat-v1, base-v2 and
+chat-v2, such as models/tiny) nothing of the family is trained again: only
+drift-sweep points (--drift-points, default the preset's) are trained from
+its base-v1 and chat-v1, and results.json holds the sweep, with the family's
+own point first. The data cache must be the one the family was trained with.
 """
 
 from __future__ import annotations
@@ -39,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tiny_data as D  # noqa: E402
 from tiny_eval import MAX_NEW_TOKENS, exact_match_eval, greedy_generate, perplexity  # noqa: E402
-from tiny_llama import (LlamaConfig, LlamaForCausalLM, param_count, round_state,  # noqa: E402
-                   save_safetensors, state_dict_f32)
+from tiny_llama import (LlamaConfig, LlamaForCausalLM, load_safetensors_f32, param_count,  # noqa: E402
+                        round_state, save_safetensors, state_dict_f32)
 from tiny_presets import get_preset, scale_steps  # noqa: E402
 from tiny_tokenizer import encode_many, special_ids, train_tokenizer, write_tokenizer_files  # noqa: E402
 
@@ -402,6 +408,49 @@ def save_data_cache(path: Path, key: dict, world_a, world_b, tok, chat_examples,
     os.replace(tmp, path)
 
 
+def parse_drift_points(text: str) -> List[dict]:
+    """'0.3;0.1;1,0.5,0.25' -> [{lr_mult, steps_mult, replay}, ...] (steps_mult 1, replay 0.5 by default)."""
+    points = []
+    for part in text.split(";"):
+        fields = [f.strip() for f in part.split(",")]
+        if not 1 <= len(fields) <= 3 or not all(fields):
+            raise argparse.ArgumentTypeError(f"drift point {part!r}: expected LR_MULT[,STEPS_MULT[,REPLAY]]")
+        try:
+            values = [float(f) for f in fields] + [1.0, 0.5][len(fields) - 1:]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"drift point {part!r}: not numbers") from None
+        lr_mult, steps_mult, replay = values
+        if lr_mult <= 0 or steps_mult <= 0 or not 0 <= replay < 1:
+            raise argparse.ArgumentTypeError(f"drift point {part!r}: need LR_MULT > 0, STEPS_MULT > 0, "
+                                             f"0 <= REPLAY < 1")
+        points.append({"lr_mult": lr_mult, "steps_mult": steps_mult, "replay": replay})
+    return points
+
+
+def load_family_state(model_dir: Path, tok, mcfg: LlamaConfig, dtype) -> Dict[str, torch.Tensor]:
+    """A saved family member's weights (float32 holding the stored values), after
+    checking that it was made with this data's tokenizer and this preset's shapes."""
+    saved = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    if saved.get_vocab() != tok.get_vocab():
+        raise SystemExit(f"{model_dir}: its tokenizer is not the one of this data (use the family's data cache)")
+    cfg = LlamaConfig.from_hf_config(json.loads((model_dir / "config.json").read_text()))
+    if cfg != mcfg:
+        raise SystemExit(f"{model_dir}: config.json describes {cfg}, the preset {mcfg}")
+    state = load_safetensors_f32(model_dir / "model.safetensors")
+    # The family was saved in the checkpoint dtype, so rounding changes nothing;
+    # it only makes a family saved in another dtype fail loudly below.
+    rounded = round_state(state, dtype)
+    if any(not torch.equal(rounded[k], state[k]) for k in state):
+        raise SystemExit(f"{model_dir}: weights are not {dtype} values")
+    return state
+
+
+def print_drift(drift: List[dict]) -> None:
+    print("drift sweep:")
+    for row in drift:
+        print("  ", json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}))
+
+
 def write_jsonl(path: Path, items: List[dict]) -> None:
     with open(path, "w") as f:
         for it in items:
@@ -431,6 +480,11 @@ def main() -> None:
                          "machine and carry it to the GPU one)")
     ap.add_argument("--prepare-data", action="store_true",
                     help="only generate the data (and write --data-cache), then stop")
+    ap.add_argument("--sweep-from", type=Path, default=None,
+                    help="train only drift-sweep points, from this family's base-v1 and chat-v1")
+    ap.add_argument("--drift-points", type=parse_drift_points, default=None,
+                    help="drift-sweep points 'LR_MULT[,STEPS_MULT[,REPLAY]]' separated by ';' "
+                         "(default: the preset's), e.g. '0.3;0.1;1,0.5'")
     args = ap.parse_args()
 
     out: Path = args.out
@@ -477,6 +531,8 @@ def main() -> None:
             f"(estimated training seconds {results['auto_fit']['estimates_s']})")
     factor = 1.0 if factor is None else factor
     p = scale_steps(p, factor)
+    if args.drift_points is not None:
+        p["drift_sweep"] = args.drift_points
     results["config"] = p
     log(f"preset {p['name']} on {device}, seed {args.seed}, steps factor {factor}")
 
@@ -609,6 +665,95 @@ def main() -> None:
         log(f"saved {name}: {meta['bytes'] / 1e6:.2f} MB")
         save_results()
 
+    # ---- evaluation
+    eos_ids = [ids[D.END], ids[D.EOT]]
+
+    def evaluate_state(state, which=("instruct", "knowledge_new", "knowledge_old"), ppl=True, diagnostics=False):
+        m = model_from_state(mcfg, state, device)
+        r = {}
+        for name in which:
+            r[name] = exact_match_eval(m, tok, D.chat_variant(evalsets[name]), eos_ids, ids[D.EOT], device)
+        if diagnostics:
+            for name, items in diag.items():
+                r[name] = exact_match_eval(m, tok, D.chat_variant(items), eos_ids, ids[D.EOT], device)
+            # Does the model hold the facts at all? Asked in the plain-text
+            # Q/A format of pre-training, first line of the output only.
+            for name, base_set in (("plain_qa_old_held", "knowledge_old"), ("plain_qa_new_held", "knowledge_new")):
+                items = [dict(it, prompt=f"Question: {it['prompt']}\nAnswer:") for it in evalsets[base_set]]
+                r[name] = exact_match_eval(m, tok, items, eos_ids, ids[D.EOT], device, first_line=True,
+                                           max_new_tokens=12)
+        if ppl:
+            for name, pid in ppl_ids.items():
+                r[name] = perplexity(m, pid, mcfg.max_position_embeddings, device)
+        return r
+
+    def drift_row(label: str, base_old, post_old, base_new, post_new, **point) -> dict:
+        """One point of the drift sweep: ParamDelta made from (base_old, post_old)
+        on base_new, scored against post_new (that base's own post-training)."""
+        pd = paramdelta(base_new, post_old, base_old, 1.0, dtype)
+        rb = evaluate_state(base_new, which=("instruct",), ppl=True)
+        rc = evaluate_state(post_new, which=("instruct", "knowledge_new"), ppl=False)
+        rp = evaluate_state(pd, which=("instruct", "knowledge_new"), ppl=False)
+        return {"label": label, **point,
+                **delta_stats(base_old, post_old, base_new, post_new),
+                "base_v2_instruct": rb["instruct"]["score"],
+                "chat_v2_instruct": rc["instruct"]["score"],
+                "paramdelta_instruct": rp["instruct"]["score"],
+                "chat_v2_knowledge_new": rc["knowledge_new"]["score"],
+                "paramdelta_knowledge_new": rp["knowledge_new"]["score"],
+                "ppl_old_base_v2": rb["ppl_old"]}
+
+    def run_drift_sweep(drift: List[dict], base_v1, chat_v1, point_seconds: float) -> None:
+        """Trains each drift point's base-v2 and chat-v2 (not saved) and appends its row."""
+        for i, pt in enumerate(p["drift_sweep"]):
+            est = point_seconds * pt.get("steps_mult", 1.0) + 10
+            if args.deadline_s and time.time() - T0 + est > args.deadline_s:
+                log(f"drift point {i} skipped: it would end after the deadline")
+                drift.append({"label": f"point{i}", **pt, "skipped": "deadline"})
+                save_results()
+                continue
+            s2 = p["base_v2"]
+            steps = sweep_steps(pt)
+            stage = dict(s2, steps=steps, warmup=max(1, int(round(s2["warmup"] * pt.get("steps_mult", 1.0)))))
+            stream, _ = v2_stream(steps, pt["replay"])
+            lr = s2["lr"] * pt["lr_mult"]
+            started = time.time()
+            b2, _ = pretrain(base_v1, stream, stage, lr, args.seed * 1000 + 10, f"drift{i}-base")
+            c2, _ = posttrain(b2, f"drift{i}-chat")
+            row = drift_row(f"point{i}", base_v1, chat_v1, b2, c2, lr=lr, steps=steps, replay=pt["replay"])
+            row["train_seconds"] = round(time.time() - started, 1)
+            drift.append(row)
+            log("drift " + json.dumps(row))
+            save_results()
+
+    def finish(drift: List[dict]) -> None:
+        for row in drift:
+            if "chat_v2_instruct" in row:
+                row["paramdelta_instruct_pct_of_chat_v2"] = pct(row["paramdelta_instruct"], row["chat_v2_instruct"])
+                row["paramdelta_knowledge_new_pct_of_chat_v2"] = pct(row["paramdelta_knowledge_new"],
+                                                                     row["chat_v2_knowledge_new"])
+        timings["total"] = round(time.time() - T0, 2)
+        save_results()
+
+    if args.sweep_from is not None:
+        family = {name: load_family_state(args.sweep_from / name, tok, mcfg, dtype)
+                  for name in ("base-v1", "chat-v1", "base-v2", "chat-v2")}
+        results["sweep_from"] = {name: sha256(args.sweep_from / name / "model.safetensors") for name in family}
+        s2 = p["base_v2"]
+        with Timer(timings, "family_point"):
+            drift = [drift_row("main", family["base-v1"], family["chat-v1"], family["base-v2"], family["chat-v2"],
+                               lr=s2["lr"], steps=s2["steps"], replay=s2["replay"])]
+        results["drift_sweep"] = drift
+        save_results()
+        log("drift " + json.dumps(drift[0]))
+        # A point trains one base-v2 and one chat stage; the first one's time
+        # is not known yet, so the deadline check starts from a guess of zero.
+        with Timer(timings, "drift_sweep"):
+            run_drift_sweep(drift, family["base-v1"], family["chat-v1"], 0.0)
+        finish(drift)
+        print_drift(drift)
+        return
+
     # ---- the family
     with Timer(timings, "base_v1_data"):
         s1 = p["base_v1"]
@@ -646,28 +791,6 @@ def main() -> None:
     # ---- golden files for the other implementations
     with Timer(timings, "golden"):
         results["golden"] = write_golden(out / "golden", tok, mcfg, states, evalsets, ids)
-
-    # ---- evaluation of the family and of the ParamDelta model
-    eos_ids = [ids[D.END], ids[D.EOT]]
-
-    def evaluate_state(state, which=("instruct", "knowledge_new", "knowledge_old"), ppl=True, diagnostics=False):
-        m = model_from_state(mcfg, state, device)
-        r = {}
-        for name in which:
-            r[name] = exact_match_eval(m, tok, D.chat_variant(evalsets[name]), eos_ids, ids[D.EOT], device)
-        if diagnostics:
-            for name, items in diag.items():
-                r[name] = exact_match_eval(m, tok, D.chat_variant(items), eos_ids, ids[D.EOT], device)
-            # Does the model hold the facts at all? Asked in the plain-text
-            # Q/A format of pre-training, first line of the output only.
-            for name, base_set in (("plain_qa_old_held", "knowledge_old"), ("plain_qa_new_held", "knowledge_new")):
-                items = [dict(it, prompt=f"Question: {it['prompt']}\nAnswer:") for it in evalsets[base_set]]
-                r[name] = exact_match_eval(m, tok, items, eos_ids, ids[D.EOT], device, first_line=True,
-                                           max_new_tokens=12)
-        if ppl:
-            for name, pid in ppl_ids.items():
-                r[name] = perplexity(m, pid, mcfg.max_position_embeddings, device)
-        return r
 
     with Timer(timings, "evaluation"):
         table = {}
@@ -716,42 +839,9 @@ def main() -> None:
     }]
     results["drift_sweep"] = drift
     with Timer(timings, "drift_sweep"):
-        for i, pt in enumerate([] if args.skip_sweep else p["drift_sweep"]):
-            est = main_point_seconds * pt.get("steps_mult", 1.0) + 10
-            if args.deadline_s and time.time() - T0 + est > args.deadline_s:
-                log(f"drift point {i} skipped: it would end after the deadline")
-                drift.append({"label": f"point{i}", **pt, "skipped": "deadline"})
-                save_results()
-                continue
-            s2 = p["base_v2"]
-            steps = sweep_steps(pt)
-            stage = dict(s2, steps=steps, warmup=max(1, int(round(s2["warmup"] * pt.get("steps_mult", 1.0)))))
-            stream, _ = v2_stream(steps, pt["replay"])
-            lr = s2["lr"] * pt["lr_mult"]
-            b2, _ = pretrain(states["base-v1"], stream, stage, lr, args.seed * 1000 + 10, f"drift{i}-base")
-            c2, _ = posttrain(b2, f"drift{i}-chat")
-            pd = paramdelta(b2, states["chat-v1"], states["base-v1"], 1.0, dtype)
-            rb = evaluate_state(b2, which=("instruct",), ppl=True)
-            rc = evaluate_state(c2, which=("instruct", "knowledge_new"), ppl=False)
-            rp = evaluate_state(pd, which=("instruct", "knowledge_new"), ppl=False)
-            row = {"label": f"point{i}", "lr": lr, "steps": steps, "replay": pt["replay"],
-                   **delta_stats(states["base-v1"], states["chat-v1"], b2, c2),
-                   "base_v2_instruct": rb["instruct"]["score"],
-                   "chat_v2_instruct": rc["instruct"]["score"],
-                   "paramdelta_instruct": rp["instruct"]["score"],
-                   "chat_v2_knowledge_new": rc["knowledge_new"]["score"],
-                   "paramdelta_knowledge_new": rp["knowledge_new"]["score"],
-                   "ppl_old_base_v2": rb["ppl_old"]}
-            drift.append(row)
-            log("drift " + json.dumps(row))
-            save_results()
-    for row in drift:
-        if "chat_v2_instruct" in row:
-            row["paramdelta_instruct_pct_of_chat_v2"] = pct(row["paramdelta_instruct"], row["chat_v2_instruct"])
-            row["paramdelta_knowledge_new_pct_of_chat_v2"] = pct(row["paramdelta_knowledge_new"],
-                                                                 row["chat_v2_knowledge_new"])
-    timings["total"] = round(time.time() - T0, 2)
-    save_results()
+        if not args.skip_sweep:
+            run_drift_sweep(drift, states["base-v1"], states["chat-v1"], main_point_seconds)
+    finish(drift)
     print_report(results)
 
 
@@ -930,9 +1020,7 @@ def print_report(results: dict) -> None:
     print("alpha sweep:")
     for row in results["alpha_sweep"]:
         print("  ", json.dumps(row))
-    print("drift sweep:")
-    for row in results["drift_sweep"]:
-        print("  ", json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}))
+    print_drift(results["drift_sweep"])
     print("timings (s):", json.dumps(results["timings_s"]))
 
 
