@@ -61,12 +61,6 @@ RopeTable rope_table(std::span<const double> inv_freq, std::span<const std::size
   return table;
 }
 
-RopeTable rope_table(std::span<const double> inv_freq, std::size_t first_position, std::size_t count) {
-  std::vector<std::size_t> positions(count);
-  for (std::size_t r = 0; r < count; ++r) positions[r] = first_position + r;
-  return rope_table(inv_freq, positions);
-}
-
 void apply_rope(float* x, std::size_t rows, std::size_t row_stride, std::size_t heads, std::size_t head_dim,
                 const RopeTable& table) {
   const std::size_t half = head_dim / 2;

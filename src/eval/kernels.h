@@ -22,16 +22,14 @@ void matmul(const float* a, std::size_t lda, const float* b, std::size_t ldb, fl
 // RMSNorm: out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight (the mean is taken in double).
 void rms_norm(const float* x, const float* weight, float* out, std::size_t rows, std::size_t dim, double eps);
 
-// Cosines and sines of RoPE angles position * inv_freq[i] for `count` positions
-// from `first_position`: [count][inv_freq.size()] each, computed in double.
+// Cosines and sines of RoPE angles position * inv_freq[i], one row per
+// position (a batch may hold sequences at different lengths):
+// [positions.size()][inv_freq.size()] each, computed in double.
 struct RopeTable {
   std::vector<float> cos;
   std::vector<float> sin;
   std::size_t pairs = 0;
 };
-RopeTable rope_table(std::span<const double> inv_freq, std::size_t first_position, std::size_t count);
-// The same for arbitrary positions, one table row each (a batch of sequences
-// at different lengths).
 RopeTable rope_table(std::span<const double> inv_freq, std::span<const std::size_t> positions);
 
 // Rotates each head of each row in place, pairing element i with element

@@ -27,7 +27,8 @@ TEST(Kernels, RmsNormScalesByRootMeanSquareAndWeight) {
 TEST(Kernels, RopePairsElementIWithIPlusHalfHeadDim) {
   // head_dim 4: pairs (0,2) rotate by position*f0, (1,3) by position*f1.
   std::vector<double> inv_freq{1.0, 0.25};
-  RopeTable table = rope_table(inv_freq, /*first_position=*/2, /*count=*/1);
+  const std::vector<std::size_t> position{2};
+  RopeTable table = rope_table(inv_freq, position);
   std::vector<float> x{1, 2, 3, 4};
   apply_rope(x.data(), 1, 4, 1, 4, table);
   const double a0 = 2 * 1.0, a1 = 2 * 0.25;
@@ -39,7 +40,8 @@ TEST(Kernels, RopePairsElementIWithIPlusHalfHeadDim) {
 
 TEST(Kernels, RopeAtPositionZeroIsIdentityAndPreservesNorms) {
   std::vector<double> inv_freq{1.0, 0.1};
-  RopeTable table = rope_table(inv_freq, 0, 3);
+  const std::vector<std::size_t> positions{0, 1, 2};
+  RopeTable table = rope_table(inv_freq, positions);
   // Two heads per row, rows at positions 0, 1, 2; stride 10 (padding must stay untouched).
   std::vector<float> x(30, 7.0f);
   for (int r = 0; r < 3; ++r)
