@@ -35,18 +35,27 @@ import machine  # noqa: E402
 from measure import (RunResult, floor_argv, remove, require_gnu_time, run_measured,  # noqa: E402
                      safetensors_files)
 
-OPERATIONS = ("compute", "compute-bf16", "apply", "combine")
+OPERATIONS = ("compute", "compute-bf16", "apply", "combine", "combine-ties", "combine-dare-ties")
+# The merge methods of combine are measured on request (--operations).
+DEFAULT_OPERATIONS = ("compute", "compute-bf16", "apply", "combine")
 OPERATION_TITLES = {
     "compute": "compute (lossless delta)",
     "compute-bf16": "compute --delta-dtype bf16",
     "apply": "apply (lossless delta)",
     "combine": "combine of 3 deltas",
+    "combine-ties": "combine of 3 deltas, --method ties --density 0.2",
+    "combine-dare-ties": "combine of 3 deltas, --method dare-ties --density 0.2",
+}
+COMBINE_FLAGS = {
+    "combine": [],
+    "combine-ties": ["--method", "ties", "--density", "0.2"],
+    "combine-dare-ties": ["--method", "dare-ties", "--density", "0.2"],
 }
 # The peer implements these operations; compute-bf16 writes what the peer writes (a bf16 delta).
 PEER_OF = {"compute": "compute", "compute-bf16": "compute", "apply": "apply"}
 # Combine reads three deltas; together with the models they may not fit in the
 # page cache next to the other operations' inputs, so it is its own round-robin.
-PHASES = (("compute", "compute-bf16", "apply"), ("combine",))
+PHASES = (("compute", "compute-bf16", "apply"), ("combine", "combine-ties", "combine-dare-ties"))
 MIN_RUNS = 5
 
 
@@ -116,9 +125,10 @@ def prepare(tools: Tools, trio: Path, prep: Path, operations: list[str], with_pe
     peer for the peer's apply), added to `made` unless already there. A failure
     is recorded, not raised."""
     wanted: list[str] = []
-    if "apply" in operations or "combine" in operations:
+    combining = any(op in COMBINE_FLAGS for op in operations)
+    if "apply" in operations or combining:
         wanted.append("post")
-    if "combine" in operations:
+    if combining:
         wanted += ["post2", "newbase"]
     for model in wanted:
         if model in made:
@@ -171,12 +181,14 @@ def make_contenders(tools: Tools, trio: Path, prep: dict[str, Path | str], opera
         add_with_floor("apply", inputs,
                        lambda o, d=d: paramdelta_argv(tools, "apply", "--base", str(newbase), "--delta", str(d),
                                                       "-o", str(o)), missing("post"))
-    if "combine" in operations:
+    for op, flags in COMBINE_FLAGS.items():
+        if op not in operations:
+            continue
         ds = [prep.get(m) for m in ("post", "post2", "newbase")]
         inputs = [f for d in ds if isinstance(d, Path) for f in safetensors_files(d)]
-        args = [a for d in ds for a in ("--delta", str(d))]
+        args = [a for d in ds for a in ("--delta", str(d))] + flags
         error = missing("post") or missing("post2") or missing("newbase")
-        add_with_floor("combine", inputs, lambda o: paramdelta_argv(tools, "combine", *args, "-o", str(o)), error)
+        add_with_floor(op, inputs, lambda o, args=args: paramdelta_argv(tools, "combine", *args, "-o", str(o)), error)
     if with_peer:
         peer = [str(tools.peer_python), str(BENCH_DIR / "peer_state_dict.py")]
         if "compute" in operations or "compute-bf16" in operations:
@@ -354,7 +366,7 @@ def free_bytes(path: Path) -> int:
 def bench_size(size: str, args: argparse.Namespace, tools: Tools, operations: list[str],
                with_peer: bool) -> list[Contender]:
     log(f"{size}: preparing")
-    models = ["base", "post", "newbase"] + (["post2"] if "combine" in operations else [])
+    models = ["base", "post", "newbase"] + (["post2"] if any(op in COMBINE_FLAGS for op in operations) else [])
     trio = generate_trio.generate(size, args.data, models=models, log=log)
     work = args.work / size
     remove(work)
@@ -389,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli", type=Path, help="paramdelta binary (default: BUILD/paramdelta)")
     parser.add_argument("--io-floor", type=Path, help="io_floor binary (default: BUILD/bench/io_floor)")
     parser.add_argument("--sizes", default="120m,1.1b", help="presets of generate_trio.py (default: %(default)s)")
-    parser.add_argument("--operations", default=",".join(OPERATIONS), help="default: %(default)s")
+    parser.add_argument("--operations", default=",".join(DEFAULT_OPERATIONS),
+                        help=f"default: %(default)s; all: {','.join(OPERATIONS)}")
     parser.add_argument("--runs", type=int, default=MIN_RUNS, help="timed runs after the warm-up (default: %(default)s)")
     parser.add_argument("--no-peer", action="store_true", help="skip the Python peer")
     parser.add_argument("--peer-python", type=Path, help="Python with torch and safetensors (default: bench/.venv)")

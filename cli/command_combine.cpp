@@ -1,6 +1,7 @@
-// paramdelta combine: Σ wᵢ·Δᵢ.
+// paramdelta combine: Σ wᵢ·Δᵢ, or a TIES / DARE merge.
 #include "command.h"
 #include "common_options.h"
+#include "paramdelta/error.h"
 #include "paramdelta/operations.h"
 
 namespace paramdelta::cli {
@@ -9,7 +10,7 @@ namespace {
 std::function<int()> setup(CLI::App& app) {
   struct State {
     CombineOptions options;
-    std::string output, delta_dtype = "auto";
+    std::string output, delta_dtype = "auto", method = "sum";
     SharedFlags flags;
   };
   auto s = std::make_shared<State>();
@@ -17,12 +18,27 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option(
       "--weight", s->options.weights,
       "Weight of each delta, in the same order (repeat; default: all 1, i.e. a sum / chained updates)");
+  app.add_option("--method", s->method,
+                 "sum (default) | ties | dare | dare-ties: how the deltas' values of an element are merged");
+  app.add_option("--density", s->options.density,
+                 "ties, dare, dare-ties: fraction of each delta's elements kept (default 1)");
+  CLI::Option* seed =
+      app.add_option("--seed", s->options.seed, "dare, dare-ties: seed of the random drop (default 0)");
   app.add_option("-o,--output", s->output, "Delta to write (directory, or a .safetensors file)")->required();
   app.add_option(
       "--delta-dtype", s->delta_dtype,
       "auto (each tensor keeps the first delta's dtype) | bf16 | f16 | f32; the sum is rounded once");
   s->flags.add_to(app, true);
-  return [s]() {
+  return [s, seed]() {
+    const auto method = parse_combine_method(s->method);
+    if (!method) {
+      throw Error(ErrorKind::kUsage, "unknown --method '" + s->method + "'", ErrorContext{},
+                  "use sum, ties, dare or dare-ties");
+    }
+    s->options.method = *method;
+    if (seed->count() > 0 && *method != CombineMethod::kDare && *method != CombineMethod::kDareTies) {
+      throw Error(ErrorKind::kUsage, "--seed applies to the dare and dare-ties methods only");
+    }
     s->options.output = s->output;
     s->options.delta_dtype = parse_dtype_flag(s->delta_dtype, "--delta-dtype");
     s->options.run = s->flags.run_options();
@@ -32,7 +48,10 @@ std::function<int()> setup(CLI::App& app) {
 }
 
 const CommandRegistrar registrar{
-    {"combine", "Combine deltas: weighted sum (fusion) or chain of updates", setup, {}}};
+    {"combine",
+     "Combine deltas: weighted sum (fusion), chain of updates, or a TIES / DARE merge",
+     setup,
+     {}}};
 
 }  // namespace
 }  // namespace paramdelta::cli

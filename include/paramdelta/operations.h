@@ -58,9 +58,22 @@ struct ApplyOptions {
   RunOptions run;
 };
 
+// How combine merges the deltas' values of one element.
+enum class CombineMethod {
+  kSum,       // Σ wᵢ·Δᵢ: fusion, or (all weights 1) a chain of updates
+  kTies,      // TIES: keep each delta's top `density` by magnitude, elect a sign, weighted mean of agreeing
+  kDare,      // DARE: drop elements with probability 1 − density, rescale by 1/density, then Σ wᵢ·Δᵢ
+  kDareTies,  // DARE's drop and rescale, then TIES's sign election and mean
+};
+std::string combine_method_name(CombineMethod method);  // "sum", "ties", "dare", "dare-ties"
+std::optional<CombineMethod> parse_combine_method(const std::string& name);  // nullopt if unknown
+
 struct CombineOptions {
   std::vector<std::string> deltas;
   std::vector<double> weights;  // empty: all 1 (a sum, i.e. chaining); else one per delta
+  CombineMethod method = CombineMethod::kSum;
+  double density = 1.0;    // ties/dare: fraction of each delta's elements kept, in (0, 1]
+  std::uint64_t seed = 0;  // dare: the random drop is a function of (seed, delta, tensor, element)
   std::filesystem::path output;
   std::optional<DType> delta_dtype;  // nullopt: the first delta's dtype per tensor
   RunOptions run;

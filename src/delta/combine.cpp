@@ -1,13 +1,15 @@
 // combine: Δ = Σ wᵢ·Δᵢ (multi-delta fusion; with unit weights, chaining of
-// updates). The sum of rounded values is itself rounded, so a combined delta
-// is recorded as lossy ("plain" encoding); --delta-dtype F32 keeps more digits.
+// updates), or a TIES / DARE merge (delta/merge_methods.h). The sum of rounded values is itself rounded, so a
+// combined delta is recorded as lossy ("plain" encoding); --delta-dtype F32 keeps more digits.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
 #include "delta/delta_source.h"
 #include "delta/manifest.h"
+#include "delta/merge_methods.h"
 #include "delta/model_files.h"
 #include "delta/operation_support.h"
 #include "delta/tensor_output.h"
@@ -23,6 +25,34 @@
 namespace paramdelta {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// A sum or a merge can overflow the output dtype even when every input is finite.
+void check_finite_result(const std::vector<std::byte>& values, const ManifestTensor& tensor,
+                         std::uint64_t begin, std::size_t n) {
+  const auto nf = engine::find_non_finite(values.data(), tensor.dtype, n, "result");
+  if (nf.found) {
+    throw Error(ErrorKind::kNonFinite,
+                "element " + std::to_string(begin + nf.index) + " of the combined delta is not finite",
+                ErrorContext{{}, tensor.name, {}}, "check the weights and the input deltas");
+  }
+}
+
+// 0.2 → "20%", 0.125 → "12.5%".
+std::string format_percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g%%", fraction * 100.0);
+  return text;
+}
+
+std::string format_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+}  // namespace
 
 OperationSummary combine_deltas(const CombineOptions& options) {
   Stopwatch clock;
@@ -40,6 +70,28 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   }
   for (double w : weights) {
     if (!std::isfinite(w)) throw Error(ErrorKind::kUsage, "--weight values must be finite numbers");
+  }
+  const CombineMethod method = options.method;
+  const std::string method_name = combine_method_name(method);
+  if (method == CombineMethod::kSum) {
+    if (options.density != 1.0) {
+      throw Error(ErrorKind::kUsage, "--density applies to the ties, dare and dare-ties methods only",
+                  ErrorContext{}, "add --method ties (or dare, dare-ties), or drop --density");
+    }
+  } else {
+    if (!(options.density > 0.0 && options.density <= 1.0)) {
+      throw Error(ErrorKind::kUsage,
+                  "--density must be above 0 and at most 1 (the fraction of elements kept)");
+    }
+    if (method != CombineMethod::kDare) {
+      for (double w : weights) {
+        if (!(w > 0)) {
+          throw Error(ErrorKind::kUsage, "the " + method_name + " method needs positive --weight values",
+                      ErrorContext{},
+                      "its sign election reads a negative weight as a vote for the other sign");
+        }
+      }
+    }
   }
   if (options.delta_dtype && !is_floating(*options.delta_dtype)) {
     throw Error(ErrorKind::kUsage, "--delta-dtype must be a floating-point type");
@@ -101,6 +153,11 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   manifest.post_source = "";
   manifest.combined_from = options.deltas;
   manifest.combine_weights = weights;
+  if (method != CombineMethod::kSum) {
+    manifest.combine_method = method_name;
+    manifest.combine_density = options.density;
+    if (method != CombineMethod::kTies) manifest.combine_seed = options.seed;
+  }
   std::set<std::string> removed;
   for (const auto& d : deltas)
     removed.insert(d.manifest().removed_tensors.begin(), d.manifest().removed_tensors.end());
@@ -129,6 +186,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   std::vector<std::vector<float>> acc(static_cast<std::size_t>(pool.size()));
   std::vector<std::vector<double>> saved(static_cast<std::size_t>(pool.size()));
   std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
+  std::vector<std::vector<double>> merged(static_cast<std::size_t>(pool.size()));
+  MergeMethod merge(options, weights, deltas, first.tensors.size(), pool.size());
   std::vector<engine::Job> jobs;
   std::uint64_t total_bytes = 0;
   for (std::size_t k = 0; k < first.tensors.size(); ++k) {
@@ -142,6 +201,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
       exceptions[k].clear();
       for (const auto& d : deltas)
         exceptions[k].push_back(d.exceptions(*d.manifest().find(manifest.tensors[k].name)));
+      if (method != CombineMethod::kSum && manifest.tensors[k].kind == TensorKind::kDelta)
+        merge.prepare(k, manifest.tensors[k], exceptions[k]);
     };
     job.run_chunk = [&, k](std::size_t, std::uint64_t begin, std::uint64_t end, int worker) {
       const ManifestTensor& t = manifest.tensors[k];
@@ -164,6 +225,12 @@ OperationSummary combine_deltas(const CombineOptions& options) {
           }
         }
         engine::convert_block(v0, ref0->info->dtype, n, buf.data(), t.dtype);
+      } else if (method != CombineMethod::kSum) {
+        auto& m = merged[static_cast<std::size_t>(worker)];
+        m.resize(n);
+        merge.run(k, t, exceptions[k], begin, end, worker, m.data());
+        engine::store_from_f64(m.data(), n, t.dtype, buf.data());
+        check_finite_result(buf, t, begin, n);
       } else {
         auto& a = acc[static_cast<std::size_t>(worker)];
         a.assign(n, 0.0f);
@@ -193,12 +260,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
           }
         }
         engine::store_from_f32(a.data(), n, t.dtype, buf.data());
-        auto nf = engine::find_non_finite(buf.data(), t.dtype, n, "result");
-        if (nf.found) {
-          throw Error(ErrorKind::kNonFinite,
-                      "element " + std::to_string(begin + nf.index) + " of the combined delta is not finite",
-                      ErrorContext{{}, t.name, {}}, "check the weights and the input deltas");
-        }
+        check_finite_result(buf, t, begin, n);
       }
       output.write_at(k, begin * os, buf);
     };
@@ -211,6 +273,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     job.finalize = [&, k, elements]() {
       for (const auto& d : deltas) d.release_exceptions(*d.manifest().find(manifest.tensors[k].name));
       exceptions[k].clear();
+      merge.finish(k);
       summary.elements += elements;
     };
     jobs.push_back(std::move(job));
@@ -247,6 +310,14 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     output.finish(final_metadata);
   }
   staged.commit();
+  if (method == CombineMethod::kTies) {
+    summary.notes.push_back("ties: each delta kept its " + format_percent(options.density) +
+                            " largest-magnitude elements of every tensor; signs elected per element");
+  } else if (method != CombineMethod::kSum) {
+    summary.notes.push_back(method_name + ": each element kept with probability " +
+                            format_percent(options.density) + " (seed " + std::to_string(options.seed) +
+                            "), rescaled by 1/" + format_number(options.density));
+  }
   for (const auto& d : deltas) summary.bytes_read += d.tensors().total_tensor_bytes();
   summary.tensors = manifest.tensors.size();
   summary.bytes_written = output.bytes_written();

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "engine/convert.h"
 #include "paramdelta/error.h"
 
 namespace paramdelta {
@@ -141,6 +142,21 @@ ExceptionList DeltaSource::exceptions(const ManifestTensor& tensor) const {
     previous = v;
   }
   return list;
+}
+
+void read_delta_values(const DeltaSource& delta, const TensorRef& ref, const ExceptionList& exceptions,
+                       std::uint64_t begin, std::uint64_t end, double* out) {
+  const DType dtype = ref.info->dtype;
+  engine::load_as_f64(delta.tensors().data(ref).data() + begin * dtype_size(dtype), dtype,
+                      static_cast<std::size_t>(end - begin), out);
+  for (std::uint64_t e = exceptions.lower_bound(begin); e < exceptions.count; ++e) {
+    const std::uint64_t index = exceptions.index_at(e);
+    if (index >= end) break;
+    const std::uint64_t base = engine::element_bits(exceptions.base, exceptions.base_dtype, e);
+    const std::uint64_t post = engine::element_bits(exceptions.post, exceptions.post_dtype, e);
+    out[index - begin] =
+        engine::bits_to_f64(post, exceptions.post_dtype) - engine::bits_to_f64(base, exceptions.base_dtype);
+  }
 }
 
 void DeltaSource::release_exceptions(const ManifestTensor& tensor) const {

@@ -27,6 +27,13 @@ struct ExceptionList {
   std::uint64_t lower_bound(std::uint64_t element) const;
 };
 
+class DeltaSource;
+
+// Elements [begin, end) of a delta tensor as doubles: the stored values, and
+// the exact differences (post − base) where the exception list holds them.
+void read_delta_values(const DeltaSource& delta, const TensorRef& ref, const ExceptionList& exceptions,
+                       std::uint64_t begin, std::uint64_t end, double* out);
+
 class DeltaSource {
  public:
   static DeltaSource open(const std::filesystem::path& path);

@@ -74,6 +74,9 @@ std::string manifest_to_json(const Manifest& m) {
   if (!m.combined_from.empty()) {
     j["combined_from"] = m.combined_from;
     j["combine_weights"] = m.combine_weights;
+    if (!m.combine_method.empty()) j["combine_method"] = m.combine_method;
+    if (m.combine_density) j["combine_density"] = *m.combine_density;
+    if (m.combine_seed) j["combine_seed"] = *m.combine_seed;
   }
   return j.dump(2) + "\n";
 }
@@ -251,6 +254,12 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
       m.combine_weights.push_back(w.get<double>());
     }
   }
+  m.combine_method = optional_string(j, "combine_method", "", label, "");
+  if (j.contains("combine_density")) {
+    if (!j["combine_density"].is_number()) throw_invalid(label, "must be a number", {}, "combine_density");
+    m.combine_density = j["combine_density"].get<double>();
+  }
+  if (j.contains("combine_seed")) m.combine_seed = optional_unsigned(j, "combine_seed", 0, label, "");
   return m;
 }
 

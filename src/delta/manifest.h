@@ -65,6 +65,9 @@ struct Manifest {
   std::vector<std::string> files;            // non-weight files carried in the delta directory
   std::vector<std::string> combined_from;    // combine: the input deltas
   std::vector<double> combine_weights;
+  std::string combine_method;  // combine: "sum" when empty (deltas written before methods existed)
+  std::optional<double> combine_density;
+  std::optional<std::uint64_t> combine_seed;
 
   const ManifestTensor* find(const std::string& name) const;
 };

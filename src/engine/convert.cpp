@@ -79,14 +79,44 @@ void store_from_f32(const float* src, std::size_t n, DType dtype, std::byte* dst
   }
 }
 
+// The common dtypes get loops of their own (the compiler vectorises them);
+// the rest go element by element through the generic conversions.
 void load_as_f64(const std::byte* src, DType dtype, std::size_t n, double* dst) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] = bits_to_f64(element_bits(src, dtype, i), dtype);
+  switch (dtype) {
+    case DType::kBF16:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::bf16_to_f32(load<std::uint16_t>(src, i));
+      return;
+    case DType::kF16:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::f16_to_f32(load<std::uint16_t>(src, i));
+      return;
+    case DType::kF32:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = load<float>(src, i);
+      return;
+    case DType::kF64:
+      std::memcpy(dst, src, n * sizeof(double));
+      return;
+    default:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = bits_to_f64(element_bits(src, dtype, i), dtype);
+      return;
+  }
 }
 
 void store_from_f64(const double* src, std::size_t n, DType dtype, std::byte* dst) {
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint64_t bits = f64_to_bits(src[i], dtype);
-    std::memcpy(dst + i * dtype_size(dtype), &bits, dtype_size(dtype));
+  switch (dtype) {
+    case DType::kF32:
+      for (std::size_t i = 0; i < n; ++i) put<float>(dst, i, static_cast<float>(src[i]));
+      return;
+    case DType::kF64:
+      std::memcpy(dst, src, n * sizeof(double));
+      return;
+    default: {
+      const std::size_t size = dtype_size(dtype);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t bits = f64_to_bits(src[i], dtype);
+        std::memcpy(dst + i * size, &bits, size);
+      }
+      return;
+    }
   }
 }
 

@@ -109,6 +109,18 @@ TEST(CliEndToEnd, JsonSummariesParseAndCarryTheirFields) {
                                    (dir / "zero").string(), "--json"});
   ASSERT_EQ(m.exit_code, 0) << m.err;
   EXPECT_EQ(nlohmann::json::parse(m.out)["operation"], "combine");
+
+  // A TIES merge of a delta and its inverse: every sign is contested.
+  const CommandResult t =
+      run_cli({"combine", "--delta", delta, "--delta", (dir / "back").string(), "--method", "ties",
+               "--density", "0.5", "-o", (dir / "ties").string(), "--json"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("ties: each delta kept its 50% largest"), std::string::npos) << t.out;
+  const CommandResult ti = run_cli({"inspect", (dir / "ties").string(), "--json"});
+  ASSERT_EQ(ti.exit_code, 0) << ti.err;
+  const auto manifest = nlohmann::json::parse(ti.out)["manifest"];
+  EXPECT_EQ(manifest["combine_method"], "ties");
+  EXPECT_EQ(manifest["combine_density"], 0.5);
 }
 
 TEST(CliEndToEnd, SeedCompatibleAliasesRunTheSameOperations) {

@@ -84,6 +84,10 @@ TEST_F(CliErrors, UsageErrorsExitWithTwo) {
       {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--max-shard-size", "lots"},
       {"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--threads", "-3"},
       {"combine", "--delta", p("d"), "-o", p("c")},
+      {"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--method", "mean"},
+      {"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--method", "ties", "--density", "0"},
+      {"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--density", "0.5"},  // sum
+      {"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--method", "ties", "--seed", "3"},
       {"verify", "--base", p("base"), "--delta", p("d")},
   };
   for (const auto& args : bad) {

@@ -23,7 +23,7 @@ const std::vector<CommandFlags> kCommands = {
     {"compute", {"--base", "--post", "--output", "--delta-dtype", "--vocab-mismatch", "--allow-non-finite"}},
     {"apply",
      {"--base", "--delta", "--output", "--scale", "--dtype", "--vocab-mismatch", "--allow-non-finite"}},
-    {"combine", {"--delta", "--weight", "--output", "--delta-dtype"}},
+    {"combine", {"--delta", "--weight", "--method", "--density", "--seed", "--output", "--delta-dtype"}},
     {"verify", {"--base", "--delta", "--expect", "--scale", "--all"}},
     {"inspect", {"--json", "path"}},
 };

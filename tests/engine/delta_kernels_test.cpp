@@ -337,3 +337,44 @@ TEST(ConvertDouble, IntegerDtypesRoundTrip) {
 
 }  // namespace
 }  // namespace paramdelta::engine
+
+namespace paramdelta::engine {
+namespace {
+
+// The block conversions have loops of their own for the common dtypes; they
+// must agree bit for bit with the element-wise definitions.
+TEST(BlockConversions, AgreeWithTheElementConversionsOnEveryPattern) {
+  for (DType d : {DType::kBF16, DType::kF16}) {
+    std::vector<std::byte> bytes(65536 * 2);
+    for (std::uint32_t b = 0; b < 65536; ++b) {
+      const std::uint16_t v = static_cast<std::uint16_t>(b);
+      std::memcpy(bytes.data() + 2 * b, &v, 2);
+    }
+    std::vector<double> wide(65536);
+    load_as_f64(bytes.data(), d, wide.size(), wide.data());
+    for (std::uint32_t b = 0; b < 65536; ++b)
+      ASSERT_EQ(std::bit_cast<std::uint64_t>(wide[b]), std::bit_cast<std::uint64_t>(bits_to_f64(b, d)))
+          << dtype_name(d) << " " << b;
+  }
+  std::mt19937_64 rng(5);
+  std::vector<double> values(100'000);
+  for (auto& v : values) v = std::bit_cast<double>(rng());  // every class: NaNs, subnormals, huge values
+  values[0] = std::numeric_limits<double>::infinity();
+  values[1] = -0.0;
+  values[2] = 3.4028235677973366e38;  // rounds to infinity in float32
+  for (DType d : {DType::kF32, DType::kF64, DType::kBF16, DType::kF16}) {
+    std::vector<std::byte> stored(values.size() * dtype_size(d));
+    store_from_f64(values.data(), values.size(), d, stored.data());
+    std::vector<double> back(values.size());
+    load_as_f64(stored.data(), d, back.size(), back.data());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      ASSERT_EQ(element_bits(stored.data(), d, i), f64_to_bits(values[i], d)) << dtype_name(d) << " " << i;
+      ASSERT_EQ(std::bit_cast<std::uint64_t>(back[i]),
+                std::bit_cast<std::uint64_t>(bits_to_f64(element_bits(stored.data(), d, i), d)))
+          << dtype_name(d) << " " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace paramdelta::engine

@@ -1,0 +1,111 @@
+#include "delta/merge_methods.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "paramdelta/error.h"
+
+namespace paramdelta {
+
+std::string combine_method_name(CombineMethod method) {
+  switch (method) {
+    case CombineMethod::kSum:
+      return "sum";
+    case CombineMethod::kTies:
+      return "ties";
+    case CombineMethod::kDare:
+      return "dare";
+    case CombineMethod::kDareTies:
+      return "dare-ties";
+  }
+  return "sum";
+}
+
+std::optional<CombineMethod> parse_combine_method(const std::string& name) {
+  for (CombineMethod m :
+       {CombineMethod::kSum, CombineMethod::kTies, CombineMethod::kDare, CombineMethod::kDareTies}) {
+    if (combine_method_name(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
+std::uint64_t elements_kept(double density, std::uint64_t n) {
+  const double kept = std::ceil(density * static_cast<double>(n));
+  return kept >= static_cast<double>(n) ? n : static_cast<std::uint64_t>(kept);
+}
+
+MergeMethod::MergeMethod(const CombineOptions& options, std::vector<double> weights,
+                         const std::vector<DeltaSource>& deltas, std::size_t tensors, int workers)
+    : method_(options.method),
+      density_(options.density),
+      seed_(options.seed),
+      weights_(std::move(weights)),
+      deltas_(deltas),
+      cuts_(tensors),
+      values_(static_cast<std::size_t>(std::max(workers, 1)),
+              std::vector<std::vector<double>>(deltas.size())) {
+  if (method_ == CombineMethod::kTies && workers > 1)
+    selection_threads_ = std::make_unique<engine::ThreadPool>(workers);
+}
+
+void MergeMethod::read(std::size_t i, const ManifestTensor& tensor, const ExceptionList& exceptions,
+                       std::uint64_t begin, std::uint64_t end, double* out) const {
+  const DeltaSource& delta = deltas_[i];
+  read_delta_values(delta, *delta.tensors().find(tensor.name), exceptions, begin, end, out);
+  const std::size_t n = static_cast<std::size_t>(end - begin);
+  if (const std::size_t e = engine::find_non_finite(out, n); e < n) {
+    throw Error(ErrorKind::kNonFinite,
+                "element " + std::to_string(begin + e) + " of the delta is not finite (" +
+                    std::to_string(out[e]) + ")",
+                ErrorContext{delta.path().string(), tensor.name, {}},
+                "the " + combine_method_name(method_) +
+                    " method ranks and compares values; combine such deltas with --method sum");
+  }
+}
+
+void MergeMethod::prepare(std::size_t k, const ManifestTensor& tensor,
+                          const std::vector<ExceptionList>& exceptions) {
+  cuts_[k].clear();
+  if (method_ != CombineMethod::kTies) return;
+  std::uint64_t n = 1;
+  for (auto d : tensor.shape) n *= d;
+  const std::uint64_t keep = elements_kept(density_, n);
+  for (std::size_t i = 0; i < deltas_.size(); ++i) {
+    const TensorRef& ref = *deltas_[i].tensors().find(tensor.name);
+    // Unchecked: a non-finite value is reported when its chunk is merged.
+    cuts_[k].push_back(engine::find_magnitude_cut(
+        n, keep,
+        [&](std::uint64_t begin, std::uint64_t end, double* out) {
+          read_delta_values(deltas_[i], ref, exceptions[i], begin, end, out);
+          deltas_[i].tensors().release_elements(ref, begin, end);
+        },
+        selection_threads_.get()));
+  }
+}
+
+void MergeMethod::run(std::size_t k, const ManifestTensor& tensor,
+                      const std::vector<ExceptionList>& exceptions, std::uint64_t begin, std::uint64_t end,
+                      int worker, double* out) {
+  const std::size_t n = static_cast<std::size_t>(end - begin);
+  auto& values = values_[static_cast<std::size_t>(worker)];
+  std::vector<const double*> inputs;
+  for (std::size_t i = 0; i < deltas_.size(); ++i) {
+    std::vector<double>& v = values[i];
+    v.resize(n);
+    read(i, tensor, exceptions[i], begin, end, v.data());
+    if (method_ == CombineMethod::kTies) {
+      engine::apply_magnitude_cut(cuts_[k][i], begin, n, v.data());
+    } else {
+      engine::apply_drop_mask(engine::DropMask(seed_, i, tensor.name, density_), density_, begin, n,
+                              v.data());
+    }
+    inputs.push_back(v.data());
+  }
+  if (method_ == CombineMethod::kDare) {
+    engine::merge_weighted_sum(inputs.data(), weights_.data(), inputs.size(), n, out);
+  } else {
+    engine::merge_sign_consensus(inputs.data(), weights_.data(), inputs.size(), n, out);
+  }
+}
+
+}  // namespace paramdelta
