@@ -15,6 +15,28 @@ template <typename T>
 void put(std::byte* p, std::size_t i, T v) {
   std::memcpy(p + i * sizeof(T), &v, sizeof(T));
 }
+// The common dtypes get loops of their own, which the compiler vectorises;
+// false for the others.
+template <typename Wide>
+bool widen_common(const std::byte* src, DType dtype, std::size_t n, Wide* dst) {
+  switch (dtype) {
+    case DType::kBF16:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::bf16_to_f32(load<std::uint16_t>(src, i));
+      return true;
+    case DType::kF16:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::f16_to_f32(load<std::uint16_t>(src, i));
+      return true;
+    case DType::kF32:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = load<float>(src, i);
+      return true;
+    case DType::kF64:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<Wide>(load<double>(src, i));
+      return true;
+    default:
+      return false;
+  }
+}
+
 float round_to_odd_float(double value) {
   float f = static_cast<float>(value);
   if (!std::isfinite(f) || static_cast<double>(f) == value) return f;
@@ -24,19 +46,8 @@ float round_to_odd_float(double value) {
 }  // namespace
 
 void load_as_f32(const std::byte* src, DType dtype, std::size_t n, float* dst) {
+  if (widen_common(src, dtype, n, dst)) return;
   switch (dtype) {
-    case DType::kBF16:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::bf16_to_f32(load<std::uint16_t>(src, i));
-      return;
-    case DType::kF16:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::f16_to_f32(load<std::uint16_t>(src, i));
-      return;
-    case DType::kF32:
-      std::memcpy(dst, src, n * sizeof(float));
-      return;
-    case DType::kF64:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<double>(src, i));
-      return;
     case DType::kF8E4M3:
       for (std::size_t i = 0; i < n; ++i) dst[i] = fp::f8e4m3_to_f32(load<std::uint8_t>(src, i));
       return;
@@ -79,26 +90,9 @@ void store_from_f32(const float* src, std::size_t n, DType dtype, std::byte* dst
   }
 }
 
-// The common dtypes get loops of their own (the compiler vectorises them);
-// the rest go element by element through the generic conversions.
 void load_as_f64(const std::byte* src, DType dtype, std::size_t n, double* dst) {
-  switch (dtype) {
-    case DType::kBF16:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::bf16_to_f32(load<std::uint16_t>(src, i));
-      return;
-    case DType::kF16:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp::f16_to_f32(load<std::uint16_t>(src, i));
-      return;
-    case DType::kF32:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = load<float>(src, i);
-      return;
-    case DType::kF64:
-      std::memcpy(dst, src, n * sizeof(double));
-      return;
-    default:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = bits_to_f64(element_bits(src, dtype, i), dtype);
-      return;
-  }
+  if (widen_common(src, dtype, n, dst)) return;
+  for (std::size_t i = 0; i < n; ++i) dst[i] = bits_to_f64(element_bits(src, dtype, i), dtype);
 }
 
 void store_from_f64(const double* src, std::size_t n, DType dtype, std::byte* dst) {
