@@ -57,6 +57,9 @@ Manifest sample() {
   m.files = {"tokenizer.json"};
   m.combined_from = {"d1", "d2"};
   m.combine_weights = {0.5, 2.0};
+  m.combine_method = "dare-ties";
+  m.combine_density = 0.25;
+  m.combine_seed = 42;
   return m;
 }
 
@@ -94,6 +97,9 @@ TEST(Manifest, RoundTripsThroughJson) {
   EXPECT_EQ(r.files, m.files);
   EXPECT_EQ(r.combined_from, m.combined_from);
   EXPECT_EQ(r.combine_weights, m.combine_weights);
+  EXPECT_EQ(r.combine_method, "dare-ties");
+  EXPECT_EQ(r.combine_density, std::optional<double>(0.25));
+  EXPECT_EQ(r.combine_seed, std::optional<std::uint64_t>(42));
   EXPECT_EQ(r.find("absent"), nullptr);
 }
 
@@ -165,6 +171,9 @@ TEST(ManifestErrors, MalformedTensorEntries) {
 TEST(ManifestErrors, ListsOfTheWrongType) {
   expect_rejected([](auto& j) { j["removed_tensors"] = "old.weight"; }, "removed_tensors");
   expect_rejected([](auto& j) { j["files"] = nlohmann::ordered_json::array({1}); }, "files");
+  expect_rejected([](auto& j) { j["combine_method"] = 3; }, "combine_method");
+  expect_rejected([](auto& j) { j["combine_density"] = "0.5"; }, "combine_density");
+  expect_rejected([](auto& j) { j["combine_seed"] = -1; }, "combine_seed");
 }
 
 TEST(ManifestNames, ExceptionTensorsAndKinds) {
