@@ -29,6 +29,12 @@ std::optional<CombineMethod> parse_combine_method(const std::string& name) {
   return std::nullopt;
 }
 
+namespace {
+// Elements whose mapped pages the selection drops at once (a multiple of its
+// blocks of 2^16).
+constexpr std::uint64_t kReleaseSpan = std::uint64_t{1} << 20;
+}  // namespace
+
 std::uint64_t elements_kept(double density, std::uint64_t n) {
   const double kept = std::ceil(density * static_cast<double>(n));
   return kept >= static_cast<double>(n) ? n : static_cast<std::uint64_t>(kept);
@@ -77,7 +83,10 @@ void MergeMethod::prepare(std::size_t k, const ManifestTensor& tensor,
         n, keep,
         [&](std::uint64_t begin, std::uint64_t end, double* out) {
           read_delta_values(deltas_[i], ref, exceptions[i], begin, end, out);
-          deltas_[i].tensors().release_elements(ref, begin, end);
+          // Pages are dropped a span at a time: per block, the unmapping's
+          // cross-thread TLB flushes cost as much as the reading.
+          if (end % kReleaseSpan == 0 || end == n)
+            deltas_[i].tensors().release_elements(ref, (end - 1) / kReleaseSpan * kReleaseSpan, end);
         },
         selection_threads_.get()));
   }

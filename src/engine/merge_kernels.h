@@ -60,19 +60,28 @@ using ValueReader = std::function<void(std::uint64_t begin, std::uint64_t end, d
 // The cut that keeps exactly min(keep, n) of n elements. An exact selection
 // by the magnitudes' bits in up to three streaming passes over the values
 // (two histograms of 16 bits each, then one to place the ties), holding one
-// block of 2^16 values per thread and one counter per block. The values must be finite.
-// With a pool, blocks are read in parallel (the reader must allow it).
+// block of 2^16 values per thread and one counter per block. NaNs and
+// infinities rank above every finite value (callers that refuse them check
+// elsewhere). With a pool, blocks are read in parallel (the reader must
+// allow it).
 MagnitudeCut find_magnitude_cut(std::uint64_t n, std::uint64_t keep, const ValueReader& read,
                                 ThreadPool* pool = nullptr);
 
 // DARE's random drop for one input's tensor: element i is kept with
-// probability `density`, decided by a hash of (seed, input, tensor, i).
+// probability `density`, decided by a hash of (seed, input, tensor, i): 32
+// bits of one SplitMix64 output per element, two elements per output.
 class DropMask {
  public:
   DropMask(std::uint64_t seed, std::size_t input, std::string_view tensor, double density);
   bool keeps(std::uint64_t index) const {
-    return (mix(key_ + (index + 1) * 0x9E3779B97F4A7C15ull) >> 11) < threshold_;
+    return draw(pair_bits(index / 2), static_cast<unsigned>(index & 1)) < threshold_;
   }
+  // The 64 random bits of elements 2·pair (low half) and 2·pair + 1 (high half).
+  std::uint64_t pair_bits(std::uint64_t pair) const { return mix(key_ + (pair + 1) * 0x9E3779B97F4A7C15ull); }
+  static std::uint64_t draw(std::uint64_t bits, unsigned half) {
+    return (bits >> (32 * half)) & 0xFFFFFFFFull;
+  }
+  std::uint64_t threshold() const { return threshold_; }  // keep when the draw is below
 
   // SplitMix64's finaliser: a bijection of 64-bit words whose output bits
   // all depend on every input bit.
@@ -84,7 +93,7 @@ class DropMask {
 
  private:
   std::uint64_t key_;
-  std::uint64_t threshold_;  // keep when the hash's top 53 bits are below this
+  std::uint64_t threshold_;  // density · 2^32; 2^32 keeps everything
 };
 
 // DARE on values[0, n) (elements begin… of a tensor, finite): the dropped

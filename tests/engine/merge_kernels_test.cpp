@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -145,6 +146,36 @@ TEST(DropMask, DependsOnSeedInputAndTensorOnly) {
     for (std::size_t i = 0; i < n; ++i) same += other[i] == reference[i];
     EXPECT_NEAR(static_cast<double>(same), n / 2.0, 1000.0);
   }
+}
+
+TEST(DropMask, AppliedToAnyRangeMatchesTheDecisionOfEachElement) {
+  const DropMask mask(9, 2, "t", 0.3);
+  for (std::uint64_t begin : {0u, 1u, 6u, 7u}) {
+    for (std::size_t n : {0u, 1u, 2u, 5u, 1000u}) {
+      std::vector<double> v(n, 2.0);
+      apply_drop_mask(mask, 0.3, begin, n, v.data());
+      for (std::size_t e = 0; e < n; ++e)
+        ASSERT_EQ(v[e], mask.keeps(begin + e) ? 2.0 * (1.0 / 0.3) : 0.0) << begin << " " << e;
+    }
+  }
+}
+
+TEST(NonFinite, FindsTheFirstNaNOrInfinityAnywhere) {
+  std::vector<double> v(5000, 1.5);
+  EXPECT_EQ(find_non_finite(v.data(), v.size()), v.size());
+  for (std::size_t at : {0u, 7u, 1023u, 1024u, 4097u, 4999u}) {
+    for (double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()}) {
+      std::vector<double> w = v;
+      w[at] = bad;
+      if (at + 3 < w.size()) w[at + 3] = bad;
+      EXPECT_EQ(find_non_finite(w.data(), w.size()), at);
+    }
+  }
+  v[10] = std::numeric_limits<double>::max();  // huge but finite
+  v[11] = -0.0;
+  v[12] = std::numeric_limits<double>::denorm_min();
+  EXPECT_EQ(find_non_finite(v.data(), v.size()), v.size());
 }
 
 TEST(SignConsensus, AveragesTheInputsThatAgreeWithTheWeightedSum) {
