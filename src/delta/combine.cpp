@@ -186,7 +186,6 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   std::vector<std::vector<float>> acc(static_cast<std::size_t>(pool.size()));
   std::vector<std::vector<double>> saved(static_cast<std::size_t>(pool.size()));
   std::vector<std::vector<std::byte>> scratch(static_cast<std::size_t>(pool.size()));
-  std::vector<std::vector<double>> merged(static_cast<std::size_t>(pool.size()));
   MergeMethod merge(options, weights, deltas, first.tensors.size(), pool.size());
   std::vector<engine::Job> jobs;
   std::uint64_t total_bytes = 0;
@@ -226,10 +225,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
         }
         engine::convert_block(v0, ref0->info->dtype, n, buf.data(), t.dtype);
       } else if (method != CombineMethod::kSum) {
-        auto& m = merged[static_cast<std::size_t>(worker)];
-        m.resize(n);
-        merge.run(k, t, exceptions[k], begin, end, worker, m.data());
-        engine::store_from_f64(m.data(), n, t.dtype, buf.data());
+        merge.run(k, t, exceptions[k], begin, end, worker, t.dtype, buf.data());
         check_finite_result(buf, t, begin, n);
       } else {
         auto& a = acc[static_cast<std::size_t>(worker)];

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/convert.h"
 #include "paramdelta/error.h"
 
 namespace paramdelta {
@@ -33,6 +34,9 @@ namespace {
 // Elements whose mapped pages the selection drops at once (a multiple of its
 // blocks of 2^16).
 constexpr std::uint64_t kReleaseSpan = std::uint64_t{1} << 20;
+// Elements merged at a time: the inputs' and the result's doubles together
+// stay in a core's L2 cache.
+constexpr std::uint64_t kTile = 4096;
 }  // namespace
 
 std::uint64_t elements_kept(double density, std::uint64_t n) {
@@ -94,26 +98,32 @@ void MergeMethod::prepare(std::size_t k, const ManifestTensor& tensor,
 
 void MergeMethod::run(std::size_t k, const ManifestTensor& tensor,
                       const std::vector<ExceptionList>& exceptions, std::uint64_t begin, std::uint64_t end,
-                      int worker, double* out) {
-  const std::size_t n = static_cast<std::size_t>(end - begin);
-  auto& values = values_[static_cast<std::size_t>(worker)];
+                      int worker, DType out_dtype, std::byte* out) {
+  auto& buffers = values_[static_cast<std::size_t>(worker)];  // one per delta, then the merged values
+  buffers.resize(deltas_.size() + 1);
+  for (auto& b : buffers) b.resize(kTile);
   std::vector<const double*> inputs;
-  for (std::size_t i = 0; i < deltas_.size(); ++i) {
-    std::vector<double>& v = values[i];
-    v.resize(n);
-    read(i, tensor, exceptions[i], begin, end, v.data());
-    if (method_ == CombineMethod::kTies) {
-      engine::apply_magnitude_cut(cuts_[k][i], begin, n, v.data());
-    } else {
-      engine::apply_drop_mask(engine::DropMask(seed_, i, tensor.name, density_), density_, begin, n,
-                              v.data());
+  for (std::size_t i = 0; i < deltas_.size(); ++i) inputs.push_back(buffers[i].data());
+  double* merged = buffers.back().data();
+  // Tile by tile, so that every stage finds its values in the cache.
+  for (std::uint64_t t0 = begin; t0 < end; t0 += kTile) {
+    const std::uint64_t t1 = std::min(end, t0 + kTile);
+    const std::size_t n = static_cast<std::size_t>(t1 - t0);
+    for (std::size_t i = 0; i < deltas_.size(); ++i) {
+      double* v = buffers[i].data();
+      read(i, tensor, exceptions[i], t0, t1, v);
+      if (method_ == CombineMethod::kTies) {
+        engine::apply_magnitude_cut(cuts_[k][i], t0, n, v);
+      } else {
+        engine::apply_drop_mask(engine::DropMask(seed_, i, tensor.name, density_), density_, t0, n, v);
+      }
     }
-    inputs.push_back(v.data());
-  }
-  if (method_ == CombineMethod::kDare) {
-    engine::merge_weighted_sum(inputs.data(), weights_.data(), inputs.size(), n, out);
-  } else {
-    engine::merge_sign_consensus(inputs.data(), weights_.data(), inputs.size(), n, out);
+    if (method_ == CombineMethod::kDare) {
+      engine::merge_weighted_sum(inputs.data(), weights_.data(), inputs.size(), n, merged);
+    } else {
+      engine::merge_sign_consensus(inputs.data(), weights_.data(), inputs.size(), n, merged);
+    }
+    engine::store_from_f64(merged, n, out_dtype, out + (t0 - begin) * dtype_size(out_dtype));
   }
 }
 

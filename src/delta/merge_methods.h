@@ -28,9 +28,9 @@ class MergeMethod {
   // the tensor to find which to keep (up to three passes on all threads,
   // dropping the pages behind it as it goes).
   void prepare(std::size_t k, const ManifestTensor& tensor, const std::vector<ExceptionList>& exceptions);
-  // The merged values of elements [begin, end), in out[0, end - begin).
+  // Elements [begin, end) of the merged tensor, stored as `out_dtype` in `out`.
   void run(std::size_t k, const ManifestTensor& tensor, const std::vector<ExceptionList>& exceptions,
-           std::uint64_t begin, std::uint64_t end, int worker, double* out);
+           std::uint64_t begin, std::uint64_t end, int worker, DType out_dtype, std::byte* out);
   // After the tensor's last chunk.
   void finish(std::size_t k) { cuts_[k].clear(); }
 
@@ -45,7 +45,7 @@ class MergeMethod {
   std::vector<double> weights_;
   const std::vector<DeltaSource>& deltas_;
   std::vector<std::vector<engine::MagnitudeCut>> cuts_;   // TIES: per tensor, per delta
-  std::vector<std::vector<std::vector<double>>> values_;  // per worker, per delta
+  std::vector<std::vector<std::vector<double>>> values_;  // per worker: per delta, and the result
   // TIES's selection runs while the other workers wait for the tensor to be
   // prepared: it gets threads of its own.
   std::unique_ptr<engine::ThreadPool> selection_threads_;
