@@ -1,6 +1,7 @@
 // combine: Δ = Σ wᵢ·Δᵢ (multi-delta fusion; with unit weights, chaining of
-// updates), or a TIES / DARE merge (delta/merge_methods.h). The sum of rounded values is itself rounded, so a
-// combined delta is recorded as lossy ("plain" encoding); --delta-dtype F32 keeps more digits.
+// updates), or a TIES / DARE merge (delta/merge_methods.h). The sum of
+// rounded values is itself rounded, so a combined delta is recorded as lossy
+// ("plain" encoding); --delta-dtype F32 keeps more digits.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

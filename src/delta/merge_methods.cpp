@@ -103,7 +103,11 @@ void MergeMethod::run(std::size_t k, const ManifestTensor& tensor,
   buffers.resize(deltas_.size() + 1);
   for (auto& b : buffers) b.resize(kTile);
   std::vector<const double*> inputs;
-  for (std::size_t i = 0; i < deltas_.size(); ++i) inputs.push_back(buffers[i].data());
+  std::vector<engine::DropMask> drops;
+  for (std::size_t i = 0; i < deltas_.size(); ++i) {
+    inputs.push_back(buffers[i].data());
+    if (method_ != CombineMethod::kTies) drops.emplace_back(seed_, i, tensor.name, density_);
+  }
   double* merged = buffers.back().data();
   // Tile by tile, so that every stage finds its values in the cache.
   for (std::uint64_t t0 = begin; t0 < end; t0 += kTile) {
@@ -115,7 +119,7 @@ void MergeMethod::run(std::size_t k, const ManifestTensor& tensor,
       if (method_ == CombineMethod::kTies) {
         engine::apply_magnitude_cut(cuts_[k][i], t0, n, v);
       } else {
-        engine::apply_drop_mask(engine::DropMask(seed_, i, tensor.name, density_), density_, t0, n, v);
+        engine::apply_drop_mask(drops[i], density_, t0, n, v);
       }
     }
     if (method_ == CombineMethod::kDare) {
