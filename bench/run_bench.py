@@ -35,13 +35,14 @@ import machine  # noqa: E402
 from measure import (RunResult, floor_argv, remove, require_gnu_time, run_measured,  # noqa: E402
                      safetensors_files)
 
-OPERATIONS = ("compute", "compute-bf16", "apply", "combine", "combine-ties", "combine-dare-ties")
-# The merge methods of combine are measured on request (--operations).
+OPERATIONS = ("compute", "compute-bf16", "apply", "analyze", "combine", "combine-ties", "combine-dare-ties")
+# analyze and the merge methods of combine are measured on request (--operations).
 DEFAULT_OPERATIONS = ("compute", "compute-bf16", "apply", "combine")
 OPERATION_TITLES = {
     "compute": "compute (lossless delta)",
     "compute-bf16": "compute --delta-dtype bf16",
     "apply": "apply (lossless delta)",
+    "analyze": "analyze --base --new-base (lossless delta)",
     "combine": "combine of 3 deltas",
     "combine-ties": "combine of 3 deltas, --method ties --density 0.2",
     "combine-dare-ties": "combine of 3 deltas, --method dare-ties --density 0.2",
@@ -55,7 +56,7 @@ COMBINE_FLAGS = {
 PEER_OF = {"compute": "compute", "compute-bf16": "compute", "apply": "apply"}
 # Combine reads three deltas; together with the models they may not fit in the
 # page cache next to the other operations' inputs, so it is its own round-robin.
-PHASES = (("compute", "compute-bf16", "apply"), ("combine", "combine-ties", "combine-dare-ties"))
+PHASES = (("compute", "compute-bf16", "apply", "analyze"), ("combine", "combine-ties", "combine-dare-ties"))
 MIN_RUNS = 5
 
 
@@ -126,7 +127,7 @@ def prepare(tools: Tools, trio: Path, prep: Path, operations: list[str], with_pe
     is recorded, not raised."""
     wanted: list[str] = []
     combining = any(op in COMBINE_FLAGS for op in operations)
-    if "apply" in operations or combining:
+    if "apply" in operations or "analyze" in operations or combining:
         wanted.append("post")
     if combining:
         wanted += ["post2", "newbase"]
@@ -181,6 +182,14 @@ def make_contenders(tools: Tools, trio: Path, prep: dict[str, Path | str], opera
         add_with_floor("apply", inputs,
                        lambda o, d=d: paramdelta_argv(tools, "apply", "--base", str(newbase), "--delta", str(d),
                                                       "-o", str(o)), missing("post"))
+    if "analyze" in operations:
+        # Reads the delta, the base and the new base; writes nothing (its report goes to standard output).
+        d = prep.get("post")
+        inputs = (safetensors_files(d) if isinstance(d, Path) else []) + safetensors_files(base) + \
+            safetensors_files(newbase)
+        add_with_floor("analyze", inputs,
+                       lambda o, d=d: paramdelta_argv(tools, "analyze", "--delta", str(d), "--base", str(base),
+                                                      "--new-base", str(newbase)), missing("post"))
     for op, flags in COMBINE_FLAGS.items():
         if op not in operations:
             continue

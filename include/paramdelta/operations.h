@@ -1,7 +1,7 @@
 // The ParamΔ operations: compute a delta, apply it (scaled) to a base, combine
-// deltas, verify exactness, inspect checkpoints. Each is one call taking an
-// options struct and returning a summary; the command line is a thin layer
-// over these.
+// deltas, verify exactness, analyze a delta, inspect checkpoints. Each is one
+// call taking an options struct and returning a summary; the command line is
+// a thin layer over these.
 #pragma once
 
 #include <cstdint>
@@ -127,6 +127,49 @@ struct VerifyReport {
   bool exact() const { return total_differing == 0; }
 };
 
+// analyze: how large a delta is, and how it lines up with the base it came
+// from, with a new base's drift from that base (new base − base), and with a
+// second delta. The numbers to look at before trusting a transfer.
+struct AnalyzeOptions {
+  std::string delta;
+  std::string base;         // optional: the model the delta was computed from
+  std::string new_base;     // optional, needs `base`: compares Δ with new_base − base
+  std::string other_delta;  // optional: compares Δ with a second delta
+  RunOptions run;
+};
+
+// Δ against another vector V over the same elements (those where both are finite).
+struct VectorComparison {
+  std::uint64_t elements = 0;
+  double delta_norm = 0;      // ‖Δ‖ over these elements
+  double norm = 0;            // ‖V‖
+  double ratio = 0;           // ‖V‖ / ‖Δ‖ (infinite when Δ is zero and V is not; 0 when both are)
+  double cosine = 0;          // ⟨Δ, V⟩ / (‖Δ‖·‖V‖); 0 when either is zero
+  double opposite_signs = 0;  // of the elements where both are non-zero, the share with opposite signs
+  std::uint64_t skipped = 0;  // elements left out: NaN or infinite in Δ or V
+};
+
+struct TensorAnalysis {
+  std::string name;
+  std::uint64_t elements = 0;  // elements analysed (a vocabulary-overlap delta: its delta rows)
+  double delta_norm = 0;       // ‖Δ‖ over its finite elements
+  double max_abs_delta = 0;
+  std::uint64_t zero_elements = 0;
+  std::uint64_t non_finite_elements = 0;
+  std::optional<VectorComparison> base;   // V = the base
+  std::optional<VectorComparison> drift;  // V = new base − base
+  std::optional<VectorComparison> other;  // V = the other delta
+  std::vector<std::string> notes;         // what was left out, and why
+};
+
+struct AnalyzeReport {
+  OperationSummary summary;
+  std::vector<TensorAnalysis> tensors;  // the delta's order
+  TensorAnalysis total;                 // every analysed element of every tensor
+  // With a base: its tensors hash to the checksums the delta recorded.
+  std::optional<bool> base_matches_manifest;
+};
+
 struct InspectTensor {
   std::string name;
   std::string dtype;
@@ -154,12 +197,14 @@ OperationSummary compute_delta(const ComputeOptions& options);
 OperationSummary apply_delta(const ApplyOptions& options);
 OperationSummary combine_deltas(const CombineOptions& options);
 VerifyReport verify_delta(const VerifyOptions& options);
+AnalyzeReport analyze_delta(const AnalyzeOptions& options);
 
 InspectReport inspect(const std::string& path);
 
 // JSON renderings shared by the CLI and future bindings.
 std::string to_json(const OperationSummary& summary);
 std::string to_json(const VerifyReport& report);
+std::string to_json(const AnalyzeReport& report);
 std::string to_json(const InspectReport& report);
 
 }  // namespace paramdelta

@@ -1,4 +1,5 @@
 // JSON renderings of operation results, shared by the CLI and bindings.
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "paramdelta/operations.h"
@@ -50,6 +51,45 @@ std::string to_json(const VerifyReport& report) {
     if (!t.note.empty()) e["note"] = t.note;
     tensors.push_back(std::move(e));
   }
+  j["tensors"] = std::move(tensors);
+  return j.dump(2);
+}
+
+namespace {
+// Infinite ratios (a zero delta against a non-zero vector) become null.
+json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json comparison_object(const VectorComparison& c) {
+  return json{{"elements", c.elements}, {"delta_norm", c.delta_norm},
+              {"norm", c.norm},         {"ratio", number_or_null(c.ratio)},
+              {"cosine", c.cosine},     {"opposite_signs", c.opposite_signs},
+              {"skipped", c.skipped}};
+}
+
+json analysis_object(const TensorAnalysis& t) {
+  json j{{"name", t.name},
+         {"elements", t.elements},
+         {"delta_norm", t.delta_norm},
+         {"max_abs_delta", t.max_abs_delta},
+         {"zero_elements", t.zero_elements},
+         {"non_finite_elements", t.non_finite_elements}};
+  if (t.base) {
+    j["base"] = comparison_object(*t.base);
+    j["relative_change"] = number_or_null(t.base->norm > 0 ? t.base->delta_norm / t.base->norm : INFINITY);
+  }
+  if (t.drift) j["drift"] = comparison_object(*t.drift);
+  if (t.other) j["other_delta"] = comparison_object(*t.other);
+  if (!t.notes.empty()) j["notes"] = t.notes;
+  return j;
+}
+}  // namespace
+
+std::string to_json(const AnalyzeReport& report) {
+  json j = summary_object(report.summary);
+  if (report.base_matches_manifest) j["base_matches_manifest"] = *report.base_matches_manifest;
+  j["total"] = analysis_object(report.total);
+  json tensors = json::array();
+  for (const auto& t : report.tensors) tensors.push_back(analysis_object(t));
   j["tensors"] = std::move(tensors);
   return j.dump(2);
 }

@@ -171,5 +171,48 @@ TEST(CliEndToEnd, ForceReplacesAnExistingOutput) {
   EXPECT_TRUE(fs::exists(dir / "delta" / "paramdelta.json"));
 }
 
+TEST(CliEndToEnd, AnalyzeReportsTheDriftOfANewBaseAgainstTheDelta) {
+  ScratchDir dir;
+  write_llama_pair(dir.path());
+  write_model(dir / "new-base", llama_tensors(DType::kBF16, 2, 32, 64, 1, false, 0.002, 9),
+              llama_config(2, 32, 64, false));
+  const auto base = (dir / "base").string(), delta = (dir / "delta").string();
+  ASSERT_EQ(
+      run_cli({"compute", "--base", base, "--post", (dir / "post").string(), "-o", delta, "-q"}).exit_code,
+      0);
+
+  const CommandResult r = run_cli(
+      {"analyze", "--delta", delta, "--base", base, "--new-base", (dir / "new-base").string(), "--top", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("the 3 tensors with the largest drift ratio"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("drift:       norm(new base - base) = "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("relative change norm(delta)/norm(base) = "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("not the delta's own base"), std::string::npos) << r.out;
+
+  const CommandResult j = run_cli(
+      {"analyze", "--delta", delta, "--base", base, "--new-base", (dir / "new-base").string(), "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto report = nlohmann::json::parse(j.out);
+  const double ratio = report["total"]["drift"]["ratio"].get<double>();
+  EXPECT_GT(ratio, 0.3);  // noise 0.002 against 0.003: about 2/3
+  EXPECT_LT(ratio, 1.0);
+  EXPECT_NE(r.out.find(std::to_string(ratio).substr(0, 4)), std::string::npos)
+      << "text and JSON agree: " << r.out;
+
+  const CommandResult all = run_cli({"analyze", "--delta", delta, "--all"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  for (const auto& t : report["tensors"])
+    EXPECT_NE(all.out.find(t["name"].get<std::string>()), std::string::npos) << t["name"];
+
+  // The wrong base: said in the totals.
+  const CommandResult wrong =
+      run_cli({"analyze", "--delta", delta, "--base", (dir / "new-base").string(), "-q"});
+  ASSERT_EQ(wrong.exit_code, 0) << wrong.err;
+  EXPECT_NE(wrong.out.find("(not the delta's own base)"), std::string::npos) << wrong.out;
+
+  expect_one_line_error(run_cli({"analyze", "--delta", (dir / "nowhere").string()}),
+                        (dir / "nowhere").string());
+}
+
 }  // namespace
 }  // namespace paramdelta

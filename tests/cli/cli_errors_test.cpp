@@ -89,6 +89,9 @@ TEST_F(CliErrors, UsageErrorsExitWithTwo) {
       {"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--density", "0.5"},  // sum
       {"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--method", "ties", "--seed", "3"},
       {"verify", "--base", p("base"), "--delta", p("d")},
+      {"analyze", "--base", p("base")},                            // no delta
+      {"analyze", "--delta", p("d"), "--top", "many"},             // not a number
+      {"analyze", "--delta", p("base"), "--new-base", p("post")},  // drift needs the old base
   };
   for (const auto& args : bad) {
     const CommandResult r = run_cli(args);

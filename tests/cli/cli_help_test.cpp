@@ -25,6 +25,7 @@ const std::vector<CommandFlags> kCommands = {
      {"--base", "--delta", "--output", "--scale", "--dtype", "--vocab-mismatch", "--allow-non-finite"}},
     {"combine", {"--delta", "--weight", "--method", "--density", "--seed", "--output", "--delta-dtype"}},
     {"verify", {"--base", "--delta", "--expect", "--scale", "--all"}},
+    {"analyze", {"--delta", "--base", "--new-base", "--other-delta", "--top", "--all"}},
     {"inspect", {"--json", "path"}},
 };
 
@@ -87,7 +88,7 @@ TEST(CliHelp, EveryCommandDocumentsEveryFlag) {
 TEST(CliHelp, TopLevelHelpListsEveryCommand) {
   const CommandResult r = run_cli({"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* c : {"compute", "apply", "combine", "verify", "inspect"}) {
+  for (const char* c : {"compute", "apply", "combine", "verify", "analyze", "inspect"}) {
     EXPECT_NE(r.out.find(c), std::string::npos) << c;
   }
 }

@@ -1,0 +1,298 @@
+// analyze: the size of a delta and how it lines up with other vectors over the
+// same elements (the base, a new base's drift from the base, a second delta),
+// per tensor and over the whole model, streamed chunk by chunk like the other
+// operations. Values are read as doubles: a delta's exact differences where
+// it stores them, the models' elements as stored.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "delta/delta_source.h"
+#include "delta/operation_support.h"
+#include "engine/convert.h"
+#include "engine/tensor_hash.h"
+#include "engine/vector_stats.h"
+#include "paramdelta/error.h"
+#include "paramdelta/location.h"
+
+namespace paramdelta {
+namespace {
+
+// Elements handled at a time inside a chunk: the inputs' doubles stay in a
+// core's cache.
+constexpr std::uint64_t kTile = 4096;
+
+// The three comparisons, in the order of TensorAnalysis's fields.
+enum Against : std::size_t { kBase, kDrift, kOther, kAgainstCount };
+
+VectorComparison make_comparison(const engine::PairSums& s) {
+  VectorComparison c;
+  c.elements = s.elements;
+  c.delta_norm = std::sqrt(s.dd);
+  c.norm = std::sqrt(s.vv);
+  if (c.delta_norm > 0) {
+    c.ratio = c.norm / c.delta_norm;
+  } else {
+    c.ratio = c.norm > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+  }
+  c.cosine = c.delta_norm > 0 && c.norm > 0 ? s.dv / (c.delta_norm * c.norm) : 0.0;
+  c.opposite_signs =
+      s.both_nonzero > 0 ? static_cast<double>(s.opposite_signs) / static_cast<double>(s.both_nonzero) : 0.0;
+  c.skipped = s.skipped;
+  return c;
+}
+
+// What one tensor of the delta is compared with.
+struct Item {
+  const ManifestTensor* entry = nullptr;
+  const TensorRef* delta = nullptr;
+  std::uint64_t elements = 0;  // the delta's elements analysed: [0, elements)
+  const TensorRef* base = nullptr;
+  const TensorRef* new_base = nullptr;
+  const ManifestTensor* other_entry = nullptr;
+  const TensorRef* other = nullptr;
+  bool hash_base = false;
+};
+
+// Per-chunk partial sums of one tensor, added in chunk order at the end.
+struct Partials {
+  std::vector<engine::VectorSums> delta;
+  std::vector<engine::PairSums> pairs[kAgainstCount];
+  std::vector<std::uint64_t> base_hashes;
+};
+
+struct Totals {
+  engine::VectorSums delta;
+  engine::PairSums pairs[kAgainstCount];
+  bool has[kAgainstCount] = {};
+};
+
+std::uint64_t element_count(const std::vector<std::uint64_t>& shape) {
+  std::uint64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+}  // namespace
+
+AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
+  Stopwatch clock;
+  if (options.delta.empty()) throw Error(ErrorKind::kUsage, "analyze needs a delta (--delta)");
+  if (!options.new_base.empty() && options.base.empty()) {
+    throw Error(ErrorKind::kUsage, "a new base is compared through its drift from the old base",
+                ErrorContext{}, "give --base, the model the delta was computed from, with --new-base");
+  }
+  AnalyzeReport report;
+  report.summary.operation = "analyze";
+  const DeltaSource delta = DeltaSource::open(resolve_location(options.delta).path);
+  std::optional<Checkpoint> base, new_base;
+  std::optional<DeltaSource> other;
+  if (!options.base.empty()) base = Checkpoint::open(resolve_location(options.base).path);
+  if (!options.new_base.empty()) new_base = Checkpoint::open(resolve_location(options.new_base).path);
+  if (!options.other_delta.empty()) other = DeltaSource::open(resolve_location(options.other_delta).path);
+
+  // Which elements of which tensors can be compared; the rest is said in notes.
+  std::vector<Item> items;
+  report.tensors.reserve(delta.manifest().tensors.size());
+  for (const ManifestTensor& entry : delta.manifest().tensors) {
+    TensorAnalysis ta;
+    ta.name = entry.name;
+    Item item;
+    item.entry = &entry;
+    item.delta = delta.tensors().find(entry.name);
+    if (entry.kind != TensorKind::kDelta) {
+      ta.notes.push_back(entry.kind == TensorKind::kFull ? "a post-only tensor (full values): not a difference"
+                                                         : "an integer tensor: carried, not a difference");
+      report.tensors.push_back(std::move(ta));
+      items.push_back(item);
+      continue;
+    }
+    item.elements = element_count(entry.shape);
+    if (entry.delta_rows && !entry.shape.empty()) {
+      item.elements = *entry.delta_rows * (item.elements / entry.shape[0]);
+      ta.notes.push_back("rows from " + std::to_string(*entry.delta_rows) +
+                         " on are tokens the base lacks (full values): left out");
+    }
+    if (base) {
+      const std::string& base_name = entry.base_tensor.empty() ? entry.name : entry.base_tensor;
+      const TensorRef* b = base->find(base_name);
+      if (b == nullptr) {
+        ta.notes.push_back("not in the base: base and drift left out");
+      } else if (b->info->shape != entry.base_shape || !is_floating(b->info->dtype)) {
+        ta.notes.push_back("the base has " + std::string(dtype_name(b->info->dtype)) + " " +
+                           shape_string(b->info->shape) + ", the delta was computed from " +
+                           shape_string(entry.base_shape) + ": base and drift left out");
+      } else {
+        item.base = b;
+        item.hash_base = !entry.base_checksum.empty();
+      }
+    }
+    if (new_base && item.base != nullptr) {
+      const TensorRef* nb = new_base->find(item.base->name());
+      if (nb == nullptr) {
+        ta.notes.push_back("not in the new base: drift left out");
+      } else if (nb->info->shape != item.base->info->shape || !is_floating(nb->info->dtype)) {
+        ta.notes.push_back("the new base has " + std::string(dtype_name(nb->info->dtype)) + " " +
+                           shape_string(nb->info->shape) + ", the base " + shape_string(item.base->info->shape) +
+                           ": drift left out");
+      } else {
+        item.new_base = nb;
+      }
+    }
+    if (other) {
+      const ManifestTensor* oe = other->manifest().find(entry.name);
+      if (oe == nullptr) {
+        ta.notes.push_back("not in the other delta: left out of that comparison");
+      } else if (oe->kind != TensorKind::kDelta || oe->shape != entry.shape || oe->delta_rows != entry.delta_rows) {
+        ta.notes.push_back("the other delta holds it as a " + tensor_kind_name(oe->kind) + " " +
+                           shape_string(oe->shape) + ": left out of that comparison");
+      } else {
+        item.other_entry = oe;
+        item.other = other->tensors().find(entry.name);
+      }
+    }
+    report.tensors.push_back(std::move(ta));
+    items.push_back(item);
+  }
+
+  engine::ThreadPool pool(options.run.threads);
+  report.summary.threads = pool.size();
+  std::vector<Partials> partials(items.size());
+  std::vector<ExceptionList> delta_exceptions(items.size()), other_exceptions(items.size());
+  // Per worker: Δ, the base, the new base's drift, the other delta.
+  std::vector<std::vector<double>> scratch(static_cast<std::size_t>(pool.size()),
+                                           std::vector<double>(4 * kTile));
+  Totals totals;
+  bool base_matches = true;
+  std::vector<engine::Job> jobs;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const Item& item = items[k];
+    if (item.elements == 0) continue;
+    engine::Job job;
+    job.elements = item.elements;
+    job.bytes_per_element = dtype_size(item.entry->dtype);
+    if (item.base) job.bytes_per_element += dtype_size(item.base->info->dtype);
+    if (item.new_base) job.bytes_per_element += dtype_size(item.new_base->info->dtype);
+    if (item.other) job.bytes_per_element += dtype_size(item.other->info->dtype);
+    job.prepare = [&, k](std::size_t chunks) {
+      const Item& it = items[k];
+      delta_exceptions[k] = delta.exceptions(*it.entry);
+      if (it.other) other_exceptions[k] = other->exceptions(*it.other_entry);
+      Partials& p = partials[k];
+      p.delta.assign(chunks, {});
+      for (auto& pairs : p.pairs) pairs.assign(chunks, {});
+      p.base_hashes.assign(it.hash_base ? chunks : 0, 0);
+    };
+    job.run_chunk = [&, k](std::size_t chunk, std::uint64_t begin, std::uint64_t end, int worker) {
+      const Item& it = items[k];
+      Partials& p = partials[k];
+      double* d = scratch[static_cast<std::size_t>(worker)].data();
+      double* b = d + kTile;
+      double* drift = b + kTile;
+      double* o = drift + kTile;
+      for (std::uint64_t t0 = begin; t0 < end; t0 += kTile) {
+        const std::uint64_t t1 = std::min(end, t0 + kTile);
+        const std::size_t n = static_cast<std::size_t>(t1 - t0);
+        read_delta_values(delta, *it.delta, delta_exceptions[k], t0, t1, d);
+        engine::accumulate_vector_sums(d, n, p.delta[chunk]);
+        if (it.base) {
+          const std::size_t bs = dtype_size(it.base->info->dtype);
+          engine::load_as_f64(base->data(*it.base).data() + t0 * bs, it.base->info->dtype, n, b);
+          engine::accumulate_pair_sums(d, b, n, p.pairs[kBase][chunk]);
+        }
+        if (it.new_base) {
+          const std::size_t ns = dtype_size(it.new_base->info->dtype);
+          engine::load_as_f64(new_base->data(*it.new_base).data() + t0 * ns, it.new_base->info->dtype, n, drift);
+          for (std::size_t i = 0; i < n; ++i) drift[i] -= b[i];
+          engine::accumulate_pair_sums(d, drift, n, p.pairs[kDrift][chunk]);
+        }
+        if (it.other) {
+          read_delta_values(*other, *it.other, other_exceptions[k], t0, t1, o);
+          engine::accumulate_pair_sums(d, o, n, p.pairs[kOther][chunk]);
+        }
+      }
+      if (it.hash_base) {
+        const std::size_t bs = dtype_size(it.base->info->dtype);
+        p.base_hashes[chunk] = engine::hash_block(
+            {base->data(*it.base).data() + begin * bs, static_cast<std::size_t>(end - begin) * bs});
+      }
+    };
+    job.release = [&, k](std::uint64_t begin, std::uint64_t end) {
+      const Item& it = items[k];
+      delta.tensors().release_elements(*it.delta, begin, end);
+      if (it.base) base->release_elements(*it.base, begin, end);
+      if (it.new_base) new_base->release_elements(*it.new_base, begin, end);
+      if (it.other) other->tensors().release_elements(*it.other, begin, end);
+    };
+    job.finalize = [&, k]() {
+      const Item& it = items[k];
+      Partials& p = partials[k];
+      TensorAnalysis& ta = report.tensors[k];
+      engine::VectorSums ds;
+      for (const auto& c : p.delta) ds.add(c);
+      ta.elements = it.elements;
+      ta.delta_norm = std::sqrt(ds.squares);
+      ta.max_abs_delta = ds.max_abs;
+      ta.zero_elements = ds.zeros;
+      ta.non_finite_elements = ds.non_finite;
+      totals.delta.add(ds);
+      const bool present[kAgainstCount] = {it.base != nullptr, it.new_base != nullptr, it.other != nullptr};
+      std::optional<VectorComparison>* fields[kAgainstCount] = {&ta.base, &ta.drift, &ta.other};
+      for (std::size_t a = 0; a < kAgainstCount; ++a) {
+        if (!present[a]) continue;
+        engine::PairSums s;
+        for (const auto& c : p.pairs[a]) s.add(c);
+        *fields[a] = make_comparison(s);
+        totals.pairs[a].add(s);
+        totals.has[a] = true;
+      }
+      if (it.hash_base) {
+        base_matches &=
+            engine::hash_to_hex(engine::combine_block_hashes(p.base_hashes)) == it.entry->base_checksum;
+      }
+      delta.release_exceptions(*it.entry);
+      if (it.other) other->release_exceptions(*it.other_entry);
+      delta_exceptions[k] = {};
+      other_exceptions[k] = {};
+      p = Partials{};
+    };
+    jobs.push_back(std::move(job));
+  }
+  run_operation_jobs(pool, jobs, options.run.progress, "analyze");
+
+  TensorAnalysis& total = report.total;
+  total.name = "total";
+  total.elements = totals.delta.finite + totals.delta.non_finite;
+  total.delta_norm = std::sqrt(totals.delta.squares);
+  total.max_abs_delta = totals.delta.max_abs;
+  total.zero_elements = totals.delta.zeros;
+  total.non_finite_elements = totals.delta.non_finite;
+  if (totals.has[kBase]) total.base = make_comparison(totals.pairs[kBase]);
+  if (totals.has[kDrift]) total.drift = make_comparison(totals.pairs[kDrift]);
+  if (totals.has[kOther]) total.other = make_comparison(totals.pairs[kOther]);
+  if (base) report.base_matches_manifest = base_matches;
+
+  std::uint64_t analysed = 0;
+  for (const auto& t : report.tensors) {
+    analysed += t.elements > 0;
+    for (const auto& note : t.notes) report.summary.notes.push_back("'" + t.name + "': " + note);
+  }
+  if (total.non_finite_elements > 0) {
+    report.summary.notes.push_back(std::to_string(total.non_finite_elements) +
+                                   " elements of the delta are NaN or infinite: left out of every sum");
+  }
+  if (base && !base_matches) {
+    report.summary.notes.push_back("the base is not the one the delta was computed from (checksums differ)");
+  }
+  report.summary.output = delta.path().string();
+  report.summary.tensors = analysed;
+  report.summary.elements = total.elements;
+  report.summary.bytes_read = delta.tensors().total_tensor_bytes();
+  if (base) report.summary.bytes_read += base->total_tensor_bytes();
+  if (new_base) report.summary.bytes_read += new_base->total_tensor_bytes();
+  if (other) report.summary.bytes_read += other->tensors().total_tensor_bytes();
+  report.summary.seconds = clock.seconds();
+  return report;
+}
+
+}  // namespace paramdelta
