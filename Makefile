@@ -31,11 +31,13 @@ bench: build
 	@bench/run.sh
 
 # The C++ sources follow .clang-format: `format` rewrites them, `format-check` fails on any difference.
+# Tracked files and new ones not yet added (but not ignored ones).
 CLANG_FORMAT ?= clang-format-14
+CXX_SOURCES = git ls-files --cached --others --exclude-standard '*.cpp' '*.h'
 format: setup
-	@git ls-files '*.cpp' '*.h' | xargs $(CLANG_FORMAT) -i
+	@$(CXX_SOURCES) | xargs $(CLANG_FORMAT) -i
 format-check: setup
-	@git ls-files '*.cpp' '*.h' | xargs $(CLANG_FORMAT) --dry-run --Werror
+	@$(CXX_SOURCES) | xargs $(CLANG_FORMAT) --dry-run --Werror
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -51,7 +51,8 @@ void print_table(const AnalyzeReport& report, std::size_t top, bool all) {
       return ranking.key(report.tensors[a]) > ranking.key(report.tensors[b]);
     });
     if (order.size() > top) order.resize(top);
-    std::printf("the %zu tensors with the %s (--all lists every tensor in order):\n", order.size(), ranking.what);
+    std::printf("the %zu tensors with the %s (--all lists every tensor in order):\n", order.size(),
+                ranking.what);
   }
   std::printf("%-48s %12s %12s", "tensor", "elements", "norm(delta)");
   if (total.base) std::printf(" %12s", "rel.change");
@@ -60,8 +61,10 @@ void print_table(const AnalyzeReport& report, std::size_t top, bool all) {
   std::printf("\n");
   for (std::size_t i : order) {
     const TensorAnalysis& t = report.tensors[i];
-    std::printf("%-48s %12llu %12.4g", t.name.c_str(), static_cast<unsigned long long>(t.elements), t.delta_norm);
-    if (total.base) print_cell(t.base && t.base->norm > 0 ? t.base->delta_norm / t.base->norm : 0, t.base.has_value());
+    std::printf("%-48s %12llu %12.4g", t.name.c_str(), static_cast<unsigned long long>(t.elements),
+                t.delta_norm);
+    if (total.base)
+      print_cell(t.base && t.base->norm > 0 ? t.base->delta_norm / t.base->norm : 0, t.base.has_value());
     if (total.drift) {
       print_cell(t.drift ? t.drift->ratio : 0, t.drift.has_value());
       print_cell(t.drift ? t.drift->cosine : 0, t.drift.has_value());
@@ -75,20 +78,22 @@ void print_table(const AnalyzeReport& report, std::size_t top, bool all) {
 }
 
 void print_comparison(const char* label, const char* vector, const VectorComparison& c) {
-  std::printf("%-12s norm(%s) = %.6g = %.4g x norm(delta); cos(delta, %s) = %.4f; opposite signs in %.1f%% of "
-              "the elements where both are non-zero\n",
-              label, vector, c.norm, c.ratio, vector, c.cosine, 100 * c.opposite_signs);
+  std::printf(
+      "%-12s norm(%s) = %.6g = %.4g x norm(delta); cos(delta, %s) = %.4f; opposite signs in %.1f%% of "
+      "the elements where both are non-zero\n",
+      label, vector, c.norm, c.ratio, vector, c.cosine, 100 * c.opposite_signs);
 }
 
 void print_totals(const AnalyzeReport& report) {
   const TensorAnalysis& t = report.total;
-  std::printf("\ndelta:       %llu elements in %llu tensors; norm(delta) = %.6g; max |delta| = %.4g; %.2f%% zero\n",
-              static_cast<unsigned long long>(t.elements), static_cast<unsigned long long>(report.summary.tensors),
-              t.delta_norm, t.max_abs_delta,
-              t.elements > 0 ? 100.0 * static_cast<double>(t.zero_elements) / static_cast<double>(t.elements) : 0.0);
+  std::printf(
+      "\ndelta:       %llu elements in %llu tensors; norm(delta) = %.6g; max |delta| = %.4g; %.2f%% zero\n",
+      static_cast<unsigned long long>(t.elements), static_cast<unsigned long long>(report.summary.tensors),
+      t.delta_norm, t.max_abs_delta,
+      t.elements > 0 ? 100.0 * static_cast<double>(t.zero_elements) / static_cast<double>(t.elements) : 0.0);
   if (t.base) {
-    std::printf("base:        norm(base) = %.6g; relative change norm(delta)/norm(base) = %.4g%s\n", t.base->norm,
-                t.base->norm > 0 ? t.base->delta_norm / t.base->norm : 0.0,
+    std::printf("base:        norm(base) = %.6g; relative change norm(delta)/norm(base) = %.4g%s\n",
+                t.base->norm, t.base->norm > 0 ? t.base->delta_norm / t.base->norm : 0.0,
                 report.base_matches_manifest == false ? " (not the delta's own base)" : "");
   }
   if (t.drift) print_comparison("drift:", "new base - base", *t.drift);
@@ -109,8 +114,12 @@ std::function<int()> setup(CLI::App& app) {
                  "New base to transfer the delta to: compares its drift (new base - base) with the delta");
   app.add_option("--other-delta", s->options.other_delta,
                  "Second delta over the same tensors: its size, cosine and sign conflicts with the first");
-  app.add_option("--top", s->top, "Tensors to list, the most telling first (default 20)")->check(CLI::Range(0, 1 << 30));
+  app.add_option("--top", s->top, "Tensors to list, the most telling first (default 20)")
+      ->check(CLI::Range(0, 1 << 30));
   app.add_flag("--all", s->all, "List every tensor, in the delta's order");
+  app.add_option("--html", s->options.html,
+                 "Also write the report as one self-contained HTML page: charts per block, a sortable table");
+  app.add_flag("-f,--force", s->flags.force, "Replace the HTML page if it already exists");
   s->flags.add_to(app, false);
   return [s]() {
     s->options.run = s->flags.run_options();
@@ -124,6 +133,7 @@ std::function<int()> setup(CLI::App& app) {
     }
     print_table(report, s->top, s->all);
     print_totals(report);
+    if (!report.summary.output.empty()) std::printf("report:      %s\n", report.summary.output.c_str());
     return 0;
   };
 }

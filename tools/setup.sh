@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   clang libclang-rt-14-dev llvm
   # The code's layout (.clang-format; make format, make format-check).
   clang-format-14
+  # A real browser for the HTML report's tests (headless: --dump-dom).
+  chromium
 )
 
 missing=()

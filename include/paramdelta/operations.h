@@ -132,9 +132,10 @@ struct VerifyReport {
 // second delta. The numbers to look at before trusting a transfer.
 struct AnalyzeOptions {
   std::string delta;
-  std::string base;         // optional: the model the delta was computed from
-  std::string new_base;     // optional, needs `base`: compares Δ with new_base − base
-  std::string other_delta;  // optional: compares Δ with a second delta
+  std::string base;            // optional: the model the delta was computed from
+  std::string new_base;        // optional, needs `base`: compares Δ with new_base − base
+  std::string other_delta;     // optional: compares Δ with a second delta
+  std::filesystem::path html;  // optional: also writes the report as an HTML page (report.h) here
   RunOptions run;
 };
 
@@ -165,7 +166,10 @@ struct TensorAnalysis {
 struct AnalyzeReport {
   OperationSummary summary;
   std::vector<TensorAnalysis> tensors;  // the delta's order
-  TensorAnalysis total;                 // every analysed element of every tensor
+  // The repeated blocks ("model.layers.0", …: the tensors named up to an
+  // all-digit component), in block order.
+  std::vector<TensorAnalysis> blocks;
+  TensorAnalysis total;  // every analysed element of every tensor
   // With a base: its tensors hash to the checksums the delta recorded.
   std::optional<bool> base_matches_manifest;
 };

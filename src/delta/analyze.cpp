@@ -6,14 +6,17 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "delta/delta_source.h"
 #include "delta/operation_support.h"
 #include "engine/convert.h"
 #include "engine/tensor_hash.h"
 #include "engine/vector_stats.h"
+#include "io/file_ops.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
+#include "paramdelta/report.h"
 
 namespace paramdelta {
 namespace {
@@ -61,11 +64,51 @@ struct Partials {
   std::vector<std::uint64_t> base_hashes;
 };
 
-struct Totals {
+// The sums of a tensor, a block of tensors or the whole delta.
+struct Accumulated {
   engine::VectorSums delta;
   engine::PairSums pairs[kAgainstCount];
   bool has[kAgainstCount] = {};
+
+  void add(const Accumulated& other) {
+    delta.add(other.delta);
+    for (std::size_t a = 0; a < kAgainstCount; ++a) {
+      if (!other.has[a]) continue;
+      pairs[a].add(other.pairs[a]);
+      has[a] = true;
+    }
+  }
+  // The statistics, for what has a name and a set of notes already.
+  void fill(TensorAnalysis& t) const {
+    t.elements = delta.finite + delta.non_finite;
+    t.delta_norm = std::sqrt(delta.squares);
+    t.max_abs_delta = delta.max_abs;
+    t.zero_elements = delta.zeros;
+    t.non_finite_elements = delta.non_finite;
+    std::optional<VectorComparison>* fields[kAgainstCount] = {&t.base, &t.drift, &t.other};
+    for (std::size_t a = 0; a < kAgainstCount; ++a) {
+      if (has[a]) *fields[a] = make_comparison(pairs[a]);
+    }
+  }
 };
+
+// The repeated block a tensor belongs to: the name before its first
+// all-digit component and that number (("model.layers", 3) for
+// "model.layers.3.mlp.up_proj.weight"); nullopt outside the blocks.
+std::optional<std::pair<std::string, std::uint64_t>> block_of(const std::string& name) {
+  std::size_t start = 0;
+  while (start < name.size()) {
+    std::size_t end = name.find('.', start);
+    if (end == std::string::npos) end = name.size();
+    const std::string_view part(name.data() + start, end - start);
+    if (!part.empty() && part.size() <= 9 &&
+        std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::make_pair(name.substr(0, start == 0 ? 0 : start - 1), std::stoull(std::string(part)));
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
 
 std::uint64_t element_count(const std::vector<std::uint64_t>& shape) {
   std::uint64_t n = 1;
@@ -82,6 +125,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     throw Error(ErrorKind::kUsage, "a new base is compared through its drift from the old base",
                 ErrorContext{}, "give --base, the model the delta was computed from, with --new-base");
   }
+  // An existing page is refused before the work, not after.
+  std::optional<StagedOutput> page;
+  if (!options.html.empty()) page.emplace(options.html, StagedOutput::Kind::kFile, options.run.force);
   AnalyzeReport report;
   report.summary.operation = "analyze";
   const DeltaSource delta = DeltaSource::open(resolve_location(options.delta).path);
@@ -101,8 +147,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     item.entry = &entry;
     item.delta = delta.tensors().find(entry.name);
     if (entry.kind != TensorKind::kDelta) {
-      ta.notes.push_back(entry.kind == TensorKind::kFull ? "a post-only tensor (full values): not a difference"
-                                                         : "an integer tensor: carried, not a difference");
+      ta.notes.push_back(entry.kind == TensorKind::kFull
+                             ? "a post-only tensor (full values): not a difference"
+                             : "an integer tensor: carried, not a difference");
       report.tensors.push_back(std::move(ta));
       items.push_back(item);
       continue;
@@ -133,8 +180,8 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
         ta.notes.push_back("not in the new base: drift left out");
       } else if (nb->info->shape != item.base->info->shape || !is_floating(nb->info->dtype)) {
         ta.notes.push_back("the new base has " + std::string(dtype_name(nb->info->dtype)) + " " +
-                           shape_string(nb->info->shape) + ", the base " + shape_string(item.base->info->shape) +
-                           ": drift left out");
+                           shape_string(nb->info->shape) + ", the base " +
+                           shape_string(item.base->info->shape) + ": drift left out");
       } else {
         item.new_base = nb;
       }
@@ -143,7 +190,8 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
       const ManifestTensor* oe = other->manifest().find(entry.name);
       if (oe == nullptr) {
         ta.notes.push_back("not in the other delta: left out of that comparison");
-      } else if (oe->kind != TensorKind::kDelta || oe->shape != entry.shape || oe->delta_rows != entry.delta_rows) {
+      } else if (oe->kind != TensorKind::kDelta || oe->shape != entry.shape ||
+                 oe->delta_rows != entry.delta_rows) {
         ta.notes.push_back("the other delta holds it as a " + tensor_kind_name(oe->kind) + " " +
                            shape_string(oe->shape) + ": left out of that comparison");
       } else {
@@ -162,7 +210,7 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   // Per worker: Δ, the base, the new base's drift, the other delta.
   std::vector<std::vector<double>> scratch(static_cast<std::size_t>(pool.size()),
                                            std::vector<double>(4 * kTile));
-  Totals totals;
+  std::vector<Accumulated> accumulated(items.size());
   bool base_matches = true;
   std::vector<engine::Job> jobs;
   for (std::size_t k = 0; k < items.size(); ++k) {
@@ -202,7 +250,8 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
         }
         if (it.new_base) {
           const std::size_t ns = dtype_size(it.new_base->info->dtype);
-          engine::load_as_f64(new_base->data(*it.new_base).data() + t0 * ns, it.new_base->info->dtype, n, drift);
+          engine::load_as_f64(new_base->data(*it.new_base).data() + t0 * ns, it.new_base->info->dtype, n,
+                              drift);
           for (std::size_t i = 0; i < n; ++i) drift[i] -= b[i];
           engine::accumulate_pair_sums(d, drift, n, p.pairs[kDrift][chunk]);
         }
@@ -227,25 +276,15 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     job.finalize = [&, k]() {
       const Item& it = items[k];
       Partials& p = partials[k];
-      TensorAnalysis& ta = report.tensors[k];
-      engine::VectorSums ds;
-      for (const auto& c : p.delta) ds.add(c);
-      ta.elements = it.elements;
-      ta.delta_norm = std::sqrt(ds.squares);
-      ta.max_abs_delta = ds.max_abs;
-      ta.zero_elements = ds.zeros;
-      ta.non_finite_elements = ds.non_finite;
-      totals.delta.add(ds);
+      Accumulated& acc = accumulated[k];
+      for (const auto& c : p.delta) acc.delta.add(c);
       const bool present[kAgainstCount] = {it.base != nullptr, it.new_base != nullptr, it.other != nullptr};
-      std::optional<VectorComparison>* fields[kAgainstCount] = {&ta.base, &ta.drift, &ta.other};
       for (std::size_t a = 0; a < kAgainstCount; ++a) {
         if (!present[a]) continue;
-        engine::PairSums s;
-        for (const auto& c : p.pairs[a]) s.add(c);
-        *fields[a] = make_comparison(s);
-        totals.pairs[a].add(s);
-        totals.has[a] = true;
+        for (const auto& c : p.pairs[a]) acc.pairs[a].add(c);
+        acc.has[a] = true;
       }
+      acc.fill(report.tensors[k]);
       if (it.hash_base) {
         base_matches &=
             engine::hash_to_hex(engine::combine_block_hashes(p.base_hashes)) == it.entry->base_checksum;
@@ -260,16 +299,24 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   }
   run_operation_jobs(pool, jobs, options.run.progress, "analyze");
 
-  TensorAnalysis& total = report.total;
-  total.name = "total";
-  total.elements = totals.delta.finite + totals.delta.non_finite;
-  total.delta_norm = std::sqrt(totals.delta.squares);
-  total.max_abs_delta = totals.delta.max_abs;
-  total.zero_elements = totals.delta.zeros;
-  total.non_finite_elements = totals.delta.non_finite;
-  if (totals.has[kBase]) total.base = make_comparison(totals.pairs[kBase]);
-  if (totals.has[kDrift]) total.drift = make_comparison(totals.pairs[kDrift]);
-  if (totals.has[kOther]) total.other = make_comparison(totals.pairs[kOther]);
+  // The whole delta, and its repeated blocks in block order.
+  Accumulated whole;
+  std::map<std::pair<std::string, std::uint64_t>, Accumulated> blocks;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    if (items[k].elements == 0) continue;
+    whole.add(accumulated[k]);
+    if (auto block = block_of(items[k].entry->name)) blocks[*block].add(accumulated[k]);
+  }
+  report.total.name = "total";
+  whole.fill(report.total);
+  // The map's order: by stem, then by number (0, 1, …, 10 rather than the names' 0, 1, 10, 2).
+  for (const auto& [key, acc] : blocks) {
+    TensorAnalysis block;
+    block.name =
+        key.first.empty() ? std::to_string(key.second) : key.first + "." + std::to_string(key.second);
+    acc.fill(block);
+    report.blocks.push_back(std::move(block));
+  }
   if (base) report.base_matches_manifest = base_matches;
 
   std::uint64_t analysed = 0;
@@ -277,20 +324,26 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     analysed += t.elements > 0;
     for (const auto& note : t.notes) report.summary.notes.push_back("'" + t.name + "': " + note);
   }
-  if (total.non_finite_elements > 0) {
-    report.summary.notes.push_back(std::to_string(total.non_finite_elements) +
+  if (report.total.non_finite_elements > 0) {
+    report.summary.notes.push_back(std::to_string(report.total.non_finite_elements) +
                                    " elements of the delta are NaN or infinite: left out of every sum");
   }
   if (base && !base_matches) {
     report.summary.notes.push_back("the base is not the one the delta was computed from (checksums differ)");
   }
-  report.summary.output = delta.path().string();
   report.summary.tensors = analysed;
-  report.summary.elements = total.elements;
+  report.summary.elements = report.total.elements;
   report.summary.bytes_read = delta.tensors().total_tensor_bytes();
   if (base) report.summary.bytes_read += base->total_tensor_bytes();
   if (new_base) report.summary.bytes_read += new_base->total_tensor_bytes();
   if (other) report.summary.bytes_read += other->tensors().total_tensor_bytes();
+  if (page) {
+    const std::string html = render_analysis_html(report, options);
+    write_file_atomically(page->staging_path(), html);
+    page->commit();
+    report.summary.output = options.html.string();
+    report.summary.bytes_written = html.size();
+  }
   report.summary.seconds = clock.seconds();
   return report;
 }

@@ -88,6 +88,9 @@ std::string to_json(const AnalyzeReport& report) {
   json j = summary_object(report.summary);
   if (report.base_matches_manifest) j["base_matches_manifest"] = *report.base_matches_manifest;
   j["total"] = analysis_object(report.total);
+  json blocks = json::array();
+  for (const auto& b : report.blocks) blocks.push_back(analysis_object(b));
+  j["blocks"] = std::move(blocks);
   json tensors = json::array();
   for (const auto& t : report.tensors) tensors.push_back(analysis_object(t));
   j["tensors"] = std::move(tensors);

@@ -58,7 +58,8 @@ Doubles keep(Doubles x, Mask m) { return reinterpret_cast<Doubles>(reinterpret_c
 double lane_sum(Doubles v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 // Masks are -1 where true: subtracting them counts.
 std::uint64_t lane_count(Mask negated_counts) {
-  return static_cast<std::uint64_t>(-((negated_counts[0] + negated_counts[1]) + (negated_counts[2] + negated_counts[3])));
+  return static_cast<std::uint64_t>(
+      -((negated_counts[0] + negated_counts[1]) + (negated_counts[2] + negated_counts[3])));
 }
 
 struct VectorLanes {

@@ -25,7 +25,7 @@ const std::vector<CommandFlags> kCommands = {
      {"--base", "--delta", "--output", "--scale", "--dtype", "--vocab-mismatch", "--allow-non-finite"}},
     {"combine", {"--delta", "--weight", "--method", "--density", "--seed", "--output", "--delta-dtype"}},
     {"verify", {"--base", "--delta", "--expect", "--scale", "--all"}},
-    {"analyze", {"--delta", "--base", "--new-base", "--other-delta", "--top", "--all"}},
+    {"analyze", {"--delta", "--base", "--new-base", "--other-delta", "--top", "--all", "--html", "--force"}},
     {"inspect", {"--json", "path"}},
 };
 

@@ -38,7 +38,8 @@ struct Oracle {
     EXPECT_NEAR(c.cosine, cosine, 1e-12) << what;
     const double ratio = dd > 0 ? static_cast<double>(std::sqrt(vv / dd)) : 0.0;
     EXPECT_NEAR(c.ratio, ratio, 1e-12 * ratio) << what;
-    EXPECT_DOUBLE_EQ(c.opposite_signs, both > 0 ? static_cast<double>(opposite) / static_cast<double>(both) : 0.0)
+    EXPECT_DOUBLE_EQ(c.opposite_signs,
+                     both > 0 ? static_cast<double>(opposite) / static_cast<double>(both) : 0.0)
         << what;
   }
 };
@@ -148,12 +149,14 @@ TEST_F(AnalyzeFixture, ABaseThatIsNotTheDeltasOwnIsReported) {
   ASSERT_TRUE(r.base_matches_manifest.has_value());
   EXPECT_FALSE(*r.base_matches_manifest);
   bool noted = false;
-  for (const auto& n : r.summary.notes) noted |= n.find("not the one the delta was computed from") != std::string::npos;
+  for (const auto& n : r.summary.notes)
+    noted |= n.find("not the one the delta was computed from") != std::string::npos;
   EXPECT_TRUE(noted);
 }
 
 TEST_F(AnalyzeFixture, ANewBaseWithoutTheOldBaseIsAUsageError) {
-  expect_error([&] { analyze_delta(options(false, true, false)); }, ErrorKind::kUsage, {"--base", "--new-base"});
+  expect_error([&] { analyze_delta(options(false, true, false)); }, ErrorKind::kUsage,
+               {"--base", "--new-base"});
 }
 
 TEST_F(AnalyzeFixture, ATensorWhoseShapeDiffersInTheNewBaseIsLeftOutOfTheDriftOnly) {
@@ -180,7 +183,8 @@ TEST_F(AnalyzeFixture, ATensorWhoseShapeDiffersInTheNewBaseIsLeftOutOfTheDriftOn
 }
 
 TEST_F(AnalyzeFixture, AVocabularyOverlapDeltaIsAnalysedOverItsDeltaRows) {
-  write_model(dir / "post-wide", post_tensors(DType::kBF16, false, kVocab + 4), config_for(kVocab + 4, false));
+  write_model(dir / "post-wide", post_tensors(DType::kBF16, false, kVocab + 4),
+              config_for(kVocab + 4, false));
   ComputeOptions co = compute_options(dir / "base", dir / "post-wide", dir / "delta-wide");
   co.vocab_mismatch = VocabMismatch::kOverlap;
   compute_delta(co);
@@ -235,6 +239,25 @@ TEST_F(AnalyzeFixture, JsonCarriesTheTotalsAndEveryTensor) {
   EXPECT_EQ(j["total"]["relative_change"].get<double>(), r.total.base->delta_norm / r.total.base->norm);
 }
 
+TEST_F(AnalyzeFixture, TheHtmlPageIsWrittenWholeAndAnExistingOneNeedsForce) {
+  AnalyzeOptions o = options();
+  o.html = dir / "report.html";
+  const AnalyzeReport r = analyze_delta(o);
+  const std::string page = read_file(o.html);
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("</html>"), std::string::npos);
+  EXPECT_EQ(r.summary.output, o.html.string());
+  EXPECT_EQ(r.summary.bytes_written, page.size());
+
+  write_file(o.html, "mine");
+  expect_error([&] { analyze_delta(o); }, ErrorKind::kExists, {"report.html", "--force"});
+  EXPECT_EQ(read_file(o.html), "mine");
+  EXPECT_EQ(entries_in(dir.path()), 7u) << "no staging file left behind";  // 4 models, 2 deltas, the page
+  o.run.force = true;
+  analyze_delta(o);
+  EXPECT_EQ(read_file(o.html).rfind("<!DOCTYPE html>", 0), 0u);
+}
+
 // A tensor of several chunks, with exceptions: the sums do not depend on the
 // thread count, bit for bit.
 TEST(Analyze, ResultsAreTheSameBitForBitWithOneOrTwoThreads) {
@@ -266,6 +289,50 @@ TEST(Analyze, ResultsAreTheSameBitForBitWithOneOrTwoThreads) {
   EXPECT_EQ(one.total.base->norm, two.total.base->norm);
   EXPECT_NEAR(one.total.drift->ratio, 1.0, 0.01);  // two independent moves of the same size
   EXPECT_NEAR(one.total.drift->cosine, 0.0, 0.01);
+}
+
+// Blocks gather the tensors named up to an all-digit component, in numeric order.
+TEST(Analyze, BlocksSumTheirTensorsInNumericOrder) {
+  ScratchDir dir;
+  TensorMap base, post;
+  std::uint64_t seed = 1;
+  for (const char* name :
+       {"model.layers.10.mlp.weight", "model.layers.2.mlp.weight", "model.layers.2.attn.weight",
+        "model.layers.0.mlp.weight", "lm_head.weight", "model.layers.x1.weight"}) {
+    TestTensor b{DType::kF32, {3, 5}, {}, {}}, p = b;
+    for (int i = 0; i < 15; ++i) {
+      b.values.push_back(std::sin(static_cast<double>(seed * 31 + i)));
+      p.values.push_back(b.values.back() + 0.01 * std::cos(static_cast<double>(seed * 17 + i)));
+    }
+    ++seed;
+    base[name] = b;
+    post[name] = p;
+  }
+  write_model(dir / "base", base);
+  write_model(dir / "post", post);
+  compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
+  AnalyzeOptions o;
+  o.delta = (dir / "delta").string();
+  o.base = (dir / "base").string();
+  const AnalyzeReport r = analyze_delta(o);
+  ASSERT_EQ(r.blocks.size(), 3u);
+  EXPECT_EQ(r.blocks[0].name, "model.layers.0");
+  EXPECT_EQ(r.blocks[1].name, "model.layers.2");
+  EXPECT_EQ(r.blocks[2].name, "model.layers.10");
+  double squares = 0, base_squares = 0;
+  for (const auto& t : r.tensors) {
+    if (t.name.rfind("model.layers.2.", 0) != 0) continue;
+    squares += t.delta_norm * t.delta_norm;
+    base_squares += t.base->norm * t.base->norm;
+  }
+  EXPECT_EQ(r.blocks[1].elements, 30u);
+  EXPECT_NEAR(r.blocks[1].delta_norm, std::sqrt(squares), 1e-12 * r.blocks[1].delta_norm);
+  ASSERT_TRUE(r.blocks[1].base);
+  EXPECT_NEAR(r.blocks[1].base->norm, std::sqrt(base_squares), 1e-12 * r.blocks[1].base->norm);
+  EXPECT_FALSE(r.blocks[1].drift);
+  const auto j = nlohmann::json::parse(to_json(r));
+  ASSERT_EQ(j["blocks"].size(), 3u);
+  EXPECT_EQ(j["blocks"][2]["name"], "model.layers.10");
 }
 
 }  // namespace
