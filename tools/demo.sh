@@ -4,8 +4,10 @@
 # it, apply it to base-v2 (a continued pre-training of base-v1 on new facts),
 # then measure base-v2, chat-v1, chat-v2 (base-v2 post-trained like chat-v1,
 # the reference) and the ParamΔ model with the evaluation engine, and sweep
-# the scale α. Prints the tables that the README shows; writes them to
-# $WORK/results.md and the raw evaluator output to $WORK/eval/*.json.
+# the scale α; measure how far base-v2 moved from base-v1 against Δ. Prints
+# the tables that the README shows; writes them to $WORK/results.md, the raw
+# evaluator output to $WORK/eval/*.json and the analysis to
+# $WORK/analysis.json and $WORK/analysis.html.
 #
 #   tools/demo.sh [PARAMDELTA_BINARY]          (DEMO_DIR=... picks the work folder)
 set -euo pipefail
@@ -24,6 +26,11 @@ step "paramdelta compute: Δ = chat-v1 − base-v1 (lossless)"
 "$PARAMDELTA" compute --base $MODELS/base-v1 --post $MODELS/chat-v1 -o "$WORK/delta"
 step "paramdelta verify: base-v1 + Δ gives back chat-v1 bit for bit"
 "$PARAMDELTA" verify --base $MODELS/base-v1 --delta "$WORK/delta" --expect $MODELS/chat-v1
+step "paramdelta analyze: how far base-v2 moved from base-v1, against Δ"
+"$PARAMDELTA" analyze --delta "$WORK/delta" --base $MODELS/base-v1 --new-base $MODELS/base-v2 --top 5 \
+  --html "$WORK/analysis.html"
+"$PARAMDELTA" analyze --delta "$WORK/delta" --base $MODELS/base-v1 --new-base $MODELS/base-v2 --json \
+  >"$WORK/analysis.json"
 step "paramdelta apply: ParamΔ model = base-v2 + Δ"
 "$PARAMDELTA" apply --base $MODELS/base-v2 --delta "$WORK/delta" -o "$WORK/paramdelta"
 for a in "${ALPHAS[@]}"; do

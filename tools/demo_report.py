@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Renders the demo's evaluation records (paramdelta eval --json) as the two
-Markdown tables the README shows. Usage: demo_report.py DEMO_DIR"""
+"""Renders the demo's evaluation records (paramdelta eval --json) and its
+analysis (paramdelta analyze --json) as the three Markdown tables the README
+shows. Usage: demo_report.py DEMO_DIR"""
 
 import json
 import sys
@@ -41,7 +42,20 @@ def main() -> None:
     for key in sorted(si, key=lambda k: float(k[len("alpha-"):])):
         share = "—" if reference == 0 else f"{100 * si[key]['accuracy'] / reference:.1f}%"
         out.append(f"| {key[len('alpha-'):]} | {score(si[key])} | {share} | {sp[key]['perplexity']:.3f} |")
+    out += ["", *drift_table(json.loads((work / "analysis.json").read_text()))]
     print("\n".join(out))
+
+
+def drift_table(analysis: dict) -> list:
+    """The whole model, each block, then the tensors outside the blocks."""
+    rows = [("whole model", analysis["total"]), *((b["name"], b) for b in analysis["blocks"]),
+            *((t["name"], t) for t in analysis["tensors"] if not any(t["name"].startswith(b["name"] + ".")
+                                                                      for b in analysis["blocks"]))]
+    out = ["| part of the model (paramdelta analyze) | ‖Δ‖ | ‖base-v2 − base-v1‖ / ‖Δ‖ | cos(Δ, base-v2 − base-v1) |",
+           "|---|---:|---:|---:|"]
+    for name, r in rows:
+        out.append(f"| {name} | {r['delta_norm']:.3f} | {r['drift']['ratio']:.3f} | {r['drift']['cosine']:.3f} |")
+    return out
 
 
 if __name__ == "__main__":
