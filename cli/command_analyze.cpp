@@ -26,9 +26,7 @@ Ranking ranking_for(const TensorAnalysis& total) {
     return {"lowest cosine with the other delta",
             [](const TensorAnalysis& t) { return t.other ? -t.other->cosine : NAN; }};
   if (total.base)
-    return {"largest relative change", [](const TensorAnalysis& t) {
-              return t.base && t.base->norm > 0 ? t.base->delta_norm / t.base->norm : NAN;
-            }};
+    return {"largest relative change", [](const TensorAnalysis& t) { return t.relative_change(); }};
   return {"largest norm", [](const TensorAnalysis& t) { return t.elements > 0 ? t.delta_norm : NAN; }};
 }
 
@@ -63,8 +61,7 @@ void print_table(const AnalyzeReport& report, std::size_t top, bool all) {
     const TensorAnalysis& t = report.tensors[i];
     std::printf("%-48s %12llu %12.4g", t.name.c_str(), static_cast<unsigned long long>(t.elements),
                 t.delta_norm);
-    if (total.base)
-      print_cell(t.base && t.base->norm > 0 ? t.base->delta_norm / t.base->norm : 0, t.base.has_value());
+    if (total.base) print_cell(t.relative_change(), t.base.has_value());
     if (total.drift) {
       print_cell(t.drift ? t.drift->ratio : 0, t.drift.has_value());
       print_cell(t.drift ? t.drift->cosine : 0, t.drift.has_value());
@@ -93,7 +90,7 @@ void print_totals(const AnalyzeReport& report) {
       t.elements > 0 ? 100.0 * static_cast<double>(t.zero_elements) / static_cast<double>(t.elements) : 0.0);
   if (t.base) {
     std::printf("base:        norm(base) = %.6g; relative change norm(delta)/norm(base) = %.4g%s\n",
-                t.base->norm, t.base->norm > 0 ? t.base->delta_norm / t.base->norm : 0.0,
+                t.base->norm, t.relative_change(),
                 report.base_matches_manifest == false ? " (not the delta's own base)" : "");
   }
   if (t.drift) print_comparison("drift:", "new base - base", *t.drift);

@@ -161,6 +161,10 @@ struct TensorAnalysis {
   std::optional<VectorComparison> drift;  // V = new base − base
   std::optional<VectorComparison> other;  // V = the other delta
   std::vector<std::string> notes;         // what was left out, and why
+
+  // ‖Δ‖ / ‖base‖ over the elements compared with the base: NaN without a
+  // base; infinite for a zero base under a non-zero Δ, 0 when both are zero.
+  double relative_change() const;
 };
 
 struct AnalyzeReport {

@@ -118,6 +118,11 @@ std::uint64_t element_count(const std::vector<std::uint64_t>& shape) {
 
 }  // namespace
 
+double TensorAnalysis::relative_change() const {
+  if (!base) return NAN;
+  return base->norm > 0 ? base->delta_norm / base->norm : (base->delta_norm > 0 ? INFINITY : 0.0);
+}
+
 AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   Stopwatch clock;
   if (options.delta.empty()) throw Error(ErrorKind::kUsage, "analyze needs a delta (--delta)");

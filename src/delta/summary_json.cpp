@@ -75,7 +75,7 @@ json analysis_object(const TensorAnalysis& t) {
          {"non_finite_elements", t.non_finite_elements}};
   if (t.base) {
     j["base"] = comparison_object(*t.base);
-    j["relative_change"] = number_or_null(t.base->norm > 0 ? t.base->delta_norm / t.base->norm : INFINITY);
+    j["relative_change"] = number_or_null(t.relative_change());
   }
   if (t.drift) j["drift"] = comparison_object(*t.drift);
   if (t.other) j["other_delta"] = comparison_object(*t.other);

@@ -65,10 +65,6 @@ struct Column {
   std::function<double(const TensorAnalysis&)> value;  // NaN where absent
 };
 
-double relative_change(const TensorAnalysis& t) {
-  return t.base && t.base->norm > 0 ? t.base->delta_norm / t.base->norm : NAN;
-}
-
 std::vector<Column> columns_for(const TensorAnalysis& total) {
   std::vector<Column> c;
   c.push_back(
@@ -79,7 +75,7 @@ std::vector<Column> columns_for(const TensorAnalysis& total) {
       {"max_abs_delta", "max |Δ|", "", false, [](const TensorAnalysis& t) { return t.max_abs_delta; }});
   if (total.base) {
     c.push_back({"relative_change", "‖Δ‖ / ‖base‖", "relative change ‖Δ‖ / ‖base‖ per block", false,
-                 relative_change});
+                 [](const TensorAnalysis& t) { return t.relative_change(); }});
   }
   if (total.drift) {
     c.push_back({"drift_ratio", "‖drift‖ / ‖Δ‖", "drift ‖new base − base‖ / ‖Δ‖ per block", false,
@@ -152,7 +148,7 @@ std::string totals_table(const AnalyzeReport& report) {
     row("NaN or infinite elements (left out)", std::to_string(t.non_finite_elements));
   if (t.base) {
     row("‖base‖", shown(t.base->norm));
-    row("relative change ‖Δ‖ / ‖base‖", shown(relative_change(t)));
+    row("relative change ‖Δ‖ / ‖base‖", shown(t.relative_change()));
   }
   if (t.drift) {
     row("drift ‖new base − base‖ / ‖Δ‖", "<strong>" + shown(t.drift->ratio) + "</strong>");

@@ -258,6 +258,17 @@ TEST_F(AnalyzeFixture, TheHtmlPageIsWrittenWholeAndAnExistingOneNeedsForce) {
   EXPECT_EQ(read_file(o.html).rfind("<!DOCTYPE html>", 0), 0u);
 }
 
+TEST(Analyze, RelativeChangeFollowsTheRatioConventions) {
+  TensorAnalysis t;
+  EXPECT_TRUE(std::isnan(t.relative_change()));  // no base
+  t.base = VectorComparison{};
+  EXPECT_EQ(t.relative_change(), 0.0);  // zero delta on a zero base
+  t.base->delta_norm = 2;
+  EXPECT_EQ(t.relative_change(), INFINITY);  // a change to a zero base
+  t.base->norm = 8;
+  EXPECT_EQ(t.relative_change(), 0.25);
+}
+
 // A tensor of several chunks, with exceptions: the sums do not depend on the
 // thread count, bit for bit.
 TEST(Analyze, ResultsAreTheSameBitForBitWithOneOrTwoThreads) {
