@@ -110,12 +110,6 @@ std::optional<std::pair<std::string, std::uint64_t>> block_of(const std::string&
   return std::nullopt;
 }
 
-std::uint64_t element_count(const std::vector<std::uint64_t>& shape) {
-  std::uint64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
-
 }  // namespace
 
 double TensorAnalysis::relative_change() const {
@@ -159,7 +153,7 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
       items.push_back(item);
       continue;
     }
-    item.elements = element_count(entry.shape);
+    item.elements = item.delta->info->numel();  // the delta's shape is the manifest's (checked at open)
     if (entry.delta_rows && !entry.shape.empty()) {
       item.elements = *entry.delta_rows * (item.elements / entry.shape[0]);
       ta.notes.push_back("rows from " + std::to_string(*entry.delta_rows) +
