@@ -8,11 +8,17 @@ CMAKE_FLAGS ?=
 setup:
 	@tools/setup.sh
 
+CONFIGURE = cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
 build: setup
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@$(CONFIGURE) -DPARAMDELTA_TESTS=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# The demo needs the paramdelta program alone: no test programs, no test tools.
+demo:
+	@tools/setup.sh --build
+	@$(CONFIGURE) -DPARAMDELTA_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target paramdelta-cli
 	@tools/demo.sh $(BUILD)/paramdelta
 
 test: build

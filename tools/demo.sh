@@ -70,6 +70,6 @@ evaluate sweep_ppl_new "${sweep[@]}" "${ppl[@]}" --data $DATA/ppl_new.txt
 wait "$first"
 
 step "results"
-.venv/bin/python tools/demo_report.py "$WORK" | tee "$WORK/results.md"
+python3 tools/demo_report.py "$WORK" | tee "$WORK/results.md"
 echo
 echo "demo: done; outputs are in $WORK"

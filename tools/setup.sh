@@ -2,13 +2,24 @@
 # Installs what building and testing paramdelta needs on Debian 12, once:
 # the C++ libraries from Debian's packages and the Python interoperability
 # tools (Hugging Face's own safetensors and tokenizers) into .venv.
+#
+#   tools/setup.sh           everything: build, tests, sanitizers, fuzzing
+#   tools/setup.sh --build   only what building the paramdelta program needs
+#                            (make demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(
+# Building the library and the paramdelta program.
+BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libgtest-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
+  nlohmann-json3-dev libcli11-dev libxxhash-dev
   libopenblas-dev libpcre2-dev
+  # The demo's report (tools/demo_report.py: the standard library only).
+  python3
+)
+# Building and running the tests.
+TEST_PACKAGES=(
+  libgtest-dev
   time python3-venv
   # Sanitizers and fuzzing (make test-asan, make fuzz): clang with libFuzzer's
   # runtime, and llvm-symbolizer for readable stack traces in their reports.
@@ -18,6 +29,9 @@ DEBIAN_PACKAGES=(
   # A real browser for the HTML report's tests (headless: --dump-dom).
   chromium
 )
+
+DEBIAN_PACKAGES=("${BUILD_PACKAGES[@]}")
+[ "${1:-}" = "--build" ] || DEBIAN_PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -30,6 +44,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+[ "${1:-}" = "--build" ] && exit 0
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sys" 2>/dev/null; then
