@@ -1,31 +1,25 @@
 // paramdelta eval: perplexity or task accuracy of several models side by
 // side, each also as a percentage of a reference model's score.
-#include <cmath>
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "command.h"
-#include "io/json_strict.h"
 #include "paramdelta/error.h"
 #include "paramdelta/evaluate.h"
 #include "paramdelta/model.h"
-#include "paramdelta/tokenizer.h"
 
 namespace paramdelta::cli {
 
 namespace {
 
-constexpr std::uint64_t kMaxTextBytes = 1ull << 30;
-
 struct EvalOptions {
   std::vector<std::string> models;
   std::string reference;
-  std::string data;
-  std::string metric;
+  std::vector<std::string> data;
+  std::vector<std::string> metrics;
   bool json = false;
   std::size_t context = 2048;
   std::size_t stride = 0;
@@ -36,14 +30,6 @@ struct EvalOptions {
   std::size_t limit = 0;
   std::vector<std::string> stop;
   bool no_stop = false;
-};
-
-struct Row {
-  std::string model;
-  bool reference = false;
-  std::optional<PerplexityResult> perplexity;
-  std::optional<AccuracyResult> accuracy;
-  double score() const { return perplexity ? perplexity->perplexity : accuracy->accuracy; }
 };
 
 // "\n", "\t", "\\" in --stop values, since shells make real newlines awkward.
@@ -72,18 +58,6 @@ std::string unescape(const std::string& text) {
   return out;
 }
 
-bool same_directory(const std::string& a, const std::string& b) {
-  std::error_code ec1, ec2;
-  auto ca = std::filesystem::weakly_canonical(a, ec1);
-  auto cb = std::filesystem::weakly_canonical(b, ec2);
-  return !ec1 && !ec2 ? ca == cb : a == b;
-}
-
-std::optional<double> percent_of(double value, double reference) {
-  if (!(reference > 0) || !std::isfinite(reference)) return std::nullopt;
-  return 100.0 * value / reference;
-}
-
 std::string format_percent(std::optional<double> p) {
   if (!p) return "n/a";
   char buffer[32];
@@ -102,11 +76,12 @@ std::string describe_stops(const std::vector<std::string>& stops) {
   return out;
 }
 
-void print_table(const EvalOptions& options, const std::vector<Row>& rows, const Row& reference,
+void print_table(const EvalOptions& options, const EvaluationScores& scores,
                  const std::vector<std::string>& stops) {
-  const bool ppl = options.metric == "perplexity";
+  const bool ppl = scores.evaluation.metric == Metric::kPerplexity;
+  const std::vector<ModelScore>& rows = scores.models;
   std::size_t width = 5;
-  for (const Row& row : rows) width = std::max(width, row.model.size() + (row.reference ? 12 : 0));
+  for (const ModelScore& row : rows) width = std::max(width, row.model.size() + (row.reference ? 12 : 0));
   const int w = static_cast<int>(width);
   if (ppl) {
     std::printf("%-*s  %12s  %10s  %10s  %12s\n", w, "model", "perplexity", "bits/byte", "tokens",
@@ -115,9 +90,9 @@ void print_table(const EvalOptions& options, const std::vector<Row>& rows, const
     std::printf("%-*s  %9s  %11s  %13s  %10s  %12s\n", w, "model", "accuracy", "correct", "prompt tokens",
                 "generated", "% of ref");
   }
-  for (const Row& row : rows) {
+  for (const ModelScore& row : rows) {
     const std::string name = row.model + (row.reference ? " (reference)" : "");
-    const std::string percent = format_percent(percent_of(row.score(), reference.score()));
+    const std::string percent = format_percent(row.percent_of_reference);
     if (ppl) {
       const PerplexityResult& r = *row.perplexity;
       std::printf("%-*s  %12.4f  %10.4f  %10zu  %12s\n", w, name.c_str(), r.perplexity, r.bits_per_byte,
@@ -130,7 +105,7 @@ void print_table(const EvalOptions& options, const std::vector<Row>& rows, const
     }
   }
   if (ppl) {
-    const PerplexityResult& r = *reference.perplexity;
+    const PerplexityResult& r = *rows.front().perplexity;
     std::printf("\nperplexity: lower is better; window %zu tokens, stride %zu; tokens = tokens scored\n",
                 r.window, r.stride);
   } else {
@@ -144,123 +119,75 @@ void print_table(const EvalOptions& options, const std::vector<Row>& rows, const
   }
 }
 
-nlohmann::json to_json(const EvalOptions& options, const std::vector<Row>& rows, const Row& reference) {
-  nlohmann::json out;
-  out["metric"] = options.metric;
-  out["data"] = options.data;
-  out["reference"] = reference.model;
-  nlohmann::json records = nlohmann::json::array();
-  for (const Row& row : rows) {
-    nlohmann::json record;
-    record["model"] = row.model;
-    record["reference"] = row.reference;
-    if (row.perplexity) {
-      const PerplexityResult& r = *row.perplexity;
-      record["perplexity"] = r.perplexity;
-      record["bits_per_byte"] = r.bits_per_byte;
-      record["mean_nll"] = r.mean_nll;
-      record["tokens_scored"] = r.tokens_scored;
-      record["tokens_total"] = r.tokens_total;
-      record["bytes"] = r.bytes;
-      record["window"] = r.window;
-      record["stride"] = r.stride;
-      record["windows"] = r.windows;
-    } else {
-      const AccuracyResult& r = *row.accuracy;
-      record["accuracy"] = r.accuracy;
-      record["correct"] = r.correct;
-      record["total"] = r.total;
-      record["generation_tasks"] = r.generation_tasks;
-      record["choice_tasks"] = r.choice_tasks;
-      record["prompt_tokens"] = r.prompt_tokens;
-      record["generated_tokens"] = r.generated_tokens;
-      record["scored_tokens"] = r.scored_tokens;
-      nlohmann::json outcomes = nlohmann::json::array();
-      for (const TaskOutcome& o : r.outcomes) {
-        nlohmann::json item{{"line", o.line}, {"correct", o.correct}, {"prediction", o.prediction}};
-        if (!o.choice_log_likelihoods.empty()) item["choice_log_likelihoods"] = o.choice_log_likelihoods;
-        outcomes.push_back(std::move(item));
-      }
-      record["outcomes"] = std::move(outcomes);
-    }
-    std::optional<double> percent = percent_of(row.score(), reference.score());
-    record["percent_of_reference"] = percent ? nlohmann::json(*percent) : nlohmann::json(nullptr);
-    records.push_back(std::move(record));
+// The i-th --metric is measured on the i-th --data.
+std::vector<Evaluation> evaluations_of(const EvalOptions& options) {
+  if (options.metrics.size() != options.data.size()) {
+    std::string names;
+    for (const std::string& m : options.metrics) names += (names.empty() ? "" : ", ") + m;
+    const auto count = [](std::size_t n, const std::string& what) {
+      return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+    };
+    throw Error(ErrorKind::kUsage,
+                "--metric names " + count(options.metrics.size(), "metric") + " (" + names + ") but " +
+                    count(options.data.size(), "--data file") + " given",
+                ErrorContext{},
+                "give one --data per metric, in the same order: the i-th --data is the i-th metric's");
   }
-  out["models"] = std::move(records);
+  std::vector<Evaluation> out;
+  for (std::size_t i = 0; i < options.metrics.size(); ++i)
+    out.push_back({*metric_from_name(options.metrics[i]), options.data[i]});
   return out;
 }
 
 int run_eval(const EvalOptions& options) {
-  const bool ppl = options.metric == "perplexity";
-  if (ppl && options.chat_template) {
+  ComparisonOptions comparison;
+  comparison.models = options.models;
+  comparison.reference = options.reference;
+  comparison.evaluations = evaluations_of(options);
+  const auto measures = [&](Metric metric) {
+    return std::any_of(comparison.evaluations.begin(), comparison.evaluations.end(),
+                       [&](const Evaluation& e) { return e.metric == metric; });
+  };
+  if (options.chat_template && !measures(Metric::kAccuracy)) {
     throw Error(ErrorKind::kUsage, "--chat-template applies to --metric accuracy only");
   }
-  if (!ppl && options.stride != 0)
+  if (options.stride != 0 && !measures(Metric::kPerplexity))
     throw Error(ErrorKind::kUsage, "--stride applies to --metric perplexity only");
   set_compute_threads(options.threads);
 
-  // The reference is evaluated first (and listed first); without --reference, the first --model is it.
-  std::vector<Row> rows;
-  if (!options.reference.empty()) {
-    rows.push_back(Row{options.reference, true, {}, {}});
-  }
-  for (const std::string& model : options.models) {
-    if (!options.reference.empty() && same_directory(model, options.reference)) continue;
-    rows.push_back(Row{model, rows.empty(), {}, {}});
-  }
-
-  // Inputs are read and checked once, before any model is loaded.
-  std::string text;
-  std::vector<Task> tasks;
-  if (ppl) {
-    text = read_small_file(options.data, kMaxTextBytes);
-    if (text.empty())
-      throw Error(ErrorKind::kUsage, "the text file is empty", ErrorContext{options.data, {}, {}});
-  } else {
-    std::vector<std::string> ignored;
-    tasks = read_tasks_jsonl(options.data, options.limit, &ignored);
-    if (!ignored.empty()) {
-      std::string names;
-      for (const std::string& name : ignored) names += (names.empty() ? "'" : ", '") + name + "'";
-      std::cerr << "paramdelta: note: " << options.data << ": ignoring fields " << names << "\n";
-    }
-  }
   std::vector<std::string> stop_strings;
   for (const std::string& s : options.stop) stop_strings.push_back(unescape(s));
   if (options.no_stop && !stop_strings.empty())
     throw Error(ErrorKind::kUsage, "--no-stop contradicts --stop");
   if (stop_strings.empty() && !options.no_stop) stop_strings.push_back("\n");
 
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    Row& row = rows[i];
-    std::cerr << "paramdelta: evaluating " << row.model << " (" << i + 1 << "/" << rows.size() << ")\n";
-    Tokenizer tokenizer =
-        Tokenizer::from_model_dir(row.model);  // cheap, so a missing one fails before the load
-    Model model = Model::load(row.model);
-    for (const std::string& note : model.notes())
-      std::cerr << "paramdelta: note: " << row.model << ": " << note << "\n";
-    if (ppl) {
-      PerplexityOptions perplexity;
-      perplexity.context = options.context;
-      perplexity.stride = options.stride;
-      row.perplexity = perplexity_of_text(model, tokenizer, text, perplexity, options.limit);
-    } else {
-      AccuracyOptions accuracy;
-      accuracy.chat_template = options.chat_template;
-      accuracy.max_new_tokens = options.max_new_tokens;
-      accuracy.stop_strings = stop_strings;
-      accuracy.context = options.context;
-      accuracy.batch_size = options.batch;
-      row.accuracy = evaluate_accuracy(model, tokenizer, tasks, accuracy);
-    }
-  }
+  comparison.perplexity.context = options.context;
+  comparison.perplexity.stride = options.stride;
+  comparison.accuracy.chat_template = options.chat_template;
+  comparison.accuracy.max_new_tokens = options.max_new_tokens;
+  comparison.accuracy.stop_strings = stop_strings;
+  comparison.accuracy.context = options.context;
+  comparison.accuracy.batch_size = options.batch;
+  comparison.limit = options.limit;
 
-  const Row& reference = rows.front();
+  ComparisonProgress progress;
+  progress.model_started = [](std::size_t index, std::size_t count, const std::string& model) {
+    std::cerr << "paramdelta: evaluating " << model << " (" << index << "/" << count << ")\n";
+  };
+  progress.note = [](const std::string& note) { std::cerr << "paramdelta: note: " << note << "\n"; };
+  const ModelComparison result = compare_models(comparison, progress);
+
   if (options.json) {
-    std::cout << to_json(options, rows, reference).dump(2) << "\n";
-  } else {
-    print_table(options, rows, reference, stop_strings);
+    std::cout << to_json(result) << "\n";
+    return 0;
+  }
+  const bool several = result.evaluations.size() > 1;
+  for (std::size_t i = 0; i < result.evaluations.size(); ++i) {
+    const EvaluationScores& scores = result.evaluations[i];
+    if (several)
+      std::printf("%s%s on %s:\n", i == 0 ? "" : "\n", metric_name(scores.evaluation.metric).c_str(),
+                  scores.evaluation.data.c_str());
+    print_table(options, scores, stop_strings);
   }
   return 0;
 }
@@ -270,14 +197,21 @@ std::function<int()> setup(CLI::App& app) {
   app.add_option("--model", options->models,
                  "model directory (config.json, safetensors, tokenizer.json); repeat to compare several")
       ->required();
-  app.add_option("--data", options->data, "a text file (perplexity) or a JSONL task file (accuracy)")
+  app.add_option(
+         "--data", options->data,
+         "a text file (perplexity) or a JSONL task file (accuracy); one per --metric, in the same order")
       ->required();
-  app.add_option("--metric", options->metric, "perplexity or accuracy")
+  app.add_option(
+         "--metric", options->metrics,
+         "perplexity or accuracy; several (perplexity,accuracy or --metric repeated) are measured in one "
+         "run, the i-th on the i-th --data, and give one table each")
       ->required()
+      ->delimiter(',')
       ->check(CLI::IsMember({"perplexity", "accuracy"}));
   app.add_option("--reference", options->reference,
                  "model whose score is 100% (evaluated too; default: the first --model)");
-  app.add_flag("--json", options->json, "print one JSON record per model instead of a table");
+  app.add_flag("--json", options->json,
+               "print one JSON record per model instead of a table (with several metrics, a list of them)");
   app.add_option("--context", options->context, "context window in tokens, capped at max_position_embeddings")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 40));

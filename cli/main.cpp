@@ -5,9 +5,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "command.h"
 #include "paramdelta/error.h"
+#include "unknown_arguments.h"
 
 namespace paramdelta::cli {
 std::vector<CommandDefinition>& command_registry() {
@@ -44,7 +46,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "paramdelta: usage error: " << e.what() << " (see 'paramdelta --help')\n";
+    // What the user typed wrong comes before what CLI11 found missing because of it.
+    std::optional<std::string> problem = cli::describe_unrecognized_argument(app);
+    if (!problem) problem = cli::describe_missing_command(app);
+    if (problem) {
+      std::cerr << "paramdelta: usage error: " << *problem << "\n";
+    } else {
+      std::cerr << "paramdelta: usage error: " << e.what() << " (see 'paramdelta --help')\n";
+    }
     return 2;
   }
 

@@ -196,6 +196,69 @@ std::string render_prompt(const Tokenizer& tokenizer, const Task& task, bool cha
 std::string trim_ascii_whitespace(std::string_view text);
 
 // ---------------------------------------------------------------------------
+// Comparing models, as the reference implementation's
+// compare_models(tasks=[...]): every model is scored on every evaluation (a
+// metric on its data file), and each score is also given as a percentage of
+// a reference model's.
+enum class Metric { kPerplexity, kAccuracy };
+
+std::string metric_name(Metric metric);  // "perplexity", "accuracy"
+std::optional<Metric> metric_from_name(std::string_view name);
+
+struct Evaluation {
+  Metric metric = Metric::kPerplexity;
+  std::string data;  // a text file (perplexity) or a JSONL task file (accuracy)
+};
+
+struct ComparisonOptions {
+  std::vector<std::string> models;      // model directories, in the order to list them
+  std::string reference;                // scores 100%; empty: the first of `models`
+  std::vector<Evaluation> evaluations;  // each one run on every model, in this order
+  PerplexityOptions perplexity;
+  AccuracyOptions accuracy;
+  std::size_t limit = 0;  // > 0: only the first tokens of each text, the first tasks of each task file
+};
+
+struct ModelScore {
+  std::string model;
+  bool reference = false;
+  std::optional<PerplexityResult> perplexity;  // the one of these two that the metric gives
+  std::optional<AccuracyResult> accuracy;
+  // 100 * score / the reference's score (perplexity or accuracy); none when
+  // the reference's score is not positive and finite.
+  std::optional<double> percent_of_reference;
+};
+
+struct EvaluationScores {
+  Evaluation evaluation;
+  std::vector<ModelScore> models;  // the reference first, then the other models in the order given
+};
+
+struct ModelComparison {
+  std::string reference;
+  std::vector<EvaluationScores> evaluations;  // in the order asked
+};
+
+struct ComparisonProgress {
+  // Before a model is loaded: its position (from 1), the number of models, the model.
+  std::function<void(std::size_t index, std::size_t count, const std::string& model)> model_started;
+  // What is worth a note and is no error: fields of a task file that are
+  // ignored, what loading a model noticed ("<file or model>: <note>").
+  std::function<void(const std::string& note)> note;
+};
+
+// Reads and checks every data file first (an empty text or a bad task line is
+// an error before any model is loaded), then loads each model once, with its
+// tokenizer, and runs every evaluation on it. A model that is also the
+// reference (the same directory) is evaluated once, as the reference.
+ModelComparison compare_models(const ComparisonOptions& options, const ComparisonProgress& progress = {});
+
+// Indented JSON. One evaluation: {"metric", "data", "reference", "models":
+// [per model: "model", "reference", "percent_of_reference" and the result's
+// fields]}; several: {"reference", "evaluations": [one such object each]}.
+std::string to_json(const ModelComparison& comparison);
+
+// ---------------------------------------------------------------------------
 // Greedy generation.
 struct GenerationOptions {
   std::size_t max_new_tokens = 32;
