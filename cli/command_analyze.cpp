@@ -115,7 +115,8 @@ std::function<int()> setup(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 30));
   app.add_flag("--all", s->all, "List every tensor, in the delta's order");
   app.add_option("--html", s->options.html,
-                 "Also write the report as one self-contained HTML page: charts per block, a sortable table");
+                 "Also write the report as one self-contained HTML page: charts per block, a sortable table "
+                 "(given a directory: analysis.html in it)");
   app.add_flag("-f,--force", s->flags.force, "Replace the HTML page if it already exists");
   s->flags.add_to(app, false);
   return [s]() {

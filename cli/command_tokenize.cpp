@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "io/file_kind.h"
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
 #include "paramdelta/tokenizer.h"
@@ -46,6 +47,7 @@ Tokenizer load(const TokenizeOptions& o) {
     return Tokenizer::from_model_dir(o.tokenizer);
   }
   if (!fs::exists(o.tokenizer, ec)) {
+    refuse_url(o.tokenizer, false);
     throw Error(ErrorKind::kUsage, "no such file or directory", ErrorContext{o.tokenizer, {}, "--tokenizer"});
   }
   std::optional<fs::path> config;

@@ -16,7 +16,9 @@ struct ResolvedLocation {
 // Accepts a local path; "hf://org/name[@revision]" or "org/name[@revision]"
 // (when no such local path exists) found in the Hugging Face cache
 // ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
-// Throws paramdelta::Error (kUsage) with a hint when nothing is found.
+// A trailing slash is ignored. Throws paramdelta::Error with a hint when
+// nothing is found, and for URLs of remote storage (s3://, gs://, az://,
+// https://...), which are not supported yet.
 ResolvedLocation resolve_location(const std::string& spec);
 
 }  // namespace paramdelta

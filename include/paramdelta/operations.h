@@ -135,7 +135,8 @@ struct AnalyzeOptions {
   std::string base;            // optional: the model the delta was computed from
   std::string new_base;        // optional, needs `base`: compares Δ with new_base − base
   std::string other_delta;     // optional: compares Δ with a second delta
-  std::filesystem::path html;  // optional: also writes the report as an HTML page (report.h) here
+  std::filesystem::path html;  // optional: also writes the report as an HTML page (report.h) here,
+                               // or as analysis.html in it when it is a directory or ends in '/'
   RunOptions run;
 };
 

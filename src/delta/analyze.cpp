@@ -25,6 +25,17 @@ namespace {
 // core's cache.
 constexpr std::uint64_t kTile = 4096;
 
+// The page's file: `html` itself, or analysis.html inside it when it names a
+// directory (one that exists, or any path ending in '/').
+std::filesystem::path html_page_path(const std::filesystem::path& html) {
+  const std::string spelled = html.string();
+  std::error_code ec;
+  if (spelled.back() == '/' || std::filesystem::is_directory(html, ec)) {
+    return without_trailing_separators(html) / "analysis.html";
+  }
+  return html;
+}
+
 // The three comparisons, in the order of TensorAnalysis's fields.
 enum Against : std::size_t { kBase, kDrift, kOther, kAgainstCount };
 
@@ -126,7 +137,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   }
   // An existing page is refused before the work, not after.
   std::optional<StagedOutput> page;
-  if (!options.html.empty()) page.emplace(options.html, StagedOutput::Kind::kFile, options.run.force);
+  if (!options.html.empty()) {
+    page.emplace(html_page_path(options.html), StagedOutput::Kind::kFile, options.run.force);
+  }
   AnalyzeReport report;
   report.summary.operation = "analyze";
   const DeltaSource delta = DeltaSource::open(resolve_location(options.delta).path);
@@ -340,7 +353,7 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     const std::string html = render_analysis_html(report, options);
     write_file_atomically(page->staging_path(), html);
     page->commit();
-    report.summary.output = options.html.string();
+    report.summary.output = page->destination().string();
     report.summary.bytes_written = html.size();
   }
   report.summary.seconds = clock.seconds();

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "io/model_directory.h"
 #include "paramdelta/dtype.h"
 
 namespace paramdelta {
 
-inline constexpr const char* kManifestFileName = "paramdelta.json";
 inline constexpr const char* kManifestMetadataKey = "paramdelta.manifest";
 inline constexpr const char* kExceptionsFileName = "exceptions.safetensors";
 inline constexpr int kDeltaFormatVersion = 1;

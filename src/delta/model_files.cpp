@@ -2,22 +2,6 @@
 
 namespace paramdelta {
 
-const std::vector<std::string>& tokenizer_file_names() {
-  static const std::vector<std::string> names = {
-      "tokenizer.json",
-      "tokenizer_config.json",
-      "special_tokens_map.json",
-      "tokenizer.model",
-      "chat_template.jinja",
-      "chat_template.json",
-      "added_tokens.json",
-      "vocab.json",
-      "merges.txt",
-      "vocab.txt",
-  };
-  return names;
-}
-
 std::vector<std::string> present_tokenizer_files(const std::filesystem::path& dir) {
   std::vector<std::string> present;
   std::error_code ec;

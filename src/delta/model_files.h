@@ -6,16 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "io/model_directory.h"
+
 namespace paramdelta {
-
-// Tokenizer and chat-template files: they define the token ids a model's
-// weights are trained for, so they travel as one set (never mixed).
-const std::vector<std::string>& tokenizer_file_names();
-
-inline constexpr const char* kConfigFile = "config.json";
-inline constexpr const char* kGenerationConfigFile = "generation_config.json";
-inline constexpr const char* kPostConfigFile =
-    "post_config.json";  // the post model's config, kept in a delta
 
 // Names of the tokenizer files present in `dir`.
 std::vector<std::string> present_tokenizer_files(const std::filesystem::path& dir);

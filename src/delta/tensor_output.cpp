@@ -1,11 +1,12 @@
 #include "delta/tensor_output.h"
 
 #include "delta/manifest.h"
+#include "io/file_ops.h"
 
 namespace paramdelta {
 
 bool is_single_file_output(const std::filesystem::path& output) {
-  return output.extension() == ".safetensors";
+  return without_trailing_separators(output).extension() == ".safetensors";
 }
 
 TensorOutput::TensorOutput(const std::filesystem::path& staging, bool single_file, const std::string& prefix,

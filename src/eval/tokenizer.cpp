@@ -12,6 +12,7 @@
 #include "eval/tokenizer_post_processors.h"
 #include "eval/tokenizer_pre_tokenizers.h"
 #include "eval/unicode_utf8.h"
+#include "io/file_kind.h"
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
 
@@ -149,6 +150,10 @@ Tokenizer Tokenizer::from_files(const fs::path& tokenizer_json,
 Tokenizer Tokenizer::from_model_dir(const fs::path& dir) {
   const fs::path json = dir / "tokenizer.json";
   std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    refuse_url(dir.string(), false);
+    throw Error(ErrorKind::kNotFound, "no such file or directory", ErrorContext{dir.string()});
+  }
   if (!fs::is_regular_file(json, ec)) {
     throw Error(ErrorKind::kInvalidInput, "the model directory has no tokenizer.json",
                 ErrorContext{dir.string(), {}, {}},

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "core/float_bits.h"
+#include "io/file_kind.h"
+#include "io/file_ops.h"
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
 
@@ -25,22 +27,15 @@ void check_shard_name(const std::string& name, const std::string& index_label, c
   }
 }
 
-std::string no_weights_hint(const fs::path& dir) {
-  std::error_code ec;
-  if (fs::exists(dir / "pytorch_model.bin", ec) || fs::exists(dir / "pytorch_model.bin.index.json", ec)) {
-    return "this directory holds PyTorch pickle weights; paramdelta reads only safetensors (convert with "
-           "safetensors' convert script, or load and save_pretrained(safe_serialization=True))";
-  }
-  return "expected a Hugging Face model directory with safetensors weights, or a .safetensors file";
-}
-
 }  // namespace
 
-Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
+Checkpoint Checkpoint::open(const fs::path& given, const std::string& prefix) {
+  const fs::path path = without_trailing_separators(given);
   Checkpoint ckpt;
   ckpt.path_ = path;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
+    refuse_url(given.string(), false);
     throw Error(ErrorKind::kNotFound, "no such file or directory", ErrorContext{path.string()});
   }
   if (!fs::is_directory(path, ec)) {
@@ -118,9 +113,11 @@ Checkpoint Checkpoint::open(const fs::path& path, const std::string& prefix) {
     } else if (fs::exists(single_path, ec)) {
       ckpt.shards_.push_back(SafetensorsFile::open(single_path));
     } else {
+      refuse_foreign_weight_directory(path);
       throw Error(ErrorKind::kUsage,
                   "no " + prefix + ".safetensors or " + prefix + ".safetensors.index.json in this directory",
-                  ErrorContext{path.string()}, no_weights_hint(path));
+                  ErrorContext{path.string()},
+                  "expected a Hugging Face model directory with safetensors weights, or a .safetensors file");
     }
   }
   for (std::size_t s = 0; s < ckpt.shards_.size(); ++s) {

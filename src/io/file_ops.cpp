@@ -1,15 +1,19 @@
 #include "io/file_ops.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "io/file_kind.h"
+#include "io/model_directory.h"
 #include "paramdelta/error.h"
 
 namespace paramdelta {
@@ -28,7 +32,69 @@ namespace {
 
 std::atomic<unsigned> g_temp_counter{0};
 
+[[noreturn]] void refuse_destination(const fs::path& destination, const std::string& what_is_there,
+                                     const std::string& hint) {
+  throw Error(ErrorKind::kExists, what_is_there, ErrorContext{destination.string()}, hint);
+}
+
+// The directories no output may ever take the place of: the current one (and
+// those above it), the root, the home directory. Compared by identity, so
+// that every spelling ("." , "./", "../here", a link) is caught.
+void refuse_protected_directory(const fs::path& destination) {
+  std::error_code ec;
+  if (!fs::is_directory(destination, ec)) return;
+  const std::string never = "; an output never replaces it";
+  const std::string hint = "name a new directory for the output";
+  auto same = [&](const fs::path& other) {
+    std::error_code e;
+    return !other.empty() && fs::equivalent(destination, other, e);
+  };
+  if (same("/")) refuse_destination(destination, "is the root directory" + never, hint);
+  std::vector<fs::path> homes;
+  if (const char* home = std::getenv("HOME"); home && *home) homes.emplace_back(home);
+  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir) homes.emplace_back(pw->pw_dir);
+  for (const auto& home : homes) {
+    if (same(home)) refuse_destination(destination, "is the home directory" + never, hint);
+  }
+  const fs::path cwd = fs::current_path(ec);
+  if (ec) return;
+  if (same(cwd)) refuse_destination(destination, "is the current directory" + never, hint);
+  for (fs::path up = cwd.parent_path(); !up.empty(); up = up.parent_path()) {
+    if (same(up)) refuse_destination(destination, "holds the current directory" + never, hint);
+    if (up == up.parent_path()) break;
+  }
+}
+
+// With --force: whether what is at `destination` is something an output of
+// `kind` could have put there (see StagedOutput).
+void refuse_unreplaceable(const fs::path& destination, StagedOutput::Kind kind) {
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(destination, ec);
+  const std::string rule = kind == StagedOutput::Kind::kFile
+                               ? "a single-file output replaces only a file"
+                               : "an output directory replaces only one that holds an earlier delta or "
+                                 "a model (config.json and weights), and nothing else";
+  const std::string hint = "move it away or choose another output";
+  if (fs::is_symlink(status)) refuse_destination(destination, "is a symbolic link; " + rule, hint);
+  if (kind == StagedOutput::Kind::kFile) {
+    if (fs::is_directory(status)) refuse_destination(destination, "is a directory; " + rule, hint);
+    if (!fs::is_regular_file(status)) refuse_destination(destination, "is not a regular file; " + rule, hint);
+    return;
+  }
+  if (fs::is_regular_file(status)) refuse_destination(destination, "is a file; " + rule, hint);
+  if (!fs::is_directory(status)) refuse_destination(destination, "is not a directory; " + rule, hint);
+  if (auto why = why_directory_is_not_replaceable(destination)) {
+    refuse_destination(destination, "is a directory that " + *why + "; " + rule, hint);
+  }
+}
+
 }  // namespace
+
+fs::path without_trailing_separators(const fs::path& path) {
+  std::string s = path.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
 
 fs::path temporary_sibling(const fs::path& final_path) {
   const std::string name = final_path.filename().string();
@@ -111,22 +177,33 @@ void copy_file_atomically(const fs::path& from, const fs::path& to) {
   }
 }
 
-void check_output_destination(const fs::path& destination, bool force) {
+void check_output_destination(const fs::path& destination, StagedOutput::Kind kind, bool force) {
+  refuse_url(destination.string(), true);
+  refuse_protected_directory(destination);
   std::error_code ec;
   fs::path parent = destination.parent_path().empty() ? fs::path(".") : destination.parent_path();
   if (!fs::is_directory(parent, ec)) {
     throw Error(ErrorKind::kUsage, "the output's parent directory does not exist",
                 ErrorContext{destination.string()}, "create it first");
   }
-  if (fs::exists(fs::symlink_status(destination, ec)) && !force) {
+  if (!fs::exists(fs::symlink_status(destination, ec))) return;
+  if (!force) {
     throw Error(ErrorKind::kExists, "output already exists", ErrorContext{destination.string()},
                 "choose another name or pass --force to replace it");
   }
+  refuse_unreplaceable(destination, kind);
 }
 
 StagedOutput::StagedOutput(fs::path destination, Kind kind, bool force)
-    : destination_(std::move(destination)), kind_(kind), force_(force) {
-  check_output_destination(destination_, force_);
+    : destination_(without_trailing_separators(destination)), kind_(kind), force_(force) {
+  check_output_destination(destination_, kind_, force_);
+  // The staging name is made from the last name: "out/." and "out/.." need their real one.
+  const fs::path last = destination_.filename();
+  if (last == "." || last == "..") {
+    std::error_code ec;
+    const fs::path resolved = fs::weakly_canonical(destination_, ec);
+    if (!ec) destination_ = resolved;
+  }
   staging_ = temporary_sibling(destination_);
   if (kind_ == Kind::kDirectory) {
     std::error_code ec;
@@ -147,6 +224,8 @@ void StagedOutput::commit() {
     throw Error(ErrorKind::kExists, "output appeared while this run was working",
                 ErrorContext{destination_.string()}, "pass --force to replace it");
   }
+  // What is there now may not be what was there when the run began.
+  if (exists) refuse_unreplaceable(destination_, kind_);
   if (exists && kind_ == Kind::kFile && !fs::is_directory(destination_, ec)) {
     // rename() replaces a file atomically: the old one stays valid until the new one is complete.
     publish_file(staging_, destination_);

@@ -10,6 +10,9 @@
 
 namespace paramdelta {
 
+// The path as the user meant it: "dir/" and "dir//" name "dir" ("/" stays "/").
+std::filesystem::path without_trailing_separators(const std::filesystem::path& path);
+
 // A unique, hidden name next to `final_path` (same directory, so rename is atomic).
 std::filesystem::path temporary_sibling(const std::filesystem::path& final_path);
 int create_exclusive(const std::filesystem::path& path);
@@ -24,7 +27,11 @@ void copy_file_atomically(const std::filesystem::path& from, const std::filesyst
 // An output (a directory or a single file) assembled under a temporary name
 // beside its destination and renamed into place by commit(). Destroyed
 // without commit, it removes what was assembled. An existing destination is
-// an error unless `force`; with force it is replaced only at commit.
+// an error unless `force`; with force it is replaced only at commit, and only
+// when it is what this output could have been: a file for a file, and for a
+// directory an empty one, an earlier delta or a model
+// (why_directory_is_not_replaceable). The current, root and home
+// directories are never replaced, and URLs are refused (not supported yet).
 class StagedOutput {
  public:
   enum class Kind { kDirectory, kFile };
@@ -38,15 +45,16 @@ class StagedOutput {
   void commit();
 
  private:
-  std::filesystem::path destination_;
+  std::filesystem::path destination_;  // without trailing separators
   std::filesystem::path staging_;
   Kind kind_;
   bool force_;
   bool committed_ = false;
 };
 
-// Throws kExists if `destination` exists and !force; kUsage if its parent directory is missing.
-void check_output_destination(const std::filesystem::path& destination, bool force);
+// Throws kExists if `destination` exists and !force, or may not be replaced
+// by an output of `kind` (see StagedOutput); kUsage if its parent directory is missing.
+void check_output_destination(const std::filesystem::path& destination, StagedOutput::Kind kind, bool force);
 
 }  // namespace paramdelta
 

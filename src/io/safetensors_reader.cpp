@@ -2,9 +2,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "io/file_kind.h"
 #include "io/mapped_file.h"
 #include "paramdelta/error.h"
 #include "paramdelta/safetensors.h"
@@ -12,6 +14,16 @@
 namespace paramdelta {
 
 namespace {
+// Whether the first 8 bytes can be a safetensors header length: one that
+// fits the file and the limit. Only a file that cannot be safetensors is
+// examined for other formats, so that no valid file is ever misnamed.
+bool could_be_safetensors(std::span<const std::byte> bytes) {
+  if (bytes.size() < 8) return false;
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint64_t>(bytes[static_cast<std::size_t>(i)]);
+  return n <= kMaxHeaderBytes && n <= bytes.size() - 8;
+}
+
 struct FileDescriptor {
   int fd = -1;
   ~FileDescriptor() {
@@ -39,6 +51,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   std::shared_ptr<SafetensorsFile> result(new SafetensorsFile());
   result->path_ = path;
   result->map_ = std::make_unique<MappedFile>(file.fd, size, label);
+  const auto bytes = result->map_->bytes();
+  if (!could_be_safetensors(bytes))
+    refuse_foreign_weights(bytes.first(std::min<std::size_t>(bytes.size(), 512)), size, label);
   // The header is parsed straight from the mapping: nothing is allocated
   // according to sizes the file claims before they are checked.
   result->header_ = parse_safetensors_header(result->map_->bytes(), size, label);

@@ -1,6 +1,8 @@
 #include <cstdlib>
 #include <regex>
 
+#include "io/file_kind.h"
+#include "io/file_ops.h"
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
@@ -28,12 +30,15 @@ bool looks_like_repo_id(const std::string& s) {
 
 }  // namespace
 
-ResolvedLocation resolve_location(const std::string& spec) {
+ResolvedLocation resolve_location(const std::string& given) {
   std::error_code ec;
+  // A trailing slash changes nothing: "model.safetensors/" is the file.
+  const std::string spec = without_trailing_separators(given).string();
   std::string id = spec;
   const bool explicit_hub = spec.rfind("hf://", 0) == 0;
   if (explicit_hub) id = spec.substr(5);
   if (!explicit_hub && fs::exists(spec, ec)) return {fs::path(spec), spec};
+  if (!explicit_hub) refuse_url(spec, false);
   if (!looks_like_repo_id(id)) {
     throw Error(ErrorKind::kNotFound, "no such file or directory", ErrorContext{spec},
                 explicit_hub ? "a Hub id looks like hf://org/name or hf://org/name@revision" : "");

@@ -251,12 +251,13 @@ TEST(ExistingOutput, IsReplacedWithForce) {
   ScratchDir dir;
   write_model(dir / "base", base_tensors(DType::kBF16), config_for(kVocab, false));
   write_model(dir / "post", post_tensors(DType::kBF16), config_for(kVocab, false));
-  fs::create_directory(dir / "delta");
-  write_file(dir / "delta" / "stale.txt", "old");
+  fs::create_directory(dir / "delta");  // an earlier delta, sharded differently
+  write_file(dir / "delta" / "paramdelta.json", "old");
+  write_file(dir / "delta" / "delta-00003-of-00003.safetensors", "old");
   auto co = compute_options(dir / "base", dir / "post", dir / "delta");
   co.run.force = true;
   compute_delta(co);
-  EXPECT_FALSE(fs::exists(dir / "delta" / "stale.txt"));
+  EXPECT_FALSE(fs::exists(dir / "delta" / "delta-00003-of-00003.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "delta" / "paramdelta.json"));
   write_file(dir / "out.safetensors", "old");
   auto ao = apply_options(dir / "base", dir / "delta", dir / "out.safetensors");

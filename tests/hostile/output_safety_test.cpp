@@ -102,18 +102,203 @@ TEST_F(OutputSafety, DanglingSymlinkCountsAsExisting) {
   EXPECT_TRUE(fs::is_symlink(fs::symlink_status(out)));
 }
 
-TEST_F(OutputSafety, ForceReplacesWithCompleteOutput) {
+TEST_F(OutputSafety, ForceReplacesAPreviousOutputWithACompleteOne) {
   for (const char* name : {"delta", "delta.safetensors"}) {
     const fs::path out = s_ / name;
-    fs::create_directories(out);
-    write_file(out / "old.txt", "old");
+    ASSERT_EQ(compute(out, {"--delta-dtype", "f32"}).exit_code, 0);
     auto r = compute(out, {"--force"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_FALSE(fs::exists(out / "old.txt"));
     auto v = run_cli({"verify", "--base", (s_ / "base").string(), "--delta", out.string(), "--expect",
                       (s_ / "post").string()});
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    const std::string manifest = read_file(fs::is_directory(out) ? out / "paramdelta.json" : out);
+    EXPECT_EQ(manifest.find("plain"), std::string::npos) << "the lossless delta took the compact one's place";
     EXPECT_TRUE(staging_leftovers(s_.path()).empty());
+  }
+}
+
+// --force replaces only what paramdelta could have written in that place.
+// Each kind of existing destination, and what becomes of it:
+
+TEST_F(OutputSafety, ForceReplacesAFileWithAFile) {
+  ASSERT_EQ(compute(s_ / "d").exit_code, 0);
+  write_file(s_ / "page.html", "old page");
+  auto r = run_cli({"analyze", "--delta", (s_ / "d").string(), "--html", (s_ / "page.html").string(),
+                    "--force", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(s_ / "page.html").find("<html"), std::string::npos);
+  write_file(s_ / "old.safetensors", "old weights");
+  ASSERT_EQ(compute(s_ / "old.safetensors", {"--force"}).exit_code, 0);
+  EXPECT_EQ(run_cli({"inspect", (s_ / "old.safetensors").string()}).exit_code, 0);
+}
+
+TEST_F(OutputSafety, ForceReplacesAModelDirectory) {
+  // A model: config.json and safetensors weights, with the files a model
+  // directory carries beside them (generation config, tokenizer files).
+  ASSERT_EQ(compute(s_ / "d").exit_code, 0);
+  auto apply = [&](const fs::path& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "apply",      "--base", (s_ / "base").string(), "--delta", (s_ / "d").string(), "-o",
+        out.string(), "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  ASSERT_EQ(apply(s_ / "expected", {}).exit_code, 0);
+  ASSERT_EQ(apply(s_ / "expected-base", {"--scale", "0"}).exit_code, 0);
+  const fs::path model = s_ / "model";
+  write_small_model(model, 0);
+  write_file(model / "tokenizer.json", "{}");
+  write_file(model / "generation_config.json", "{}");
+  auto r = apply(model, {"--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(model / "tokenizer.json"));
+  EXPECT_EQ(read_file(model / "model.safetensors"), read_file(s_ / "expected" / "model.safetensors"));
+  // An earlier apply's output (a model without a manifest) is replaced the same way.
+  r = apply(model, {"--force", "--scale", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(model / "model.safetensors"), read_file(s_ / "expected-base" / "model.safetensors"));
+  EXPECT_TRUE(staging_leftovers(s_.path()).empty());
+}
+
+TEST_F(OutputSafety, ForceReplacesAnEmptyDirectory) {
+  fs::create_directories(s_ / "delta");
+  auto r = compute(s_ / "delta", {"--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(s_ / "delta" / "paramdelta.json"));
+}
+
+TEST_F(OutputSafety, ForceRefusesADirectoryHoldingAnythingElse) {
+  const fs::path out = s_ / "delta";
+  fs::create_directories(out);
+  write_file(out / "precious.txt", "keep me");
+  expect_rejected(compute(out, {"--force"}), {out.string() + ": ", "'precious.txt'", "paramdelta"});
+  EXPECT_EQ(read_file(out / "precious.txt"), "keep me");
+  EXPECT_TRUE(staging_leftovers(s_.path()).empty());
+}
+
+TEST_F(OutputSafety, ForceRefusesAModelDirectoryWithAFileOfTheUser) {
+  const fs::path model = s_ / "model";
+  write_small_model(model, 0);
+  write_file(model / "README.md", "my notes");
+  ASSERT_EQ(compute(s_ / "d").exit_code, 0);
+  expect_rejected(run_cli({"apply", "--base", (s_ / "base").string(), "--delta", (s_ / "d").string(), "-o",
+                           model.string(), "--force"}),
+                  {model.string() + ": ", "'README.md'"});
+  EXPECT_EQ(read_file(model / "README.md"), "my notes");
+  EXPECT_TRUE(fs::exists(model / "model.safetensors"));
+}
+
+TEST_F(OutputSafety, ForceRefusesAPreviousDeltaWithAFileOfTheUser) {
+  const fs::path out = s_ / "delta";
+  ASSERT_EQ(compute(out).exit_code, 0);
+  write_file(out / "notes.txt", "how I made it");
+  expect_rejected(compute(out, {"--force"}), {"'notes.txt'"});
+  EXPECT_EQ(read_file(out / "notes.txt"), "how I made it");
+  EXPECT_TRUE(fs::exists(out / "paramdelta.json"));
+}
+
+TEST_F(OutputSafety, ForceRefusesADirectoryHoldingADirectory) {
+  const fs::path model = s_ / "model";
+  write_small_model(model, 0);
+  fs::create_directories(model / "checkpoints");
+  write_file(model / "checkpoints" / "step-100.safetensors", "mine");
+  ASSERT_EQ(compute(s_ / "d").exit_code, 0);
+  expect_rejected(run_cli({"apply", "--base", (s_ / "base").string(), "--delta", (s_ / "d").string(), "-o",
+                           model.string(), "--force"}),
+                  {"'checkpoints'", "directory"});
+  EXPECT_EQ(read_file(model / "checkpoints" / "step-100.safetensors"), "mine");
+}
+
+TEST_F(OutputSafety, ForceRefusesADirectoryWhereAFileGoes) {
+  // Even a previous delta directory: a single-file output does not replace a directory.
+  const fs::path out = s_ / "delta.safetensors";
+  ASSERT_EQ(compute(out.string() + "-dir").exit_code, 0);
+  fs::rename(out.string() + "-dir", out);
+  expect_rejected(compute(out, {"--force"}), {out.string() + ": ", "is a directory"});
+  EXPECT_TRUE(fs::exists(out / "paramdelta.json"));
+}
+
+TEST_F(OutputSafety, ForceRefusesAFileWhereADirectoryGoes) {
+  const fs::path out = s_ / "delta";
+  write_file(out, "keep me");
+  expect_rejected(compute(out, {"--force"}), {out.string() + ": ", "is a file"});
+  EXPECT_EQ(read_file(out), "keep me");
+}
+
+TEST_F(OutputSafety, ForceRefusesASymbolicLink) {
+  ASSERT_EQ(compute(s_ / "real").exit_code, 0);
+  const std::string manifest = read_file(s_ / "real" / "paramdelta.json");
+  fs::create_directory_symlink(s_ / "real", s_ / "link");
+  expect_rejected(compute(s_ / "link", {"--force", "--delta-dtype", "f32"}), {"symbolic link"});
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(s_ / "link")));
+  EXPECT_EQ(read_file(s_ / "real" / "paramdelta.json"), manifest);
+}
+
+TEST_F(OutputSafety, HtmlIntoADirectoryWritesAPageInsideIt) {
+  // Once: 'analyze --html scratchdir --force' deleted the directory and the user's file in it.
+  ASSERT_EQ(compute(s_ / "d").exit_code, 0);
+  const fs::path dir = s_ / "scratchdir";
+  fs::create_directories(dir);
+  write_file(dir / "mine.txt", "keep me");
+  auto r = run_cli({"analyze", "--delta", (s_ / "d").string(), "--html", dir.string(), "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dir / "mine.txt"), "keep me");
+  EXPECT_NE(read_file(dir / "analysis.html").find("<html"), std::string::npos);
+  EXPECT_NE(r.out.find((dir / "analysis.html").string()), std::string::npos) << r.out;
+}
+
+// The current directory, the root and the home directory are never outputs,
+// whatever they hold and however they are spelled.
+class ProtectedDestinations : public OutputSafety {
+ protected:
+  // Runs compute from `cwd` with HOME set to `home`, writing to `out`.
+  CommandResult compute_from(const fs::path& cwd, const fs::path& home, const std::string& out) {
+    return run_shell("cd " + quoted(cwd) + " && HOME=" + quoted(home) + " exec " + cli() +
+                     " compute --base " + quoted(s_ / "base") + " --post " + quoted(s_ / "post") + " -o " +
+                     quoted(fs::path(out)) + " --force --quiet");
+  }
+  // A directory that --force would otherwise replace: a model.
+  fs::path model_dir(const std::string& name) {
+    write_small_model(s_ / name, 0);
+    return s_ / name;
+  }
+};
+
+TEST_F(ProtectedDestinations, TheCurrentDirectoryIsNeverReplaced) {
+  const fs::path cwd = model_dir("work");
+  const fs::path home = s_ / "home";
+  fs::create_directories(home);
+  const std::string manifestless = read_file(cwd / "model.safetensors");
+  for (const std::string& spelling :
+       {std::string("."), std::string("./"), cwd.string(), std::string("../work"), std::string("../work/")}) {
+    SCOPED_TRACE(spelling);
+    expect_rejected(compute_from(cwd, home, spelling), {"current directory"});
+    EXPECT_EQ(read_file(cwd / "model.safetensors"), manifestless);
+    EXPECT_TRUE(staging_leftovers(s_.path()).empty());
+    EXPECT_TRUE(staging_leftovers(cwd).empty());
+  }
+}
+
+TEST_F(ProtectedDestinations, ADirectoryHoldingTheCurrentDirectoryIsNeverReplaced) {
+  const fs::path cwd = s_ / "outer" / "inner";
+  fs::create_directories(cwd);
+  expect_rejected(compute_from(cwd, s_.path(), ".."), {"current directory"});
+  EXPECT_TRUE(fs::is_directory(cwd));
+}
+
+TEST_F(ProtectedDestinations, TheRootDirectoryIsNeverReplaced) {
+  expect_rejected(compute_from(s_.path(), s_.path(), "/"), {"root directory"});
+}
+
+TEST_F(ProtectedDestinations, TheHomeDirectoryIsNeverReplaced) {
+  const fs::path home = model_dir("home");
+  const fs::path cwd = s_ / "elsewhere";
+  fs::create_directories(cwd);
+  for (const std::string& spelling : {home.string(), home.string() + "/", std::string("../home")}) {
+    SCOPED_TRACE(spelling);
+    expect_rejected(compute_from(cwd, home, spelling), {"home directory"});
+    EXPECT_TRUE(fs::exists(home / "model.safetensors"));
+    EXPECT_TRUE(fs::exists(home / "config.json"));
   }
 }
 

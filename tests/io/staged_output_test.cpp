@@ -58,12 +58,12 @@ TEST(StagedOutput, AnExistingOutputWithoutForceIsAnExistsError) {
 TEST(StagedOutput, ForceReplacesAnExistingDirectoryAtCommitOnly) {
   ScratchDir dir;
   fs::create_directory(dir / "out");
-  write_file(dir / "out" / "old.txt", "old");
+  write_file(dir / "out" / "paramdelta.json", "old");  // an earlier delta
   StagedOutput staged(dir / "out", StagedOutput::Kind::kDirectory, true);
   write_file(staged.staging_path() / "new.txt", "new");
-  EXPECT_TRUE(fs::exists(dir / "out" / "old.txt"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "paramdelta.json"));
   staged.commit();
-  EXPECT_FALSE(fs::exists(dir / "out" / "old.txt"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "paramdelta.json"));
   EXPECT_EQ(testing::read_file(dir / "out" / "new.txt"), "new");
   EXPECT_EQ(count_entries(dir.path()), 1u) << "the old output must not be left aside";
 }
