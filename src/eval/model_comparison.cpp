@@ -130,6 +130,10 @@ ModelComparison compare_models(const ComparisonOptions& options, const Compariso
   for (const Evaluation& evaluation : options.evaluations)
     inputs.push_back(read_input(evaluation, options.limit, progress));
 
+  // Every model's tokenizer is read before the first one is evaluated (it is
+  // cheap), so that a missing or foreign model fails before any progress.
+  for (const std::string& name : models) Tokenizer::from_model_dir(name);
+
   ModelComparison comparison;
   comparison.reference = models.front();
   for (const Evaluation& evaluation : options.evaluations) comparison.evaluations.push_back({evaluation, {}});
@@ -137,8 +141,7 @@ ModelComparison compare_models(const ComparisonOptions& options, const Compariso
   for (std::size_t i = 0; i < models.size(); ++i) {
     const std::string& name = models[i];
     if (progress.model_started) progress.model_started(i + 1, models.size(), name);
-    const Tokenizer tokenizer =
-        Tokenizer::from_model_dir(name);  // cheap, so a missing one fails before the load
+    const Tokenizer tokenizer = Tokenizer::from_model_dir(name);
     const Model model = Model::load(name);
     if (progress.note) {
       for (const std::string& note : model.notes()) progress.note(name + ": " + note);
