@@ -9,6 +9,8 @@ DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
   libopenblas-dev libpcre2-dev
+  # HTTP (HTTP/2, connection reuse, TLS) and digests for Hub downloads.
+  libcurl4-openssl-dev libssl-dev
   time python3-venv
   # Sanitizers and fuzzing (make test-asan, make fuzz): clang with libFuzzer's
   # runtime, and llvm-symbolizer for readable stack traces in their reports.
