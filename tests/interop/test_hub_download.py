@@ -217,6 +217,21 @@ def test_a_dropped_download_resumes_from_the_incomplete_file_with_a_range_reques
     assert (snapshot / shard).read_bytes() == (models / "base" / shard).read_bytes()
 
 
+def test_an_incomplete_file_left_by_an_earlier_run_is_resumed(run, hub, cache, models):
+    import hashlib
+
+    shard = sorted(p.name for p in (models / "base").glob("*.safetensors"))[0]
+    data = (models / "base" / shard).read_bytes()
+    blobs = cache / "models--org--base" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / (hashlib.sha256(data).hexdigest() + ".incomplete")).write_bytes(data[:1000])
+    r = run("inspect", "hf://org/base")
+    assert r.returncode == 0, r.stderr
+    asked = [x for x in hub.requests("cdn") if x.file == shard and x.body_start + x.body_bytes == len(data)]
+    assert [x.range for x in asked] == ["bytes=1000-"]
+    assert (blobs / hashlib.sha256(data).hexdigest()).read_bytes() == data
+
+
 def test_a_busy_server_is_asked_again_after_retry_after(run, hub):
     hub.busy_once["config.json"] = 1
     r = run("inspect", "hf://org/base")
