@@ -312,6 +312,7 @@ Response Client::send(const Request& request, const BodySink& sink) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(impl_->options.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(impl_->options.stall_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L << 10);  // fewer, larger writes of big bodies
   curl_easy_setopt(c, CURLOPT_USERAGENT, "paramdelta/" PARAMDELTA_VERSION);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);

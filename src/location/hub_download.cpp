@@ -488,19 +488,22 @@ class Remote {
 
     for (int round = 1;; ++round) {
       http::Response r;
+      const std::uint64_t round_start = offset;
       try {
         r = http::with_retries(settings_.retry, attempt);
       } catch (const http::TransportError& e) {
+        // A long download over a flaky link: each stretch of progress earns a fresh set of retries.
+        if (offset > round_start && round < 1000) continue;
         throw_transport(e, label, settings_);
       }
       if (r.status == 416 && offset == f.size) break;
       if (r.status < 200 || r.status >= 300) throw_status(r, label, repo_, settings_, false);
       if (offset == f.size) break;
       // The connection closed cleanly before the end: ask for the rest.
-      if (round >= settings_.retry.max_attempts) {
+      if (offset == round_start || round >= 1000) {
         throw Error(ErrorKind::kIo,
                     "the download stopped at byte " + std::to_string(offset) + " of " +
-                        std::to_string(f.size) + ", " + std::to_string(round) + " times",
+                        std::to_string(f.size) + " and made no progress when resumed",
                     ErrorContext{label}, "try again later; the bytes so far are kept and resumed");
       }
     }
