@@ -304,3 +304,15 @@ def test_a_commit_hash_revision_is_downloaded_without_a_ref(run, hub, cache):
     assert r.returncode == 0, r.stderr
     assert not (cache / "models--org--base" / "refs").exists()
     assert (cache / "models--org--base" / "snapshots" / commit / "config.json").is_symlink()
+
+
+def test_a_snapshot_huggingface_hub_downloaded_is_read_with_no_request(run, hub, cache, models):
+    from huggingface_hub import snapshot_download
+
+    path = snapshot_download("org/base", cache_dir=str(cache), endpoint=hub.endpoint)
+    assert Path(path).parent.parent.name == "models--org--base"
+    hub.clear_log()
+    r = run("inspect", "org/base", "--json")
+    assert r.returncode == 0, r.stderr
+    assert hub.requests() == []
+    assert len(json.loads(r.stdout)["tensors"]) == len(make_llama.llama_shapes(**SMALL, tied=False))
