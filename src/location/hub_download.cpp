@@ -808,7 +808,22 @@ std::vector<std::string> weight_files(const std::vector<std::string>& listing,
   return {out.begin(), out.end()};
 }
 
+bool is_safe_revision(std::string_view revision) {
+  if (revision.empty() || revision.size() > 255) return false;
+  for (std::size_t start = 0; start <= revision.size();) {
+    const std::size_t end = std::min(revision.find('/', start), revision.size());
+    if (!is_safe_cache_name(revision.substr(start, end - start))) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 Snapshot resolve_snapshot(const RepoRef& repo, const std::string& spec, const Settings& settings) {
+  // The revision becomes a path under refs/: plain names separated by '/', nothing else.
+  if (!is_safe_revision(repo.revision)) {
+    throw Error(ErrorKind::kUsage, "'" + repo.revision + "' is not a revision name", ErrorContext{spec},
+                "name a branch, tag or commit hash, e.g. hf://org/name@main");
+  }
   const fs::path repo_dir = settings.cache / repo_folder_name(repo.id);
   std::error_code ec;
   std::string commit = repo.revision;

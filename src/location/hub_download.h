@@ -58,6 +58,8 @@ std::string repo_folder_name(const std::string& repo_id);
 std::string normalize_etag(std::string_view etag);
 // A name that can safely sit in blobs/ or snapshots/ (no separators, no leading dot).
 bool is_safe_cache_name(std::string_view name);
+// A branch, tag or commit: plain names joined by '/' ("refs/pr/1"), so that refs/<revision> stays in refs/.
+bool is_safe_revision(std::string_view revision);
 
 struct RevisionListing {
   std::string sha;                 // the commit the revision names

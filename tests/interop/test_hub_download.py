@@ -194,6 +194,13 @@ def test_a_missing_revision_is_named(run, hub, cache):
     assert final_names(cache) == []
 
 
+def test_a_revision_that_would_leave_the_cache_is_refused_before_any_request(run, hub, tmp_path):
+    target = tmp_path / "elsewhere"
+    r = run("inspect", f"hf://org/base@{target}")
+    assert r.returncode == 2 and "is not a revision name" in r.stderr, r.stderr
+    assert hub.requests() == [] and not target.exists()
+
+
 def test_a_missing_repo_is_named(run, hub):
     line = one_line_error(run("inspect", "hf://org/nothing"))
     assert "no repository 'org/nothing'" in line

@@ -33,6 +33,15 @@ TEST(HubCache, OnlyPlainNamesMaySitInTheCache) {
   }
 }
 
+TEST(HubCache, ARevisionStaysInsideRefs) {
+  EXPECT_TRUE(is_safe_revision("main"));
+  EXPECT_TRUE(is_safe_revision("refs/pr/1"));
+  EXPECT_TRUE(is_safe_revision("v1.0"));
+  for (const char* bad : {"", "/etc/passwd", "a//b", "a/", "../x", "a/../b", "a/./b", ".hidden"}) {
+    EXPECT_FALSE(is_safe_revision(bad)) << bad;
+  }
+}
+
 TEST(HubListing, TheCommitAndFileNamesAreRead) {
   const auto l = parse_revision_listing(
       R"({"id":"o/n","sha":"0123456789abcdef0123456789abcdef01234567","siblings":[{"rfilename":"config.json"},{"rfilename":"model.safetensors"}]})",
