@@ -359,12 +359,12 @@ class Remote {
     return f;
   }
 
-  // The first bytes of a file (at most `limit`), by a Range request.
+  // Bytes [first, min(end, size)) of a file, by a Range request.
   std::string prefix(http::Client& client, const std::string& commit, const RemoteFile& f,
-                     std::uint64_t first, std::uint64_t limit) const {
+                     std::uint64_t first, std::uint64_t end) const {
     const std::string label = file_label(commit, f.name);
     std::string bytes;
-    const std::uint64_t last = std::min(f.size, limit) - 1;
+    const std::uint64_t last = std::min(f.size, end) - 1;
     http::Response r;
     try {
       r = http::with_retries(settings_.retry, [&]() -> http::Response {
@@ -389,10 +389,9 @@ class Remote {
           if (chunk_begin + chunk.size() > first) {
             bytes.append(chunk.substr(first > chunk_begin ? first - chunk_begin : 0));
           }
-          if (bytes.size() >= last + 1 - first) {
-            bytes.resize(last + 1 - first);
-            throw StopTransfer{};
-          }
+          if (bytes.size() > last + 1 - first) bytes.resize(last + 1 - first);
+          // A whole file sent instead of the range: stop once the range is in.
+          if (head.status != 206 && bytes.size() == last + 1 - first) throw StopTransfer{};
         };
         try {
           return client.send_following_redirects(req, sink);

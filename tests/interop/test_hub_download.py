@@ -239,6 +239,20 @@ def test_an_incomplete_file_left_by_an_earlier_run_is_resumed(run, hub, cache, m
     assert (blobs / hashlib.sha256(data).hexdigest()).read_bytes() == data
 
 
+def test_a_server_that_ignores_range_gets_the_file_from_the_start(run, hub, cache, models):
+    import hashlib
+
+    hub.ignore_range = True
+    shard = sorted(p.name for p in (models / "base").glob("*.safetensors"))[0]
+    data = (models / "base" / shard).read_bytes()
+    blobs = cache / "models--org--base" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / (hashlib.sha256(data).hexdigest() + ".incomplete")).write_bytes(b"x" * 1000)
+    r = run("inspect", "hf://org/base")
+    assert r.returncode == 0, r.stderr
+    assert (blobs / hashlib.sha256(data).hexdigest()).read_bytes() == data
+
+
 def test_a_busy_server_is_asked_again_after_retry_after(run, hub):
     hub.busy_once["config.json"] = 1
     r = run("inspect", "hf://org/base")
