@@ -14,6 +14,8 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   nlohmann-json3-dev libcli11-dev libxxhash-dev
   libopenblas-dev libpcre2-dev
+  # HTTP (HTTP/2, connection reuse, TLS) and digests for Hub downloads.
+  libcurl4-openssl-dev libssl-dev
   # The demo's report (tools/demo_report.py: the standard library only).
   python3
 )

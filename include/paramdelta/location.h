@@ -1,6 +1,6 @@
 // Where models and deltas come from. Today: local paths, and Hugging Face Hub
-// ids already in the standard local cache (no network access is made). The
-// resolver is the seam where remote stores (the Hub, object storage) plug in.
+// ids, read from the standard local cache or downloaded into it. The resolver
+// is the seam where remote stores (object storage) plug in.
 #pragma once
 
 #include <filesystem>
@@ -14,11 +14,13 @@ struct ResolvedLocation {
 };
 
 // Accepts a local path; "hf://org/name[@revision]" or "org/name[@revision]"
-// (when no such local path exists) found in the Hugging Face cache
-// ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+// (when no such local path exists): the snapshot in the Hugging Face cache
+// ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) when it
+// holds the weights, else downloaded from $HF_ENDPOINT into that cache (never
+// with $HF_HUB_OFFLINE set). The description of a Hub id names its commit.
 // A trailing slash is ignored. Throws paramdelta::Error with a hint when
-// nothing is found, and for URLs of remote storage (s3://, gs://, az://,
-// https://...), which are not supported yet.
+// nothing is found or the download fails, and for URLs of remote storage
+// (s3://, gs://, az://, https://...), which are not supported yet.
 ResolvedLocation resolve_location(const std::string& spec);
 
 }  // namespace paramdelta

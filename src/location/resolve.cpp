@@ -1,9 +1,8 @@
-#include <cstdlib>
 #include <regex>
 
 #include "io/file_kind.h"
 #include "io/file_ops.h"
-#include "io/json_strict.h"
+#include "location/hub_download.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
 
@@ -12,15 +11,6 @@ namespace paramdelta {
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path hub_cache_dir() {
-  if (const char* c = std::getenv("HF_HUB_CACHE"); c && *c) return c;
-  if (const char* h = std::getenv("HF_HOME"); h && *h) return fs::path(h) / "hub";
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "huggingface" / "hub";
-  if (const char* home = std::getenv("HOME"); home && *home)
-    return fs::path(home) / ".cache" / "huggingface" / "hub";
-  return {};
-}
 
 bool looks_like_repo_id(const std::string& s) {
   static const std::regex id(
@@ -48,32 +38,15 @@ ResolvedLocation resolve_location(const std::string& given) {
     revision = id.substr(at + 1);
     id = id.substr(0, at);
   }
-  const fs::path cache = hub_cache_dir();
-  std::string folder = "models--" + id.substr(0, id.find('/')) + "--" + id.substr(id.find('/') + 1);
-  const fs::path repo = cache / folder;
-  const std::string hint = "not in the local Hugging Face cache (" + cache.string() +
-                           "); download it first, e.g. 'huggingface-cli download " + id + "'";
-  if (!fs::is_directory(repo, ec)) {
-    throw Error(ErrorKind::kNotFound, "no such local path, and Hub id '" + id + "' is not cached",
-                ErrorContext{spec}, hint);
+  try {
+    const hub::Snapshot snapshot =
+        hub::resolve_snapshot({id, revision}, spec, hub::Settings::from_environment());
+    return {snapshot.path, "hf://" + id + "@" + snapshot.commit};
+  } catch (const Error& e) {
+    if (explicit_hub) throw;
+    // "org/name" may also have been meant as a local path: say that none exists.
+    throw Error(e.kind(), "no such local path; as a Hub id: " + e.message(), e.context(), e.hint());
   }
-  // A revision is a commit hash (a snapshot folder) or a ref name (refs/<name> holds the hash).
-  std::string commit = revision;
-  const fs::path ref = repo / "refs" / revision;
-  if (fs::is_regular_file(ref, ec)) {
-    commit = read_small_file(ref.string(), 4096);
-    while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r' || commit.back() == ' '))
-      commit.pop_back();
-  }
-  if (commit.empty() || commit.find('/') != std::string::npos || commit.find("..") != std::string::npos) {
-    throw Error(ErrorKind::kInvalidInput, "cached ref does not name a snapshot", ErrorContext{ref.string()});
-  }
-  const fs::path snapshot = repo / "snapshots" / commit;
-  if (!fs::is_directory(snapshot, ec)) {
-    throw Error(ErrorKind::kNotFound, "revision '" + revision + "' of '" + id + "' is not cached",
-                ErrorContext{spec}, hint);
-  }
-  return {snapshot, "hf://" + id + "@" + commit};
 }
 
 }  // namespace paramdelta
