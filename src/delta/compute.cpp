@@ -254,6 +254,20 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   for (const auto& w : post.warnings()) summary.notes.push_back(w);
 
+  // The post model's tokenizer and chat files travel with a delta directory,
+  // so that apply can produce a complete chat model without the post model.
+  // Each is checked now, before any work: (name in the post model, in the delta).
+  std::vector<std::pair<std::string, std::string>> carried;
+  if (!single_file) {
+    for (const auto& name : present_tokenizer_files(post.root())) carried.emplace_back(name, name);
+    if (post.has_file(kGenerationConfigFile))
+      carried.emplace_back(kGenerationConfigFile, kGenerationConfigFile);
+    if (post.has_file(kConfigFile)) carried.emplace_back(kConfigFile, kPostConfigFile);
+  }
+  std::vector<fs::path> carried_paths;
+  for (const auto& [from, to] : carried) carried_paths.push_back(post.root() / from);
+  check_carried_json_files(carried_paths);
+
   Manifest manifest;
   manifest.tool = tool_identity();
   manifest.created = utc_timestamp();
@@ -389,20 +403,10 @@ OperationSummary compute_delta(const ComputeOptions& options) {
                                 : "";
 
   if (!single_file) {
-    // The post model's tokenizer and chat files travel with the delta, so that
-    // apply can produce a complete chat model without the post model.
     const fs::path dir = staged.staging_path();
-    for (const auto& name : present_tokenizer_files(post.root())) {
-      copy_file_atomically(post.root() / name, dir / name);
-      manifest.files.push_back(name);
-    }
-    if (post.has_file(kGenerationConfigFile)) {
-      copy_file_atomically(post.root() / kGenerationConfigFile, dir / kGenerationConfigFile);
-      manifest.files.push_back(kGenerationConfigFile);
-    }
-    if (post.has_file(kConfigFile)) {
-      copy_file_atomically(post.root() / kConfigFile, dir / kPostConfigFile);
-      manifest.files.push_back(kPostConfigFile);
+    for (const auto& [from, to] : carried) {
+      copy_file_atomically(post.root() / from, dir / to);
+      manifest.files.push_back(to);
     }
     output.finish(std::nullopt);
     write_file_atomically(dir / kManifestFileName, manifest_to_json(manifest));
