@@ -198,6 +198,7 @@ struct InspectReport {
   std::vector<std::pair<std::string, std::string>> metadata;  // first shard's __metadata__ (manifest omitted)
   std::vector<std::string> files;                             // non-weight files present
   std::string manifest_json;                                  // deltas: the manifest
+  std::string quantization;  // models: the quantization method when the model is quantized, else empty
   std::vector<std::string> warnings;
 };
 

@@ -14,6 +14,7 @@
 #include "engine/tensor_hash.h"
 #include "io/file_ops.h"
 #include "io/json_strict.h"
+#include "io/quantization.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
 #include "paramdelta/operations.h"
@@ -113,6 +114,8 @@ OperationSummary apply_delta(const ApplyOptions& options) {
   const ResolvedLocation delta_loc = resolve_location(options.delta);
   const Checkpoint base = Checkpoint::open(base_loc.path);
   const DeltaSource delta = DeltaSource::open(delta_loc.path);
+  refuse_quantized(base);
+  refuse_quantized(delta.tensors(), kPostConfigFile);
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   const bool allow_non_finite = options.allow_non_finite || delta.manifest().allow_non_finite;
 
@@ -211,6 +214,9 @@ VerifyReport verify_delta(const VerifyOptions& options) {
   const Checkpoint base = Checkpoint::open(base_loc.path);
   const DeltaSource delta = DeltaSource::open(delta_loc.path);
   const Checkpoint expect = Checkpoint::open(expect_loc.path);
+  refuse_quantized(base);
+  refuse_quantized(delta.tensors(), kPostConfigFile);
+  refuse_quantized(expect);
 
   // Each tensor is produced in the dtype the expected model stores it in.
   ApplyPlan plan = plan_apply(base, delta, VocabMismatch::kOverlap, [&](const std::string& name, DType d) {

@@ -19,6 +19,7 @@
 #include "engine/job_runner.h"
 #include "engine/tensor_hash.h"
 #include "io/file_ops.h"
+#include "io/quantization.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
 #include "paramdelta/operations.h"
@@ -103,7 +104,10 @@ OperationSummary combine_deltas(const CombineOptions& options) {
                       options.run.force);
 
   std::vector<DeltaSource> deltas;
-  for (const auto& spec : options.deltas) deltas.push_back(DeltaSource::open(resolve_location(spec).path));
+  for (const auto& spec : options.deltas) {
+    deltas.push_back(DeltaSource::open(resolve_location(spec).path));
+    refuse_quantized(deltas.back().tensors(), kPostConfigFile);
+  }
   const Manifest& first = deltas.front().manifest();
 
   // Every delta must describe the same tensors in the same way.

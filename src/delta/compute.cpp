@@ -12,6 +12,7 @@
 #include "engine/job_runner.h"
 #include "engine/tensor_hash.h"
 #include "io/file_ops.h"
+#include "io/quantization.h"
 #include "paramdelta/checkpoint.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
@@ -251,6 +252,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   const ResolvedLocation post_loc = resolve_location(options.post);
   const Checkpoint base = Checkpoint::open(base_loc.path);
   const Checkpoint post = Checkpoint::open(post_loc.path);
+  refuse_quantized(base);
+  refuse_quantized(post);
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   for (const auto& w : post.warnings()) summary.notes.push_back(w);
 
