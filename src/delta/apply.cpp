@@ -7,6 +7,7 @@
 #include "delta/apply_chunk.h"
 #include "delta/apply_plan.h"
 #include "delta/model_files.h"
+#include "delta/model_identity.h"
 #include "delta/operation_support.h"
 #include "delta/tensor_output.h"
 #include "engine/convert.h"
@@ -95,6 +96,36 @@ std::vector<CarriedFile> files_to_carry(const Checkpoint& base, const DeltaSourc
   return files;
 }
 
+// The architecture of the model a delta was computed from: recorded in its
+// manifest, or for a delta written before that, its post model's config
+// (post_config.json), the best evidence left. Also says where it came from.
+std::optional<std::pair<ModelIdentity, std::string>> delta_base_identity(const DeltaSource& delta) {
+  if (!delta.manifest().base_identity.empty()) {
+    return std::pair{delta.manifest().base_identity,
+                     "the delta " + delta.path().string() + " was computed from"};
+  }
+  if (!delta.is_directory()) return std::nullopt;
+  if (auto post = read_model_identity(delta.tensors(), kPostConfigFile)) {
+    return std::pair{*post, "the delta's post model (" + (delta.path() / kPostConfigFile).string() + ") is"};
+  }
+  return std::nullopt;
+}
+
+void check_architectures(const Checkpoint& base, const DeltaSource& delta, bool allow,
+                         std::vector<std::string>& notes) {
+  const std::optional<ModelIdentity> new_base = read_model_identity(base);
+  const auto recorded = delta_base_identity(delta);
+  if (!new_base || !recorded || !architectures_differ(recorded->first, *new_base)) return;
+  const std::string both = recorded->second + " " + recorded->first.describe() + ", the new base (" +
+                           (base.root() / kConfigFile).string() + ") is " + new_base->describe();
+  if (!allow) {
+    throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
+                "a delta does not carry over to another network; if they are the same network under two "
+                "names, pass --allow-architecture-mismatch");
+  }
+  notes.push_back("different architectures, allowed by --allow-architecture-mismatch: " + both);
+}
+
 }  // namespace
 
 OperationSummary apply_delta(const ApplyOptions& options) {
@@ -116,6 +147,7 @@ OperationSummary apply_delta(const ApplyOptions& options) {
   const DeltaSource delta = DeltaSource::open(delta_loc.path);
   refuse_quantized(base);
   refuse_quantized(delta.tensors(), kPostConfigFile);
+  check_architectures(base, delta, options.allow_architecture_mismatch, summary.notes);
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   const bool allow_non_finite = options.allow_non_finite || delta.manifest().allow_non_finite;
 

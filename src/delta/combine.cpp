@@ -155,6 +155,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   manifest.checksum = engine::kTensorHashName;
   manifest.base_source = first.base_source;
   manifest.base_tensor_bytes = first.base_tensor_bytes;
+  manifest.base_identity = first.base_identity;
   manifest.post_source = "";
   manifest.combined_from = options.deltas;
   manifest.combine_weights = weights;

@@ -6,6 +6,7 @@
 
 #include "delta/manifest.h"
 #include "delta/model_files.h"
+#include "delta/model_identity.h"
 #include "delta/operation_support.h"
 #include "delta/tensor_output.h"
 #include "engine/delta_kernels.h"
@@ -254,6 +255,21 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   const Checkpoint post = Checkpoint::open(post_loc.path);
   refuse_quantized(base);
   refuse_quantized(post);
+  const std::optional<ModelIdentity> base_identity = read_model_identity(base);
+  const std::optional<ModelIdentity> post_identity = read_model_identity(post);
+  const bool architecture_mismatch =
+      base_identity && post_identity && architectures_differ(*base_identity, *post_identity);
+  if (architecture_mismatch) {
+    const std::string both = "the base (" + (base.root() / kConfigFile).string() + ") is " +
+                             base_identity->describe() + ", the post model (" +
+                             (post.root() / kConfigFile).string() + ") is " + post_identity->describe();
+    if (!options.allow_architecture_mismatch) {
+      throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
+                  "a delta between two networks is meaningless; if they are the same network under two "
+                  "names, pass --allow-architecture-mismatch");
+    }
+    summary.notes.push_back("different architectures, allowed by --allow-architecture-mismatch: " + both);
+  }
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   for (const auto& w : post.warnings()) summary.notes.push_back(w);
 
@@ -284,6 +300,9 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   manifest.post_tensor_bytes = post.total_tensor_bytes();
   manifest.vocab_mismatch = options.vocab_mismatch == VocabMismatch::kOverlap ? "overlap" : "error";
   manifest.allow_non_finite = options.allow_non_finite;
+  if (base_identity) manifest.base_identity = *base_identity;
+  if (post_identity) manifest.post_identity = *post_identity;
+  manifest.architecture_mismatch = architecture_mismatch ? "allowed" : "error";
 
   std::vector<ComputeItem> items = plan_compute(base, post, options, summary, manifest);
 
