@@ -418,6 +418,11 @@ constexpr const char* kInertFields[] = {
     "_attn_implementation",
     "_attn_implementation_autoset",
     "attn_implementation",
+    // Written by other tools (nanotron's SmolLM configs, early Llama
+    // conversions); transformers ignores them.
+    "is_llama_config",
+    "rope_interleaved",
+    "max_sequence_length",
 };
 
 // Every other field is refused: an unknown one may change the forward pass

@@ -156,7 +156,9 @@ TEST(ModelConfig, FieldsWithoutEffectOnTheLogitsAreAccepted) {
             {"use_cache", true},
             {"transformers_version", "5.25.0"},
             {"dtype", "bfloat16"},
-            {"unknown_but_null", nullptr}});
+            {"unknown_but_null", nullptr},
+            {"is_llama_config", true},
+            {"rope_interleaved", false}});
   EXPECT_EQ(error_for(c), "(no error)");
 }
 
