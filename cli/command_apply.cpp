@@ -31,6 +31,8 @@ std::function<int()> setup(CLI::App& app) {
       "error (default) | overlap: apply to the shared embedding/head rows when the vocabularies differ");
   app.add_flag("--allow-non-finite", s->options.allow_non_finite,
                "Write NaN/infinite results instead of failing");
+  app.add_flag("--allow-architecture-mismatch", s->options.allow_architecture_mismatch,
+               "Accept a new base whose architecture differs from the delta's base");
   s->flags.add_to(app, true);
   return [s]() {
     s->options.output = s->output;

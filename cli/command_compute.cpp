@@ -31,6 +31,9 @@ std::function<int()> setup(CLI::App& app) {
                  "full values");
   app.add_flag("--allow-non-finite", s->options.allow_non_finite,
                "Accept NaN/infinite weights (carried exactly)");
+  app.add_flag("--allow-architecture-mismatch", s->options.allow_architecture_mismatch,
+               "Accept a base and post model whose config.json names different architectures (recorded in "
+               "the manifest)");
   s->flags.add_to(app, true);
   return [s]() {
     s->options.output = s->output;

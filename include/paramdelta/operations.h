@@ -44,6 +44,9 @@ struct ComputeOptions {
   std::optional<DType> delta_dtype;
   VocabMismatch vocab_mismatch = VocabMismatch::kError;
   bool allow_non_finite = false;
+  // Base and post whose config.json names different architectures (model_type
+  // or architectures) are an error unless this is set; the manifest records it.
+  bool allow_architecture_mismatch = false;
   RunOptions run;
 };
 
@@ -55,6 +58,8 @@ struct ApplyOptions {
   std::optional<DType> dtype;  // nullopt: each tensor keeps the new base's dtype
   VocabMismatch vocab_mismatch = VocabMismatch::kError;
   bool allow_non_finite = false;
+  // A new base of another architecture than the delta's base is an error unless this is set.
+  bool allow_architecture_mismatch = false;
   RunOptions run;
 };
 
@@ -199,6 +204,7 @@ struct InspectReport {
   std::vector<std::pair<std::string, std::string>> metadata;  // first shard's __metadata__ (manifest omitted)
   std::vector<std::string> files;                             // non-weight files present
   std::string manifest_json;                                  // deltas: the manifest
+  std::string quantization;  // models: the quantization method when the model is quantized, else empty
   std::vector<std::string> warnings;
 };
 

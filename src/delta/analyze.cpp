@@ -9,11 +9,13 @@
 #include <map>
 
 #include "delta/delta_source.h"
+#include "delta/model_files.h"
 #include "delta/operation_support.h"
 #include "engine/convert.h"
 #include "engine/tensor_hash.h"
 #include "engine/vector_stats.h"
 #include "io/file_ops.h"
+#include "io/quantization.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
 #include "paramdelta/report.h"
@@ -148,6 +150,10 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   if (!options.base.empty()) base = Checkpoint::open(resolve_location(options.base).path);
   if (!options.new_base.empty()) new_base = Checkpoint::open(resolve_location(options.new_base).path);
   if (!options.other_delta.empty()) other = DeltaSource::open(resolve_location(options.other_delta).path);
+  refuse_quantized(delta.tensors(), kPostConfigFile);
+  if (base) refuse_quantized(*base);
+  if (new_base) refuse_quantized(*new_base);
+  if (other) refuse_quantized(other->tensors(), kPostConfigFile);
 
   // Which elements of which tensors can be compared; the rest is said in notes.
   std::vector<Item> items;

@@ -7,6 +7,7 @@
 #include "delta/apply_chunk.h"
 #include "delta/apply_plan.h"
 #include "delta/model_files.h"
+#include "delta/model_identity.h"
 #include "delta/operation_support.h"
 #include "delta/tensor_output.h"
 #include "engine/convert.h"
@@ -14,6 +15,7 @@
 #include "engine/tensor_hash.h"
 #include "io/file_ops.h"
 #include "io/json_strict.h"
+#include "io/quantization.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
 #include "paramdelta/operations.h"
@@ -66,29 +68,62 @@ std::string output_config(const Checkpoint& base, const ApplyPlan& plan, const s
   return config.dump(2) + "\n";
 }
 
-void write_model_files(const Checkpoint& base, const DeltaSource& delta, const ApplyPlan& plan,
-                       const std::optional<DType>& dtype, const fs::path& dir,
-                       std::vector<std::string>& notes) {
-  if (base.has_file(kConfigFile)) {
-    write_file_atomically(dir / kConfigFile, output_config(base, plan, dtype, notes));
-  } else {
-    notes.push_back("the new base has no config.json: none written");
-  }
+// The non-weight files of the output model besides config.json: where each
+// comes from, and its name in the output.
+struct CarriedFile {
+  fs::path from;
+  std::string name;
+};
+
+std::vector<CarriedFile> files_to_carry(const Checkpoint& base, const DeltaSource& delta,
+                                        std::vector<std::string>& notes) {
+  std::vector<CarriedFile> files;
   // Tokenizer and chat files travel as a set: the delta's (the post model's) if
   // it carries any, else the new base's.
   const bool from_delta = delta.is_directory() && !present_tokenizer_files(delta.path()).empty();
   const fs::path source = from_delta ? delta.path() : base.root();
   if (!base.is_single_file() || from_delta) {
-    for (const auto& name : present_tokenizer_files(source)) copy_file_atomically(source / name, dir / name);
+    for (const auto& name : present_tokenizer_files(source)) files.push_back({source / name, name});
   }
   notes.push_back(std::string("tokenizer and chat files taken from the ") +
                   (from_delta ? "delta" : "new base"));
   std::error_code ec;
   if (delta.is_directory() && fs::is_regular_file(delta.path() / kGenerationConfigFile, ec)) {
-    copy_file_atomically(delta.path() / kGenerationConfigFile, dir / kGenerationConfigFile);
+    files.push_back({delta.path() / kGenerationConfigFile, kGenerationConfigFile});
   } else if (base.has_file(kGenerationConfigFile)) {
-    copy_file_atomically(base.root() / kGenerationConfigFile, dir / kGenerationConfigFile);
+    files.push_back({base.root() / kGenerationConfigFile, kGenerationConfigFile});
   }
+  return files;
+}
+
+// The architecture of the model a delta was computed from: recorded in its
+// manifest, or for a delta written before that, its post model's config
+// (post_config.json), the best evidence left. Also says where it came from.
+std::optional<std::pair<ModelIdentity, std::string>> delta_base_identity(const DeltaSource& delta) {
+  if (!delta.manifest().base_identity.empty()) {
+    return std::pair{delta.manifest().base_identity,
+                     "the delta " + delta.path().string() + " was computed from"};
+  }
+  if (!delta.is_directory()) return std::nullopt;
+  if (auto post = read_model_identity(delta.tensors(), kPostConfigFile)) {
+    return std::pair{*post, "the delta's post model (" + (delta.path() / kPostConfigFile).string() + ") is"};
+  }
+  return std::nullopt;
+}
+
+void check_architectures(const Checkpoint& base, const DeltaSource& delta, bool allow,
+                         std::vector<std::string>& notes) {
+  const std::optional<ModelIdentity> new_base = read_model_identity(base);
+  const auto recorded = delta_base_identity(delta);
+  if (!new_base || !recorded || !architectures_differ(recorded->first, *new_base)) return;
+  const std::string both = recorded->second + " " + recorded->first.describe() + ", the new base (" +
+                           (base.root() / kConfigFile).string() + ") is " + new_base->describe();
+  if (!allow) {
+    throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
+                "a delta does not carry over to another network; if they are the same network under two "
+                "names, pass --allow-architecture-mismatch");
+  }
+  notes.push_back("different architectures, allowed by --allow-architecture-mismatch: " + both);
 }
 
 }  // namespace
@@ -110,6 +145,9 @@ OperationSummary apply_delta(const ApplyOptions& options) {
   const ResolvedLocation delta_loc = resolve_location(options.delta);
   const Checkpoint base = Checkpoint::open(base_loc.path);
   const DeltaSource delta = DeltaSource::open(delta_loc.path);
+  refuse_quantized(base);
+  refuse_quantized(delta.tensors(), kPostConfigFile);
+  check_architectures(base, delta, options.allow_architecture_mismatch, summary.notes);
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   const bool allow_non_finite = options.allow_non_finite || delta.manifest().allow_non_finite;
 
@@ -117,6 +155,22 @@ OperationSummary apply_delta(const ApplyOptions& options) {
     return options.dtype ? *options.dtype : d;
   });
   for (auto& n : plan.notes) summary.notes.push_back(n);
+
+  // The output's config and the files copied into it are read and checked
+  // before any weight is written.
+  std::optional<std::string> config_text;
+  std::vector<CarriedFile> carried;
+  if (!single_file) {
+    if (base.has_file(kConfigFile)) {
+      config_text = output_config(base, plan, options.dtype, summary.notes);
+    } else {
+      summary.notes.push_back("the new base has no config.json: none written");
+    }
+    carried = files_to_carry(base, delta, summary.notes);
+    std::vector<fs::path> paths;
+    for (const auto& file : carried) paths.push_back(file.from);
+    check_carried_json_files(paths);
+  }
 
   std::vector<TensorSpec> specs;
   for (const auto& item : plan.items) specs.push_back({item.name, item.out_dtype, item.shape});
@@ -168,7 +222,11 @@ OperationSummary apply_delta(const ApplyOptions& options) {
   run_operation_jobs(pool, jobs, options.run.progress, "apply");
 
   output.finish(std::nullopt);
-  if (!single_file) write_model_files(base, delta, plan, options.dtype, staged.staging_path(), summary.notes);
+  if (!single_file) {
+    const fs::path dir = staged.staging_path();
+    if (config_text) write_file_atomically(dir / kConfigFile, *config_text);
+    for (const auto& file : carried) copy_file_atomically(file.from, dir / file.name);
+  }
   staged.commit();
 
   summary.tensors = plan.items.size();
@@ -188,6 +246,9 @@ VerifyReport verify_delta(const VerifyOptions& options) {
   const Checkpoint base = Checkpoint::open(base_loc.path);
   const DeltaSource delta = DeltaSource::open(delta_loc.path);
   const Checkpoint expect = Checkpoint::open(expect_loc.path);
+  refuse_quantized(base);
+  refuse_quantized(delta.tensors(), kPostConfigFile);
+  refuse_quantized(expect);
 
   // Each tensor is produced in the dtype the expected model stores it in.
   ApplyPlan plan = plan_apply(base, delta, VocabMismatch::kOverlap, [&](const std::string& name, DType d) {

@@ -19,6 +19,7 @@
 #include "engine/job_runner.h"
 #include "engine/tensor_hash.h"
 #include "io/file_ops.h"
+#include "io/quantization.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
 #include "paramdelta/operations.h"
@@ -103,7 +104,10 @@ OperationSummary combine_deltas(const CombineOptions& options) {
                       options.run.force);
 
   std::vector<DeltaSource> deltas;
-  for (const auto& spec : options.deltas) deltas.push_back(DeltaSource::open(resolve_location(spec).path));
+  for (const auto& spec : options.deltas) {
+    deltas.push_back(DeltaSource::open(resolve_location(spec).path));
+    refuse_quantized(deltas.back().tensors(), kPostConfigFile);
+  }
   const Manifest& first = deltas.front().manifest();
 
   // Every delta must describe the same tensors in the same way.
@@ -151,6 +155,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   manifest.checksum = engine::kTensorHashName;
   manifest.base_source = first.base_source;
   manifest.base_tensor_bytes = first.base_tensor_bytes;
+  manifest.base_identity = first.base_identity;
   manifest.post_source = "";
   manifest.combined_from = options.deltas;
   manifest.combine_weights = weights;
@@ -159,6 +164,23 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     manifest.combine_density = options.density;
     if (method != CombineMethod::kTies) manifest.combine_seed = options.seed;
   }
+  // Tokenizer files of the last delta that carries any: for a chain of
+  // updates that is the newest post model's. Checked before any work.
+  std::vector<fs::path> carried;
+  const DeltaSource* files_source = nullptr;
+  for (auto it = deltas.rbegin(); it != deltas.rend() && !single_file; ++it) {
+    if (!it->is_directory()) continue;
+    auto names = present_tokenizer_files(it->path());
+    if (names.empty()) continue;
+    for (const auto& name : names) carried.push_back(it->path() / name);
+    std::error_code ec;
+    if (fs::is_regular_file(it->path() / kGenerationConfigFile, ec))
+      carried.push_back(it->path() / kGenerationConfigFile);
+    files_source = &*it;
+    break;
+  }
+  check_carried_json_files(carried);
+
   std::set<std::string> removed;
   for (const auto& d : deltas)
     removed.insert(d.manifest().removed_tensors.begin(), d.manifest().removed_tensors.end());
@@ -280,25 +302,14 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   if (options.run.progress) options.run.progress->end();
 
   if (!single_file) {
-    // Tokenizer files of the last delta that carries any: for a chain of
-    // updates that is the newest post model's.
     const fs::path dir = staged.staging_path();
-    for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) {
-      if (!it->is_directory()) continue;
-      auto names = present_tokenizer_files(it->path());
-      if (names.empty()) continue;
-      for (const auto& name : names) {
-        copy_file_atomically(it->path() / name, dir / name);
-        manifest.files.push_back(name);
-      }
-      std::error_code ec;
-      if (fs::is_regular_file(it->path() / "generation_config.json", ec)) {
-        copy_file_atomically(it->path() / "generation_config.json", dir / "generation_config.json");
-        manifest.files.push_back("generation_config.json");
-      }
-      summary.notes.push_back("tokenizer and chat files taken from " + it->path().string());
-      break;
+    for (const auto& from : carried) {
+      const std::string name = from.filename().string();
+      copy_file_atomically(from, dir / name);
+      manifest.files.push_back(name);
     }
+    if (files_source != nullptr)
+      summary.notes.push_back("tokenizer and chat files taken from " + files_source->path().string());
     output.finish(std::nullopt);
     write_file_atomically(dir / kManifestFileName, manifest_to_json(manifest));
   } else {

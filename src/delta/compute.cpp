@@ -6,12 +6,14 @@
 
 #include "delta/manifest.h"
 #include "delta/model_files.h"
+#include "delta/model_identity.h"
 #include "delta/operation_support.h"
 #include "delta/tensor_output.h"
 #include "engine/delta_kernels.h"
 #include "engine/job_runner.h"
 #include "engine/tensor_hash.h"
 #include "io/file_ops.h"
+#include "io/quantization.h"
 #include "paramdelta/checkpoint.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
@@ -251,8 +253,39 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   const ResolvedLocation post_loc = resolve_location(options.post);
   const Checkpoint base = Checkpoint::open(base_loc.path);
   const Checkpoint post = Checkpoint::open(post_loc.path);
+  refuse_quantized(base);
+  refuse_quantized(post);
+  const std::optional<ModelIdentity> base_identity = read_model_identity(base);
+  const std::optional<ModelIdentity> post_identity = read_model_identity(post);
+  const bool architecture_mismatch =
+      base_identity && post_identity && architectures_differ(*base_identity, *post_identity);
+  if (architecture_mismatch) {
+    const std::string both = "the base (" + (base.root() / kConfigFile).string() + ") is " +
+                             base_identity->describe() + ", the post model (" +
+                             (post.root() / kConfigFile).string() + ") is " + post_identity->describe();
+    if (!options.allow_architecture_mismatch) {
+      throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
+                  "a delta between two networks is meaningless; if they are the same network under two "
+                  "names, pass --allow-architecture-mismatch");
+    }
+    summary.notes.push_back("different architectures, allowed by --allow-architecture-mismatch: " + both);
+  }
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   for (const auto& w : post.warnings()) summary.notes.push_back(w);
+
+  // The post model's tokenizer and chat files travel with a delta directory,
+  // so that apply can produce a complete chat model without the post model.
+  // Each is checked now, before any work: (name in the post model, in the delta).
+  std::vector<std::pair<std::string, std::string>> carried;
+  if (!single_file) {
+    for (const auto& name : present_tokenizer_files(post.root())) carried.emplace_back(name, name);
+    if (post.has_file(kGenerationConfigFile))
+      carried.emplace_back(kGenerationConfigFile, kGenerationConfigFile);
+    if (post.has_file(kConfigFile)) carried.emplace_back(kConfigFile, kPostConfigFile);
+  }
+  std::vector<fs::path> carried_paths;
+  for (const auto& [from, to] : carried) carried_paths.push_back(post.root() / from);
+  check_carried_json_files(carried_paths);
 
   Manifest manifest;
   manifest.tool = tool_identity();
@@ -267,6 +300,9 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   manifest.post_tensor_bytes = post.total_tensor_bytes();
   manifest.vocab_mismatch = options.vocab_mismatch == VocabMismatch::kOverlap ? "overlap" : "error";
   manifest.allow_non_finite = options.allow_non_finite;
+  if (base_identity) manifest.base_identity = *base_identity;
+  if (post_identity) manifest.post_identity = *post_identity;
+  manifest.architecture_mismatch = architecture_mismatch ? "allowed" : "error";
 
   std::vector<ComputeItem> items = plan_compute(base, post, options, summary, manifest);
 
@@ -389,20 +425,10 @@ OperationSummary compute_delta(const ComputeOptions& options) {
                                 : "";
 
   if (!single_file) {
-    // The post model's tokenizer and chat files travel with the delta, so that
-    // apply can produce a complete chat model without the post model.
     const fs::path dir = staged.staging_path();
-    for (const auto& name : present_tokenizer_files(post.root())) {
-      copy_file_atomically(post.root() / name, dir / name);
-      manifest.files.push_back(name);
-    }
-    if (post.has_file(kGenerationConfigFile)) {
-      copy_file_atomically(post.root() / kGenerationConfigFile, dir / kGenerationConfigFile);
-      manifest.files.push_back(kGenerationConfigFile);
-    }
-    if (post.has_file(kConfigFile)) {
-      copy_file_atomically(post.root() / kConfigFile, dir / kPostConfigFile);
-      manifest.files.push_back(kPostConfigFile);
+    for (const auto& [from, to] : carried) {
+      copy_file_atomically(post.root() / from, dir / to);
+      manifest.files.push_back(to);
     }
     output.finish(std::nullopt);
     write_file_atomically(dir / kManifestFileName, manifest_to_json(manifest));

@@ -4,7 +4,9 @@
 #include "delta/delta_source.h"
 #include "delta/manifest.h"
 #include "delta/model_files.h"
+#include "io/quantization.h"
 #include "paramdelta/checkpoint.h"
+#include "paramdelta/error.h"
 #include "paramdelta/location.h"
 #include "paramdelta/operations.h"
 
@@ -38,6 +40,13 @@ InspectReport inspect(const std::string& spec) {
     ckpt = &*model;
     report.kind = "model";
     report.warnings = model->warnings();
+    // A quantized model is described like any other, and said to be one; a
+    // config.json that cannot be read is a warning here, not a failure.
+    try {
+      if (auto quantization = find_quantization(*model)) report.quantization = quantization->method;
+    } catch (const Error& e) {
+      report.warnings.push_back(format_error_line(e));
+    }
   }
   report.shards = ckpt->shard_count();
   for (const auto& ref : ckpt->tensors()) {

@@ -43,7 +43,12 @@ std::string manifest_to_json(const Manifest& m) {
   j["checksum"] = m.checksum;
   j["base"] = {{"source", m.base_source}, {"tensor_bytes", m.base_tensor_bytes}};
   j["post"] = {{"source", m.post_source}, {"tensor_bytes", m.post_tensor_bytes}};
+  for (auto [side, identity] : {std::pair{"base", &m.base_identity}, std::pair{"post", &m.post_identity}}) {
+    if (!identity->model_type.empty()) j[side]["model_type"] = identity->model_type;
+    if (!identity->architectures.empty()) j[side]["architectures"] = identity->architectures;
+  }
   j["policies"] = {{"vocab_mismatch", m.vocab_mismatch},
+                   {"architecture_mismatch", m.architecture_mismatch},
                    {"allow_non_finite", m.allow_non_finite},
                    {"missing_in_post", "recorded as removed; apply omits them"},
                    {"missing_in_base", "stored as full values"},
@@ -161,6 +166,21 @@ std::uint64_t optional_unsigned(const json& obj, const char* key, std::uint64_t 
   return obj[key].get<std::uint64_t>();
 }
 
+// model_type and architectures of a side ("base" or "post"), each optional.
+ModelIdentity optional_identity(const json& side, const std::string& label, const std::string& where) {
+  ModelIdentity identity;
+  identity.model_type = optional_string(side, "model_type", "", label, where);
+  if (side.contains("architectures")) {
+    const json& list = side["architectures"];
+    if (!list.is_array()) throw_invalid(label, "must be an array of strings", {}, where + ".architectures");
+    for (const auto& v : list) {
+      if (!v.is_string()) throw_invalid(label, "must be an array of strings", {}, where + ".architectures");
+      identity.architectures.push_back(v.get<std::string>());
+    }
+  }
+  return identity;
+}
+
 // A member that, when present, must be an object; nullptr when absent.
 const json* optional_object(const json& obj, const char* key, const std::string& label) {
   if (!obj.contains(key)) return nullptr;
@@ -201,14 +221,17 @@ Manifest manifest_from_json(const std::string& text, const std::string& label) {
   if (const json* base = optional_object(j, "base", label)) {
     m.base_source = optional_string(*base, "source", "", label, "base");
     m.base_tensor_bytes = optional_unsigned(*base, "tensor_bytes", 0, label, "base");
+    m.base_identity = optional_identity(*base, label, "base");
   }
   if (const json* post = optional_object(j, "post", label)) {
     m.post_source = optional_string(*post, "source", "", label, "post");
     m.post_tensor_bytes = optional_unsigned(*post, "tensor_bytes", 0, label, "post");
+    m.post_identity = optional_identity(*post, label, "post");
   }
   if (const json* policies = optional_object(j, "policies", label)) {
     m.vocab_mismatch = optional_string(*policies, "vocab_mismatch", "error", label, "policies");
     m.allow_non_finite = optional_bool(*policies, "allow_non_finite", false, label, "policies");
+    m.architecture_mismatch = optional_string(*policies, "architecture_mismatch", "error", label, "policies");
   }
   const auto& tensors = require(j, "tensors", label, "");
   if (!tensors.is_object()) throw_invalid(label, "must be an object", {}, "tensors");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "delta/model_identity.h"
 #include "io/model_directory.h"
 #include "paramdelta/dtype.h"
 
@@ -57,6 +58,11 @@ struct Manifest {
   std::string post_source;
   std::uint64_t base_tensor_bytes = 0;
   std::uint64_t post_tensor_bytes = 0;
+  // config.json's model_type and architectures on each side; empty when a side
+  // had no config, or the delta was written before they were recorded.
+  ModelIdentity base_identity;
+  ModelIdentity post_identity;
+  std::string architecture_mismatch = "error";  // "allowed": compute accepted different architectures
   std::string vocab_mismatch = "error";
   bool allow_non_finite = false;
   std::string exceptions_location;  // file name inside the directory, or "inline" for a single file

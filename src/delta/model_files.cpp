@@ -1,5 +1,7 @@
 #include "delta/model_files.h"
 
+#include "io/json_strict.h"
+
 namespace paramdelta {
 
 std::vector<std::string> present_tokenizer_files(const std::filesystem::path& dir) {
@@ -9,6 +11,14 @@ std::vector<std::string> present_tokenizer_files(const std::filesystem::path& di
     if (std::filesystem::is_regular_file(dir / name, ec)) present.push_back(name);
   }
   return present;
+}
+
+void check_carried_json_files(const std::vector<std::filesystem::path>& files) {
+  for (const auto& file : files) {
+    if (file.extension() != ".json") continue;
+    const std::string label = file.string();
+    check_json_object_strict(read_small_file(label, kMaxCarriedJsonBytes), label);
+  }
 }
 
 const std::vector<TiedPair>& tied_pairs() {

@@ -110,6 +110,7 @@ std::string to_json(const InspectReport& r) {
   j["metadata"] = std::move(meta);
   j["files"] = r.files;
   if (!r.manifest_json.empty()) j["manifest"] = json::parse(r.manifest_json);
+  j["quantization"] = r.quantization.empty() ? json(nullptr) : json(r.quantization);
   json tensors = json::array();
   for (const auto& t : r.tensors) {
     json e{{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}, {"bytes", t.bytes}, {"file", t.file}};

@@ -1,8 +1,11 @@
 // config.json -> ModelConfig. Everything the forward pass depends on is checked
 // here, so that a hostile or unusual config fails with a message naming the
 // field instead of producing wrong numbers later.
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
+#include <optional>
 #include <set>
 
 #include "io/json_strict.h"
@@ -160,47 +163,284 @@ void read_architecture(const ConfigReader& reader, ModelConfig& config) {
   }
 }
 
-void read_rope_scaling(const ConfigReader& reader, ModelConfig& config) {
-  if (!reader.has("rope_scaling")) return;
-  const Json& scaling = reader.json().at("rope_scaling");
-  if (!scaling.is_object()) reader.fail("rope_scaling", "expected an object or null, got " + scaling.dump());
+// One object of RoPE settings: `rope_scaling` (transformers 4) or
+// `rope_parameters` (transformers 5, which also moves rope_theta inside).
+struct RopeSettings {
+  RopeScaling scaling;
+  std::optional<double> theta;
+};
+
+bool same_scaling(const RopeScaling& a, const RopeScaling& b) {
+  return a.type == b.type && a.factor == b.factor && a.low_freq_factor == b.low_freq_factor &&
+         a.high_freq_factor == b.high_freq_factor &&
+         a.original_max_position_embeddings == b.original_max_position_embeddings;
+}
+
+void check_partial_rotary_factor(const ConfigReader& reader, const Json& value, const std::string& field) {
+  if (reader.positive_number(value, field) != 1.0) {
+    reader.fail(field, "partial rotary embeddings (a factor of " + value.dump() + ") are not supported",
+                "the evaluator rotates every dimension of each head");
+  }
+}
+
+RopeSettings read_rope_object(const ConfigReader& reader, const Json& settings, const std::string& field,
+                              bool type_required) {
+  if (!settings.is_object()) reader.fail(field, "expected an object or null, got " + settings.dump());
   std::string type;
   for (const char* key : {"rope_type", "type"}) {
-    if (scaling.contains(key) && !scaling.at(key).is_null()) {
-      if (!scaling.at(key).is_string()) reader.fail(std::string("rope_scaling.") + key, "expected a string");
-      if (type.empty()) type = scaling.at(key).get<std::string>();
+    if (settings.contains(key) && !settings.at(key).is_null()) {
+      if (!settings.at(key).is_string()) reader.fail(field + "." + key, "expected a string");
+      if (type.empty()) type = settings.at(key).get<std::string>();
     }
   }
-  if (type.empty()) reader.fail("rope_scaling.rope_type", "missing");
+  if (type.empty()) {
+    if (type_required) reader.fail(field + ".rope_type", "missing");
+    type = "default";
+  }
   auto number = [&](const char* key) {
-    std::string field = std::string("rope_scaling.") + key;
-    if (!scaling.contains(key) || scaling.at(key).is_null())
-      reader.fail(field, "missing (required for '" + type + "')");
-    return reader.positive_number(scaling.at(key), field);
+    const std::string name = field + "." + key;
+    if (!settings.contains(key) || settings.at(key).is_null())
+      reader.fail(name, "missing (required for '" + type + "')");
+    return reader.positive_number(settings.at(key), name);
   };
-  RopeScaling& rope = config.rope_scaling;
+  RopeSettings out;
+  RopeScaling& rope = out.scaling;
+  std::set<std::string> understood = {"rope_type", "type", "rope_theta", "partial_rotary_factor"};
   if (type == "default") {
     rope.type = RopeScalingType::kNone;
   } else if (type == "linear") {
     rope.type = RopeScalingType::kLinear;
     rope.factor = number("factor");
+    understood.insert("factor");
   } else if (type == "llama3") {
     rope.type = RopeScalingType::kLlama3;
     rope.factor = number("factor");
     rope.low_freq_factor = number("low_freq_factor");
     rope.high_freq_factor = number("high_freq_factor");
-    if (!scaling.contains("original_max_position_embeddings")) {
-      reader.fail("rope_scaling.original_max_position_embeddings", "missing (required for 'llama3')");
-    }
+    const std::string original = field + ".original_max_position_embeddings";
+    if (!settings.contains("original_max_position_embeddings"))
+      reader.fail(original, "missing (required for 'llama3')");
     rope.original_max_position_embeddings =
-        reader.integer_value(scaling.at("original_max_position_embeddings"),
-                             "rope_scaling.original_max_position_embeddings", 1, kMaxPositions);
+        reader.integer_value(settings.at("original_max_position_embeddings"), original, 1, kMaxPositions);
     if (!(rope.high_freq_factor > rope.low_freq_factor)) {
-      reader.fail("rope_scaling.high_freq_factor", "must be greater than low_freq_factor");
+      reader.fail(field + ".high_freq_factor", "must be greater than low_freq_factor");
     }
+    understood.insert({"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
   } else {
-    reader.fail("rope_scaling.rope_type", "unsupported RoPE scaling type '" + type + "'",
+    reader.fail(field + ".rope_type", "unsupported RoPE scaling type '" + type + "'",
                 "supported: default, linear, llama3");
+  }
+  for (const auto& [key, value] : settings.items()) {
+    if (value.is_null() || understood.contains(key)) continue;
+    reader.fail(field + "." + key,
+                "not understood for RoPE type '" + type + "', and it may change the forward pass",
+                "the evaluator refuses a setting it does not implement rather than give logits that differ "
+                "from transformers'");
+  }
+  if (settings.contains("rope_theta") && !settings.at("rope_theta").is_null()) {
+    out.theta = reader.positive_number(settings.at("rope_theta"), field + ".rope_theta");
+  }
+  if (settings.contains("partial_rotary_factor") && !settings.at("partial_rotary_factor").is_null()) {
+    check_partial_rotary_factor(reader, settings.at("partial_rotary_factor"),
+                                field + ".partial_rotary_factor");
+  }
+  return out;
+}
+
+// The attention kind of every layer (transformers 5's layer_types): the
+// evaluator runs full attention on every layer, Mistral's window aside.
+void read_layer_types(const ConfigReader& reader, const ModelConfig& config) {
+  if (!reader.has("layer_types")) return;
+  const Json& list = reader.json().at("layer_types");
+  if (!list.is_array() || list.size() != static_cast<std::size_t>(config.num_hidden_layers)) {
+    reader.fail("layer_types", "expected a list of " + std::to_string(config.num_hidden_layers) +
+                                   " layer types (one per layer), got " + list.dump());
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_string()) reader.fail("layer_types", "expected a list of strings, got " + list.dump());
+    if (list[i].get<std::string>() != "full_attention") {
+      reader.fail("layer_types", "layer " + std::to_string(i) + " is '" + list[i].get<std::string>() + "'",
+                  "only 'full_attention' on every layer is supported");
+    }
+  }
+}
+
+// RoPE settings in either form; where both are given they must agree, since
+// transformers 4 reads rope_scaling and rope_theta, and transformers 5 prefers
+// what rope_parameters says.
+void read_rope(const ConfigReader& reader, ModelConfig& config) {
+  std::optional<RopeSettings> scaling, parameters;
+  if (reader.has("rope_scaling")) {
+    scaling = read_rope_object(reader, reader.json().at("rope_scaling"), "rope_scaling", true);
+  }
+  if (reader.has("rope_parameters")) {
+    const Json& value = reader.json().at("rope_parameters");
+    if (!value.is_object()) reader.fail("rope_parameters", "expected an object or null, got " + value.dump());
+    const bool per_layer_type =
+        !value.empty() && !value.contains("rope_type") && !value.contains("type") &&
+        std::all_of(value.begin(), value.end(), [](const Json& v) { return v.is_object(); });
+    if (per_layer_type) {
+      // {"full_attention": {...}, "sliding_attention": {...}}: every layer is a
+      // full-attention one (read_layer_types), so those settings are the ones used.
+      if (!reader.has("layer_types")) {
+        reader.fail("rope_parameters",
+                    "holds settings per layer type, but no layer_types says which layer uses which");
+      }
+      if (!value.contains("full_attention")) {
+        reader.fail("rope_parameters.full_attention", "missing (the layers are full-attention layers)");
+      }
+      parameters =
+          read_rope_object(reader, value.at("full_attention"), "rope_parameters.full_attention", false);
+    } else {
+      parameters = read_rope_object(reader, value, "rope_parameters", false);
+    }
+  }
+  if (scaling && parameters && !same_scaling(scaling->scaling, parameters->scaling)) {
+    reader.fail("rope_parameters", "disagrees with rope_scaling",
+                "transformers 4 reads rope_scaling and transformers 5 rope_parameters: remove the stale one");
+  }
+  config.rope_scaling = parameters ? parameters->scaling : scaling ? scaling->scaling : RopeScaling{};
+  std::optional<double> theta;
+  if (reader.has("rope_theta")) theta = reader.positive_number_or("rope_theta", 10000.0);
+  for (const auto& [settings, field] : {std::pair{&scaling, "rope_scaling.rope_theta"},
+                                        std::pair{&parameters, "rope_parameters.rope_theta"}}) {
+    if (!*settings || !(*settings)->theta) continue;
+    if (theta && *theta != *(*settings)->theta) {
+      char text[96];
+      std::snprintf(text, sizeof text, "is %.17g but rope_theta is %.17g", *(*settings)->theta, *theta);
+      reader.fail(field, text, "transformers 4 and 5 would use different values: remove the stale one");
+    }
+    theta = (*settings)->theta;
+  }
+  config.rope_theta = theta.value_or(10000.0);
+  if (reader.has("partial_rotary_factor")) {
+    check_partial_rotary_factor(reader, reader.json().at("partial_rotary_factor"), "partial_rotary_factor");
+  }
+}
+
+// Fields read above, whose meaning the forward pass implements or checks.
+constexpr const char* kUnderstoodFields[] = {
+    "architectures",
+    "model_type",
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "max_position_embeddings",
+    "rms_norm_eps",
+    "rope_theta",
+    "rope_scaling",
+    "rope_parameters",
+    "partial_rotary_factor",
+    "hidden_act",
+    "tie_word_embeddings",
+    "attention_bias",
+    "mlp_bias",
+    "use_sliding_window",
+    "sliding_window",
+    "max_window_layers",
+    "layer_types",
+    "use_mrope",
+    "bos_token_id",
+    "eos_token_id",
+};
+
+// Fields that do not change the logits: bookkeeping, training-only settings
+// (dropout, initialisation, tensor-parallel slicing of the same product),
+// generation defaults, token ids of other roles and task heads.
+constexpr const char* kInertFields[] = {
+    "_name_or_path",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "use_cache",
+    "pad_token_id",
+    "sep_token_id",
+    "decoder_start_token_id",
+    "initializer_range",
+    "attention_dropout",
+    "hidden_dropout",
+    "embd_pdrop",
+    "resid_pdrop",
+    "attn_pdrop",
+    "pretraining_tp",
+    "output_attentions",
+    "output_hidden_states",
+    "return_dict",
+    "torchscript",
+    "use_bfloat16",
+    "tf_legacy_loss",
+    "pruned_heads",
+    "chunk_size_feed_forward",
+    "is_decoder",
+    "is_encoder_decoder",
+    "add_cross_attention",
+    "cross_attention_hidden_size",
+    "tie_encoder_decoder",
+    "id2label",
+    "label2id",
+    "num_labels",
+    "problem_type",
+    "finetuning_task",
+    "task_specific_params",
+    "tokenizer_class",
+    "prefix",
+    "max_length",
+    "min_length",
+    "do_sample",
+    "early_stopping",
+    "num_beams",
+    "num_beam_groups",
+    "diversity_penalty",
+    "temperature",
+    "top_k",
+    "top_p",
+    "typical_p",
+    "repetition_penalty",
+    "length_penalty",
+    "no_repeat_ngram_size",
+    "encoder_no_repeat_ngram_size",
+    "bad_words_ids",
+    "num_return_sequences",
+    "output_scores",
+    "return_dict_in_generate",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "remove_invalid_values",
+    "exponential_decay_length_penalty",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "auto_map",
+    "custom_pipelines",
+    "_attn_implementation",
+    "_attn_implementation_autoset",
+    "attn_implementation",
+    // Written by other tools (nanotron's SmolLM configs, early Llama
+    // conversions); transformers ignores them.
+    "is_llama_config",
+    "rope_interleaved",
+    "max_sequence_length",
+};
+
+// Every other field is refused: an unknown one may change the forward pass
+// (a soft cap on the logits, a norm on queries and keys...), and ignoring it
+// would give numbers that differ from transformers' without a word.
+void refuse_unknown_fields(const ConfigReader& reader) {
+  for (const auto& [key, value] : reader.json().items()) {
+    if (value.is_null()) continue;
+    bool known = false;
+    for (const char* f : kUnderstoodFields) known = known || key == f;
+    for (const char* f : kInertFields) known = known || key == f;
+    if (!known) {
+      reader.fail(
+          key, "not understood by the evaluator, and it may change the forward pass",
+          std::string("the evaluator refuses a field it does not implement rather than give logits that "
+                      "differ from transformers'; it runs ") +
+              kSupportedList);
+    }
   }
 }
 
@@ -225,6 +465,7 @@ ModelConfig parse_model_config(std::string_view json_text, const std::string& la
   ConfigReader reader(json, label);
   ModelConfig config;
   read_architecture(reader, config);
+  refuse_unknown_fields(reader);
 
   config.vocab_size = reader.integer("vocab_size", 1, kMaxVocabulary);
   config.hidden_size = reader.integer("hidden_size", 1, kMaxDimension);
@@ -261,8 +502,11 @@ ModelConfig parse_model_config(std::string_view json_text, const std::string& la
   config.max_position_embeddings =
       reader.integer_or("max_position_embeddings", default_positions, 1, kMaxPositions);
   config.rms_norm_eps = reader.positive_number_or("rms_norm_eps", 1e-6);
-  config.rope_theta = reader.positive_number_or("rope_theta", 10000.0);
-  read_rope_scaling(reader, config);
+  read_rope(reader, config);
+  read_layer_types(reader, config);
+  if (reader.boolean_or("use_mrope", false)) {
+    reader.fail("use_mrope", "multimodal RoPE is not supported", "the evaluator runs text-only models");
+  }
 
   std::string activation = reader.string_or("hidden_act", "silu");
   if (activation != "silu" && activation != "swish") {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "io/json_strict.h"
+#include "io/quantization.h"
 #include "paramdelta/checkpoint.h"
 #include "paramdelta/error.h"
 
@@ -60,6 +61,7 @@ void merge_generation_config(const Checkpoint& checkpoint, ModelConfig& config) 
 ModelWeights load_model_weights(const std::filesystem::path& path, ModelConfig& config,
                                 std::vector<std::string>& notes) {
   Checkpoint checkpoint = Checkpoint::open(path);
+  refuse_quantized(checkpoint);
   const std::string config_label = (checkpoint.root() / "config.json").string();
   std::optional<std::string> config_text = checkpoint.read_text_file("config.json");
   if (!config_text) {

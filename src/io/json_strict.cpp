@@ -174,6 +174,17 @@ nlohmann::ordered_json parse_json_strict_ordered(std::string_view text, const st
   return builder.take();
 }
 
+void check_json_object_strict(std::string_view text, const std::string& label, int max_depth) {
+  check_guards(text, label, max_depth);
+  // The text is one valid JSON value: its first character says which kind.
+  std::string_view rest = text;
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // a byte order mark, which the parser skips
+  const auto first = rest.find_first_not_of(" \t\n\r");
+  if (first == std::string_view::npos || rest[first] != '{') {
+    throw Error(ErrorKind::kInvalidInput, "expected a JSON object", ErrorContext{label, {}, {}});
+  }
+}
+
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);

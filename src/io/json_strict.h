@@ -16,6 +16,12 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& label
 nlohmann::ordered_json parse_json_strict_ordered(std::string_view text, const std::string& label,
                                                  int max_depth = kDefaultMaxJsonDepth);
 
+// Checks `text` as the parsers above do (syntax, depth, duplicate keys) and
+// that it is one JSON object, without building the document: for files that
+// are only copied, which may be large (a tokenizer.json of tens of MB).
+void check_json_object_strict(std::string_view text, const std::string& label,
+                              int max_depth = kDefaultMaxJsonDepth);
+
 // Reads a whole (small) file and parses it; refuses files over `max_bytes`.
 nlohmann::json read_json_file(const std::string& path, std::uint64_t max_bytes = 64ull << 20);
 nlohmann::ordered_json read_json_file_ordered(const std::string& path, std::uint64_t max_bytes = 64ull << 20);

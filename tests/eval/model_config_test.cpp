@@ -117,6 +117,51 @@ TEST(ModelConfig, LinearRopeScalingDividesEveryFrequency) {
   EXPECT_DOUBLE_EQ(f[1], 0.25 / 100.0);  // theta^(-2/4) = 1/100
 }
 
+TEST(ModelConfig, RopeParametersOfTransformers5AreReadWithTheirTheta) {
+  json c = testing::tiny_llama_config();
+  c.erase("rope_theta");
+  c["rope_parameters"] = {{"rope_type", "linear"}, {"factor", 4.0}, {"rope_theta", 1e6}};
+  const ModelConfig config = parse(c);
+  EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_EQ(config.rope_scaling.factor, 4.0);
+  EXPECT_EQ(config.rope_theta, 1e6);
+}
+
+TEST(ModelConfig, RopeParametersPerLayerTypeUseTheFullAttentionOnes) {
+  json c = testing::tiny_llama_config();
+  c.erase("rope_theta");
+  c["layer_types"] = json::array();
+  for (int i = 0; i < c["num_hidden_layers"].get<int>(); ++i) c["layer_types"].push_back("full_attention");
+  c["rope_parameters"] = {{"full_attention", {{"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 5e5}}},
+                          {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 1e4}}}};
+  const ModelConfig config = parse(c);
+  EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_EQ(config.rope_theta, 5e5);
+}
+
+TEST(ModelConfig, BothRopeFormsAreAcceptedWhenTheyAgree) {
+  json c = testing::tiny_llama_config();
+  c["rope_theta"] = 500000.0;
+  c["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  c["rope_parameters"] = {{"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 500000.0}};
+  EXPECT_EQ(parse(c).rope_scaling.factor, 2.0);
+}
+
+TEST(ModelConfig, FieldsWithoutEffectOnTheLogitsAreAccepted) {
+  json c = testing::tiny_llama_config();
+  c.update({{"pad_token_id", 0},
+            {"initializer_range", 0.02},
+            {"attention_dropout", 0.0},
+            {"pretraining_tp", 1},
+            {"use_cache", true},
+            {"transformers_version", "5.25.0"},
+            {"dtype", "bfloat16"},
+            {"unknown_but_null", nullptr},
+            {"is_llama_config", true},
+            {"rope_interleaved", false}});
+  EXPECT_EQ(error_for(c), "(no error)");
+}
+
 TEST(ModelConfig, UnsupportedArchitecturesAreNamed) {
   json c = testing::tiny_llama_config();
   c["architectures"] = {"GPT2LMHeadModel"};

@@ -153,6 +153,91 @@ std::vector<ConfigCase> model_cases() {
       {"max_positions_zero",
        [] { return edited([](json& c) { c["max_position_embeddings"] = 0; }); },
        {"field 'max_position_embeddings'"}},
+      // transformers 5's form of the RoPE settings is read, and checked as strictly.
+      {"rope_parameters_unknown_type",
+       [] {
+         return edited([](json& c) {
+           c["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 4.0}};
+         });
+       },
+       {"field 'rope_parameters.rope_type'", "yarn"}},
+      {"rope_parameters_not_object",
+       [] { return edited([](json& c) { c["rope_parameters"] = "llama3"; }); },
+       {"field 'rope_parameters'"}},
+      {"rope_parameters_theta_negative",
+       [] {
+         return edited([](json& c) {
+           c.erase("rope_theta");
+           c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", -1.0}};
+         });
+       },
+       {"field 'rope_parameters.rope_theta'"}},
+      {"rope_parameters_llama3_incomplete",
+       [] {
+         return edited([](json& c) {
+           c["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 10000.0}, {"factor", 8.0}};
+         });
+       },
+       {"field 'rope_parameters."}},
+      {"rope_parameters_disagree_with_rope_scaling",
+       [] {
+         return edited([](json& c) {
+           c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+           c["rope_parameters"] = {{"rope_type", "linear"}, {"factor", 4.0}, {"rope_theta", 10000.0}};
+         });
+       },
+       {"field 'rope_parameters", "rope_scaling"}},
+      {"rope_parameters_theta_disagrees_with_rope_theta",
+       [] {
+         return edited([](json& c) {
+           c["rope_theta"] = 500000.0;
+           c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 10000.0}};
+         });
+       },
+       {"field 'rope_parameters.rope_theta'", "rope_theta"}},
+      {"rope_parameters_unknown_key",
+       [] {
+         return edited([](json& c) {
+           c["rope_parameters"] = {
+               {"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 10000.0}, {"attention_factor", 0.5}};
+         });
+       },
+       {"field 'rope_parameters.attention_factor'"}},
+      {"rope_parameters_per_layer_type_without_layer_types",
+       [] {
+         return edited([](json& c) {
+           c["rope_parameters"] = {{"full_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
+         });
+       },
+       {"field 'rope_parameters"}},
+      {"partial_rotary_factor",
+       [] { return edited([](json& c) { c["partial_rotary_factor"] = 0.5; }); },
+       {"field 'partial_rotary_factor'"}},
+      {"partial_rotary_factor_in_rope_parameters",
+       [] {
+         return edited([](json& c) {
+           c["rope_parameters"] = {
+               {"rope_type", "default"}, {"rope_theta", 10000.0}, {"partial_rotary_factor", 0.25}};
+         });
+       },
+       {"field 'rope_parameters.partial_rotary_factor'"}},
+      // A field that changes the forward pass and is not understood is named,
+      // never ignored: the numbers would differ from transformers'.
+      {"unknown_field_logit_softcapping",
+       [] { return edited([](json& c) { c["final_logit_softcapping"] = 30.0; }); },
+       {"field 'final_logit_softcapping'", "not understood"}},
+      {"unknown_field_qk_norm",
+       [] { return edited([](json& c) { c["use_qk_norm"] = true; }); },
+       {"field 'use_qk_norm'", "not understood"}},
+      {"layer_types_sliding",
+       [] { return edited([](json& c) {
+              c["layer_types"] = {"full_attention", "sliding_attention"};
+            }); },
+       {"field 'layer_types'", "sliding_attention"}},
+      {"layer_types_wrong_length",
+       [] { return edited([](json& c) { c["layer_types"] = {"full_attention"}; }); },
+       {"field 'layer_types'"}},
+      {"mrope", [] { return edited([](json& c) { c["use_mrope"] = true; }); }, {"field 'use_mrope'"}},
   };
   cases.insert(cases.end(), more.begin(), more.end());
   return cases;

@@ -8,6 +8,8 @@ vocabulary, and the sliding-window perplexities must agree to 1e-5 relative.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,41 @@ def test_a_wrong_reference_is_detected(tmp_path):
     unscaled = dict(cfg, rope_scaling=None)
     assert max_relative_error(ours, forward(unscaled, weights, ids)) > 100 * LOGIT_TOLERANCE
     assert max_relative_error(ours, forward(cfg, weights, ids)) <= LOGIT_TOLERANCE
+
+
+# transformers 5 writes RoPE settings under `rope_parameters`, with rope_theta
+# inside, instead of `rope_scaling` beside a top-level rope_theta.
+def as_rope_parameters(cfg: dict) -> dict:
+    converted = dict(cfg)
+    parameters = dict(converted.pop("rope_scaling", None) or {"rope_type": "default"})
+    if "type" in parameters:
+        parameters["rope_type"] = parameters.pop("type")
+    parameters["rope_theta"] = converted.pop("rope_theta", 10000.0)
+    converted["rope_parameters"] = parameters
+    converted["dtype"] = converted.pop("torch_dtype")
+    if converted["model_type"] == "qwen2":  # as transformers 5 saves a Qwen2 config
+        layers = converted["num_hidden_layers"]
+        converted.update(layer_types=["full_attention"] * layers, use_sliding_window=False, sliding_window=None,
+                         max_window_layers=layers)
+    return converted
+
+
+@pytest.mark.parametrize("name", ["llama3_untied_rope_scaling", "llama_gqa", "qwen2_bias_tied"])
+def test_rope_parameters_give_the_logits_of_the_rope_scaling_form(name, tmp_path):
+    """llama3 and linear scaling, and a rope_theta of 1e6 given only inside
+    rope_parameters: the same logits as the older form, and the reference's."""
+    cfg, weights = build_variant(tmp_path / "scaling", name, seed=11)
+    converted = as_rope_parameters(cfg)
+    converted_dir = tmp_path / "parameters"
+    converted_dir.mkdir()
+    (converted_dir / "config.json").write_text(json.dumps(converted, indent=2))
+    (converted_dir / "model.safetensors").symlink_to(tmp_path / "scaling" / "model.safetensors")
+    ids = random_ids(cfg, 40, seed=12)
+    older = np.array(engine_logits(tmp_path / "scaling", ids)["logits"])
+    newer = np.array(engine_logits(converted_dir, ids)["logits"])
+    assert np.array_equal(older, newer)
+    error = max_relative_error(newer, forward(cfg, weights, ids))
+    assert error <= LOGIT_TOLERANCE, f"{name}: max relative logit error {error:.3g}"
+    # The settings matter: without them the logits are far from these.
+    plain = dict(cfg, rope_scaling=None, rope_theta=10000.0)
+    assert max_relative_error(newer, forward(plain, weights, ids)) > 100 * LOGIT_TOLERANCE

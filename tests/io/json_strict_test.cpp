@@ -68,5 +68,17 @@ TEST(StrictJson, FileReaderRefusesOversizedFilesAndNamesMissingOnes) {
   }
 }
 
+TEST(StrictJsonObjectCheck, AcceptsAnObjectAfterWhitespaceOrAByteOrderMark) {
+  EXPECT_NO_THROW(check_json_object_strict(" \n\t{\"a\": 1}", "x.json"));
+  EXPECT_NO_THROW(check_json_object_strict("\xEF\xBB\xBF{\"a\": [1]}", "x.json"));
+}
+
+TEST(StrictJsonObjectCheck, RefusesOtherValuesAndWhatTheParserRefuses) {
+  for (const std::string text : {"[1]", "\"text\"", "3", "{\"a\": 1, \"a\": 2}", "{", ""}) {
+    SCOPED_TRACE(text);
+    EXPECT_THROW(check_json_object_strict(text, "x.json"), Error);
+  }
+}
+
 }  // namespace
 }  // namespace paramdelta
