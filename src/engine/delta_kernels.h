@@ -54,4 +54,10 @@ void accumulate_block(const std::byte* delta, DType delta_dtype, std::size_t n, 
 // First non-finite element of a block of stored floats.
 NonFinite find_non_finite(const std::byte* data, DType dtype, std::size_t n, const char* which);
 
+// First element of a block of results that is NaN or infinite although the
+// elements it was made from (`a`, and `b` when not null, n elements each) are
+// finite: a result beyond the range of its dtype. `which` names the result.
+NonFinite find_overflow(const std::byte* result, DType result_dtype, std::size_t n, const std::byte* a,
+                        DType a_dtype, const std::byte* b, DType b_dtype, const char* which);
+
 }  // namespace paramdelta::engine

@@ -293,6 +293,23 @@ TEST(FindNonFinite, FindsTheFirstNanOrInfinityInEveryFloatDtype) {
   EXPECT_FALSE(find_non_finite(ints.data(), DType::kI32, 2, "x").found);
 }
 
+TEST(FindOverflow, FindsTheFirstNonFiniteResultWhoseInputsAreFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto a = encode(DType::kF32, {1, inf, 3, 4, 5});
+  const auto b = encode(DType::kF32, {1, 2, 3, 4, 5});
+  // Element 1 is infinite because an input is; element 3 overflowed.
+  const auto result = encode(DType::kBF16, {0, inf, 0, -inf, inf});
+  auto r =
+      find_overflow(result.data(), DType::kBF16, 5, a.data(), DType::kF32, b.data(), DType::kF32, "delta");
+  EXPECT_TRUE(r.found);
+  EXPECT_EQ(r.index, 3u);
+  EXPECT_STREQ(r.which, "delta");
+  EXPECT_FALSE(
+      find_overflow(result.data(), DType::kBF16, 3, a.data(), DType::kF32, b.data(), DType::kF32, "d").found);
+  r = find_overflow(result.data(), DType::kBF16, 5, b.data(), DType::kF32, nullptr, DType::kF32, "post");
+  EXPECT_EQ(r.index, 1u) << "one input only";
+}
+
 TEST(ConvertBlock, WideningIsExactAndNarrowingRoundsToNearestEven) {
   std::vector<std::byte> src(65536 * 2);
   for (std::uint32_t h = 0; h < 65536; ++h) {
