@@ -43,6 +43,7 @@ std::function<int()> setup(CLI::App& app) {
       for (const auto& f : r.files) std::printf(" %s", f.c_str());
       std::printf("\n");
     }
+    for (const auto& note : r.notes) std::printf("note: %s\n", note.c_str());
     std::printf("%s: %s, %zu tensors in %zu file(s), %llu parameters, %.3f GB\n", r.path.c_str(),
                 r.kind.c_str(), r.tensors.size(), r.shards, static_cast<unsigned long long>(r.parameters),
                 r.total_bytes / 1e9);

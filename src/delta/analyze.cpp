@@ -135,6 +135,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   if (!options.base.empty()) base = Checkpoint::open(resolve_location(options.base).path);
   if (!options.new_base.empty()) new_base = Checkpoint::open(resolve_location(options.new_base).path);
   if (!options.other_delta.empty()) other = DeltaSource::open(resolve_location(options.other_delta).path);
+  report.summary.notes = delta.notes();
+  if (other)
+    report.summary.notes.insert(report.summary.notes.end(), other->notes().begin(), other->notes().end());
 
   // Which elements of which tensors can be compared; the rest is said in notes.
   std::vector<Item> items;
@@ -316,7 +319,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     acc.fill(block);
     report.blocks.push_back(std::move(block));
   }
-  if (base) report.base_matches_manifest = base_matches;
+  bool base_hashed = false;
+  for (const auto& it : items) base_hashed |= it.hash_base;
+  if (base && base_hashed) report.base_matches_manifest = base_matches;
 
   std::uint64_t analysed = 0;
   for (const auto& t : report.tensors) {

@@ -143,6 +143,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   std::vector<DeltaSource> deltas;
   for (const auto& spec : options.deltas) deltas.push_back(DeltaSource::open(resolve_location(spec).path));
   const Manifest& first = deltas.front().manifest();
+  for (const auto& d : deltas) summary.notes.insert(summary.notes.end(), d.notes().begin(), d.notes().end());
 
   // Every delta must describe the same tensors in the same way.
   for (std::size_t i = 1; i < deltas.size(); ++i) {
@@ -206,6 +207,21 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   for (const auto& t : first.tensors) {
     ManifestTensor e = t;
     if (t.kind != TensorKind::kCarry && options.delta_dtype) e.dtype = *options.delta_dtype;
+    if (t.kind == TensorKind::kDelta && !t.base_dtype) {
+      // A delta without a manifest records nothing of its base: take what
+      // another input recorded, else assume the base had the delta's dtype.
+      for (const auto& d : deltas) {
+        const ManifestTensor* o = d.manifest().find(t.name);
+        if (o != nullptr && o->base_dtype) {
+          e.base_dtype = o->base_dtype;
+          e.base_shape = o->base_shape;
+          e.base_tensor = o->base_tensor;
+          e.base_checksum = o->base_checksum;
+          break;
+        }
+      }
+      if (!e.base_dtype) e.base_dtype = t.dtype;
+    }
     e.exceptions = 0;
     e.post_checksum.clear();
     e.post_dtype.reset();
