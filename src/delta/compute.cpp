@@ -220,23 +220,22 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
     if (split > p) {
       engine::NonFinite nf;
       const std::size_t m = static_cast<std::size_t>(split - p);
-      engine::compute_delta_block(in.base + p * bs, bd, post, pd, m, o, od, p, in.exceptions, nf);
+      // A compact delta has no exception list to carry a difference its dtype cannot hold.
+      engine::NonFinite overflow;
+      engine::compute_delta_block(in.base + p * bs, bd, post, pd, m, o, od, p, in.exceptions, nf,
+                                  in.exceptions == nullptr ? &overflow : nullptr);
       if (nf.found && !allow_non_finite) {
         throw_non_finite(it.name, nf, p + nf.index,
                          "fix the model, or pass --allow-non-finite to carry such values exactly");
       }
-      // A compact delta has no exception list to carry a difference its dtype cannot hold.
-      if (in.exceptions == nullptr) {
-        const auto overflow = engine::find_overflow(o, od, m, in.base + p * bs, bd, post, pd, "delta");
-        if (overflow.found) {
-          const std::size_t i = overflow.index;
-          const double b = engine::bits_to_f64(engine::element_bits(in.base + p * bs, bd, i), bd);
-          const double v = engine::bits_to_f64(engine::element_bits(post, pd, i), pd);
-          throw_overflow(it.name, p + i,
-                         "post - base = " + format_value(v - b) + " (base " + format_value(b) + ", post " +
-                             format_value(v) + ")",
-                         od);
-        }
+      if (overflow.found) {
+        const std::size_t i = overflow.index;
+        const double b = engine::bits_to_f64(engine::element_bits(in.base + p * bs, bd, i), bd);
+        const double v = engine::bits_to_f64(engine::element_bits(post, pd, i), pd);
+        throw_overflow(it.name, p + i,
+                       "post - base = " + format_value(v - b) + " (base " + format_value(b) + ", post " +
+                           format_value(v) + ")",
+                       od);
       }
     }
     if (q > split) {

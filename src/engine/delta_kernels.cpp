@@ -176,9 +176,9 @@ void apply_impl(const std::byte* base, DType bd, const std::byte* delta, DType d
 
 void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
-                         ExceptionBuffer* exceptions, NonFinite& non_finite) {
+                         ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow) {
   if (fused_compute(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
-                    non_finite)) {
+                    non_finite, overflow)) {
     return;
   }
   if (uses_double(base_dtype, post_dtype, out_dtype)) {
@@ -187,6 +187,9 @@ void compute_delta_block(const std::byte* base, DType base_dtype, const std::byt
   } else {
     compute_impl<float>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
                         non_finite);
+  }
+  if (overflow != nullptr && !overflow->found) {
+    *overflow = find_overflow(out, out_dtype, n, base, base_dtype, post, post_dtype, "delta");
   }
 }
 

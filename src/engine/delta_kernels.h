@@ -35,9 +35,12 @@ struct NonFinite {
 // is recorded with its global index (first_index + i), so that apply can
 // reproduce the post model exactly. Non-finite inputs are reported in
 // `non_finite` (and, when `exceptions` is given, recorded as exceptions).
+// When `overflow` is given, the first element whose delta is NaN or infinite
+// although its base and post are finite (beyond the range of `out_dtype`) is
+// reported there (index relative to the block).
 void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
-                         ExceptionBuffer* exceptions, NonFinite& non_finite);
+                         ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow = nullptr);
 
 // out = base + scale * delta, rounded to out_dtype. Returns false when no
 // result is NaN or infinite (true when one may be: the caller then scans for
