@@ -38,12 +38,14 @@ std::function<int()> setup(CLI::App& app) {
                     static_cast<unsigned long long>(t.differing), static_cast<unsigned long long>(t.elements),
                     t.max_abs_difference, t.note.empty() ? "" : "  ", t.note.c_str());
       }
-      std::printf(
-          "verify: %s: %llu of %llu elements differ across %zu tensors (%.2f s)%s\n",
-          report.exact() ? "EXACT" : "DIFFERENT", static_cast<unsigned long long>(report.total_differing),
-          static_cast<unsigned long long>(report.total_elements), report.tensors.size(),
-          report.summary.seconds,
-          report.base_matches_manifest ? "" : "; note: the base is not the one the delta was computed from");
+      std::printf("verify: %s: %llu of %llu elements differ across %zu tensors (%.2f s)%s\n",
+                  report.exact() ? "EXACT" : "DIFFERENT",
+                  static_cast<unsigned long long>(report.total_differing),
+                  static_cast<unsigned long long>(report.total_elements), report.tensors.size(),
+                  report.summary.seconds,
+                  report.base_matches_manifest == false
+                      ? "; note: the base is not the one the delta was computed from"
+                      : "");
     }
     return report.exact() ? 0 : 1;
   };

@@ -77,6 +77,14 @@ def safetensors_seeds() -> None:
         "huge_claim": image({"a": {"dtype": "F32", "shape": [1 << 58], "data_offsets": [0, 1 << 60]}}, b"\0" * 8),
         "duplicate": image('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
                            '"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', b"\0"),
+        # Legal as the reference reader reads them: whitespace before the
+        # object, null metadata, an empty tensor name.
+        "leading_whitespace": image(" \n\t\r" + json.dumps(two), bytes(range(20))),
+        "null_metadata": image('{"__metadata__":null,"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+                               b"\0" * 4),
+        "empty_name": image('{"":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}', b"\0\1"),
+        # A NUL byte ends the text for some JSON parsers: what follows must not pass unread.
+        "nul_padding": image(json.dumps(two) + "\0\0\0", bytes(range(20))),
     }
     for target in ("fuzz_safetensors_header", "fuzz_safetensors_file"):
         for name, content in seeds.items():

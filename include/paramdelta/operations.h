@@ -128,7 +128,9 @@ struct VerifyReport {
   std::vector<TensorVerification> tensors;
   std::uint64_t total_elements = 0;
   std::uint64_t total_differing = 0;
-  bool base_matches_manifest = false;  // the base's checksums equal those recorded at compute time
+  // The base's checksums equal those recorded at compute time; nullopt when
+  // the delta recorded none to compare (a delta without a manifest).
+  std::optional<bool> base_matches_manifest;
   bool exact() const { return total_differing == 0; }
 };
 
@@ -203,7 +205,8 @@ struct InspectReport {
   std::size_t shards = 0;
   std::vector<std::pair<std::string, std::string>> metadata;  // first shard's __metadata__ (manifest omitted)
   std::vector<std::string> files;                             // non-weight files present
-  std::string manifest_json;                                  // deltas: the manifest
+  std::string manifest_json;                                  // deltas: the manifest (empty without one)
+  std::vector<std::string> notes;                             // what the reader should know about it
   std::string quantization;  // models: the quantization method when the model is quantized, else empty
   std::vector<std::string> warnings;
 };

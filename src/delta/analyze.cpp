@@ -154,6 +154,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   if (base) refuse_quantized(*base);
   if (new_base) refuse_quantized(*new_base);
   if (other) refuse_quantized(other->tensors(), kPostConfigFile);
+  report.summary.notes = delta.notes();
+  if (other)
+    report.summary.notes.insert(report.summary.notes.end(), other->notes().begin(), other->notes().end());
 
   // Which elements of which tensors can be compared; the rest is said in notes.
   std::vector<Item> items;
@@ -335,7 +338,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     acc.fill(block);
     report.blocks.push_back(std::move(block));
   }
-  if (base) report.base_matches_manifest = base_matches;
+  bool base_hashed = false;
+  for (const auto& it : items) base_hashed |= it.hash_base;
+  if (base && base_hashed) report.base_matches_manifest = base_matches;
 
   std::uint64_t analysed = 0;
   for (const auto& t : report.tensors) {

@@ -64,6 +64,7 @@ void set_geometry(ApplyItem& item, const std::vector<std::uint64_t>& base_shape,
 ApplyPlan plan_apply(const Checkpoint& base, const DeltaSource& delta, VocabMismatch vocab,
                      const std::function<DType(const std::string&, DType)>& out_dtype_for) {
   ApplyPlan plan;
+  plan.notes = delta.notes();
   const Manifest& m = delta.manifest();
   const std::set<std::string> removed(m.removed_tensors.begin(), m.removed_tensors.end());
   std::set<std::string> handled;

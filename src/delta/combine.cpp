@@ -30,15 +30,53 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A sum or a merge can overflow the output dtype even when every input is finite.
+std::string format_number(double value);
+
+// What a compact dtype can do about a value beyond its range.
+std::string overflow_hint(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kF64
+             ? "check the weights and the input deltas"
+             : "write the combined delta with --delta-dtype f32, or lower the weights";
+}
+
+// A sum or a merge can overflow the output dtype even when every input is
+// finite; `range` is the dtype whose range the value went beyond (the sum
+// accumulates in F32).
 void check_finite_result(const std::vector<std::byte>& values, const ManifestTensor& tensor,
-                         std::uint64_t begin, std::size_t n) {
+                         std::uint64_t begin, std::size_t n, const std::vector<DeltaSource>& deltas,
+                         const std::vector<ExceptionList>& exceptions, DType range) {
   const auto nf = engine::find_non_finite(values.data(), tensor.dtype, n, "result");
-  if (nf.found) {
-    throw Error(ErrorKind::kNonFinite,
-                "element " + std::to_string(begin + nf.index) + " of the combined delta is not finite",
-                ErrorContext{{}, tensor.name, {}}, "check the weights and the input deltas");
+  if (!nf.found) return;
+  const std::uint64_t index = begin + nf.index;
+  for (std::size_t i = 0; i < deltas.size(); ++i) {
+    double input = 0;
+    read_delta_values(deltas[i], *deltas[i].tensors().find(tensor.name), exceptions[i], index, index + 1,
+                      &input);
+    if (!std::isfinite(input)) {
+      throw Error(ErrorKind::kNonFinite,
+                  "element " + std::to_string(index) + " of the combined delta is not finite",
+                  ErrorContext{{}, tensor.name, {}}, "check the weights and the input deltas");
+    }
   }
+  throw Error(
+      ErrorKind::kNonFinite,
+      "element " + std::to_string(index) + ": the combined value overflows " + std::string(dtype_name(range)),
+      ErrorContext{{}, tensor.name, {}}, overflow_hint(range));
+}
+
+// A full value that the combined delta's dtype cannot hold.
+void check_full_value_range(const std::vector<std::byte>& values, const ManifestTensor& tensor,
+                            std::uint64_t begin, std::size_t n, const std::byte* input, DType input_dtype) {
+  const auto overflow = engine::find_overflow(values.data(), tensor.dtype, n, input, input_dtype, nullptr,
+                                              input_dtype, "result");
+  if (!overflow.found) return;
+  const double value =
+      engine::bits_to_f64(engine::element_bits(input, input_dtype, overflow.index), input_dtype);
+  throw Error(ErrorKind::kNonFinite,
+              "element " + std::to_string(begin + overflow.index) + ": the full value " +
+                  format_number(value) + " overflows " + std::string(dtype_name(tensor.dtype)) +
+                  ", the combined delta's dtype",
+              ErrorContext{{}, tensor.name, {}}, overflow_hint(tensor.dtype));
 }
 
 // 0.2 → "20%", 0.125 → "12.5%".
@@ -109,6 +147,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     refuse_quantized(deltas.back().tensors(), kPostConfigFile);
   }
   const Manifest& first = deltas.front().manifest();
+  for (const auto& d : deltas) summary.notes.insert(summary.notes.end(), d.notes().begin(), d.notes().end());
 
   // Every delta must describe the same tensors in the same way.
   for (std::size_t i = 1; i < deltas.size(); ++i) {
@@ -190,6 +229,21 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   for (const auto& t : first.tensors) {
     ManifestTensor e = t;
     if (t.kind != TensorKind::kCarry && options.delta_dtype) e.dtype = *options.delta_dtype;
+    if (t.kind == TensorKind::kDelta && !t.base_dtype) {
+      // A delta without a manifest records nothing of its base: take what
+      // another input recorded, else assume the base had the delta's dtype.
+      for (const auto& d : deltas) {
+        const ManifestTensor* o = d.manifest().find(t.name);
+        if (o != nullptr && o->base_dtype) {
+          e.base_dtype = o->base_dtype;
+          e.base_shape = o->base_shape;
+          e.base_tensor = o->base_tensor;
+          e.base_checksum = o->base_checksum;
+          break;
+        }
+      }
+      if (!e.base_dtype) e.base_dtype = t.dtype;
+    }
     e.exceptions = 0;
     e.post_checksum.clear();
     e.post_dtype.reset();
@@ -247,9 +301,10 @@ OperationSummary combine_deltas(const CombineOptions& options) {
           }
         }
         engine::convert_block(v0, ref0->info->dtype, n, buf.data(), t.dtype);
+        check_full_value_range(buf, t, begin, n, v0, ref0->info->dtype);
       } else if (method != CombineMethod::kSum) {
         merge.run(k, t, exceptions[k], begin, end, worker, t.dtype, buf.data());
-        check_finite_result(buf, t, begin, n);
+        check_finite_result(buf, t, begin, n, deltas, exceptions[k], t.dtype);
       } else {
         auto& a = acc[static_cast<std::size_t>(worker)];
         a.assign(n, 0.0f);
@@ -279,7 +334,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
           }
         }
         engine::store_from_f32(a.data(), n, t.dtype, buf.data());
-        check_finite_result(buf, t, begin, n);
+        check_finite_result(buf, t, begin, n, deltas, exceptions[k],
+                            t.dtype == DType::kF64 ? DType::kF32 : t.dtype);
       }
       output.write_at(k, begin * os, buf);
     };

@@ -1,5 +1,6 @@
 // compute: Δ = post − base, streamed tensor by tensor.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -9,6 +10,7 @@
 #include "delta/model_identity.h"
 #include "delta/operation_support.h"
 #include "delta/tensor_output.h"
+#include "engine/convert.h"
 #include "engine/delta_kernels.h"
 #include "engine/job_runner.h"
 #include "engine/tensor_hash.h"
@@ -159,6 +161,23 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
   return items;
 }
 
+std::string format_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+// A compact delta's element that its dtype cannot hold: `what` is the value
+// that overflowed, with where it came from.
+[[noreturn]] void throw_overflow(const std::string& tensor, std::uint64_t index, const std::string& what,
+                                 DType delta_dtype) {
+  throw Error(ErrorKind::kNonFinite,
+              "element " + std::to_string(index) + ": " + what + " overflows " +
+                  std::string(dtype_name(delta_dtype)) + ", the delta's dtype",
+              ErrorContext{{}, tensor, {}},
+              "drop --delta-dtype: the default lossless delta stores such elements exactly");
+}
+
 // Elements of a chunk handled in one go: the piece's post and base bytes are
 // hashed and then computed on while they are still in the core's cache, so
 // that each input byte comes from memory once.
@@ -202,20 +221,41 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
     const std::uint64_t split = std::clamp(in.delta_end, p, q);
     if (split > p) {
       engine::NonFinite nf;
-      engine::compute_delta_block(in.base + p * bs, bd, post, pd, static_cast<std::size_t>(split - p), o, od,
-                                  p, in.exceptions, nf);
+      const std::size_t m = static_cast<std::size_t>(split - p);
+      // A compact delta has no exception list to carry a difference its dtype cannot hold.
+      engine::NonFinite overflow;
+      engine::compute_delta_block(in.base + p * bs, bd, post, pd, m, o, od, p, in.exceptions, nf,
+                                  in.exceptions == nullptr ? &overflow : nullptr);
       if (nf.found && !allow_non_finite) {
         throw_non_finite(it.name, nf, p + nf.index,
                          "fix the model, or pass --allow-non-finite to carry such values exactly");
+      }
+      if (overflow.found) {
+        const std::size_t i = overflow.index;
+        const double b = engine::bits_to_f64(engine::element_bits(in.base + p * bs, bd, i), bd);
+        const double v = engine::bits_to_f64(engine::element_bits(post, pd, i), pd);
+        throw_overflow(it.name, p + i,
+                       "post - base = " + format_value(v - b) + " (base " + format_value(b) + ", post " +
+                           format_value(v) + ")",
+                       od);
       }
     }
     if (q > split) {
       const std::size_t m = static_cast<std::size_t>(q - split);
       const std::byte* rest = in.post + split * ps;
-      engine::convert_block(rest, pd, m, out + (split - begin) * os, od);
+      std::byte* converted = out + (split - begin) * os;
+      engine::convert_block(rest, pd, m, converted, od);
       if (!allow_non_finite) {
         auto nf = engine::find_non_finite(rest, pd, m, "post");
         if (nf.found) throw_non_finite(it.name, nf, split + nf.index, "pass --allow-non-finite to carry it");
+      }
+      const auto overflow = engine::find_overflow(converted, od, m, rest, pd, nullptr, pd, "post");
+      if (overflow.found) {
+        const std::size_t i = overflow.index;
+        throw_overflow(it.name, split + i,
+                       "the post model's value " +
+                           format_value(engine::bits_to_f64(engine::element_bits(rest, pd, i), pd)),
+                       od);
       }
     }
     p = q;

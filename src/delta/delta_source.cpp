@@ -1,6 +1,9 @@
 #include "delta/delta_source.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <set>
 #include <string_view>
 #include <unordered_set>
 
@@ -34,17 +37,124 @@ std::uint64_t ExceptionList::lower_bound(std::uint64_t element) const {
   return lo;
 }
 
+namespace {
+
+constexpr const char* kNotADeltaHint =
+    "a delta is what 'paramdelta compute' writes, or post - base tensors in a .safetensors file or a "
+    "delta.safetensors directory without config.json; a model goes to --base";
+
+bool file_exists(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+}  // namespace
+
+DeltaProbe probe_delta(const fs::path& path, bool given_as_delta) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) Checkpoint::open(path);  // throws the error of a missing input
+  if (fs::is_directory(path, ec)) {
+    if (file_exists(path / kManifestFileName)) return {DeltaForm::kManifest, {}, {}};
+    if (file_exists(path / "config.json")) {
+      return {DeltaForm::kNone, std::string("a model directory (config.json) without ") + kManifestFileName,
+              kNotADeltaHint};
+    }
+    if (file_exists(path / "delta.safetensors") || file_exists(path / "delta.safetensors.index.json")) {
+      return {DeltaForm::kManifestless, {}, {}};
+    }
+    return {
+        DeltaForm::kNone,
+        std::string("no ") + kManifestFileName + ", and no delta.safetensors or delta.safetensors.index.json",
+        kNotADeltaHint};
+  }
+  const auto file = SafetensorsFile::open(path);
+  if (file->metadata().count(kManifestMetadataKey) > 0) return {DeltaForm::kManifest, {}, {}};
+  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  if (file_exists(dir / kManifestFileName)) {
+    return {DeltaForm::kNone,
+            "a file of the delta directory " + dir.string() + " (its manifest is " +
+                (dir / kManifestFileName).string() + ")",
+            "pass the directory, " + dir.string()};
+  }
+  if (file_exists(dir / "config.json")) {
+    return {DeltaForm::kNone,
+            std::string("a model's weight file (config.json beside it) without '") + kManifestMetadataKey +
+                "' metadata",
+            kNotADeltaHint};
+  }
+  std::string name = path.filename().string();
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (!given_as_delta && name.find("delta") == std::string::npos) {
+    return {DeltaForm::kNone, "a .safetensors file without a manifest or 'delta' in its name",
+            kNotADeltaHint};
+  }
+  return {DeltaForm::kManifestless, {}, {}};
+}
+
+void DeltaSource::infer_manifest() {
+  has_manifest_ = false;
+  manifest_ = Manifest{};
+  manifest_.operation = "";
+  manifest_.encoding = kEncodingPlain;
+  manifest_.lossless = false;
+  std::set<std::string> dtypes;
+  std::uint64_t carried = 0;
+  for (const auto& ref : tensors_.tensors()) {
+    ManifestTensor t;
+    t.name = ref.name();
+    t.dtype = ref.info->dtype;
+    t.shape = ref.info->shape;
+    if (is_floating(t.dtype)) {
+      t.kind = TensorKind::kDelta;
+      t.base_shape = t.shape;  // post − base needs both of one shape
+      dtypes.insert(std::string(dtype_name(t.dtype)));
+    } else {
+      t.kind = TensorKind::kCarry;
+      ++carried;
+    }
+    manifest_.tensors.push_back(std::move(t));
+  }
+  std::string stored;
+  for (const auto& d : dtypes) stored += (stored.empty() ? "" : ", ") + d;
+  notes_.push_back(
+      path_.string() +
+      " has no paramdelta manifest (a delta as the Python implementation writes it): post - base "
+      "as stored" +
+      (stored.empty() ? std::string() : " (" + stored + ")") +
+      "; provenance and exactness unknown, and no checksum to verify the base against");
+  if (carried > 0) {
+    notes_.push_back(
+        std::to_string(carried) +
+        " integer or bool tensor(s) in it taken for carried values, not differences: apply keeps the "
+        "base's");
+  }
+}
+
 DeltaSource DeltaSource::open(const fs::path& path) {
+  const DeltaProbe probe = probe_delta(path, /*given_as_delta=*/true);
+  if (probe.form == DeltaForm::kNone) {
+    throw Error(ErrorKind::kUsage, "not a paramdelta delta: " + probe.reason, ErrorContext{path.string()},
+                probe.hint);
+  }
   DeltaSource d;
   d.path_ = path;
+  if (probe.form == DeltaForm::kManifestless) {
+    d.tensors_ = Checkpoint::open(path, "delta");
+    d.infer_manifest();
+    const auto& tensors = d.manifest_.tensors;
+    if (std::none_of(tensors.begin(), tensors.end(),
+                     [](const auto& t) { return t.kind == TensorKind::kDelta; })) {
+      throw Error(ErrorKind::kUsage,
+                  std::string("not a paramdelta delta: no ") + kManifestFileName + " or '" +
+                      kManifestMetadataKey +
+                      "' metadata, and no floating-point tensor to take for a difference",
+                  ErrorContext{path.string()}, kNotADeltaHint);
+    }
+    return d;
+  }
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     const fs::path manifest_path = path / kManifestFileName;
-    if (!fs::exists(manifest_path, ec)) {
-      throw Error(ErrorKind::kUsage, std::string("not a paramdelta delta: no ") + kManifestFileName,
-                  ErrorContext{path.string()},
-                  "a delta is what 'paramdelta compute' writes; a model goes to --base");
-    }
     d.manifest_ =
         manifest_from_json(Checkpoint::open(path, "delta").read_text_file(kManifestFileName).value_or(""),
                            manifest_path.string());
@@ -64,8 +174,7 @@ DeltaSource DeltaSource::open(const fs::path& path) {
     if (it == meta.end()) {
       throw Error(ErrorKind::kUsage,
                   std::string("not a paramdelta delta: no '") + kManifestMetadataKey + "' metadata",
-                  ErrorContext{path.string()},
-                  "a delta is what 'paramdelta compute' writes; a model goes to --base");
+                  ErrorContext{path.string()}, kNotADeltaHint);
     }
     d.manifest_ = manifest_from_json(it->second, path.string() + " (metadata " + kManifestMetadataKey + ")");
     if (!d.manifest_.exceptions_location.empty()) d.exception_store_ = d.tensors_;

@@ -14,15 +14,6 @@ namespace paramdelta {
 
 namespace fs = std::filesystem;
 
-namespace {
-bool is_delta(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return fs::exists(path / kManifestFileName, ec);
-  auto file = SafetensorsFile::open(path);
-  return file->metadata().count(kManifestMetadataKey) > 0;
-}
-}  // namespace
-
 InspectReport inspect(const std::string& spec) {
   const ResolvedLocation loc = resolve_location(spec);
   InspectReport report;
@@ -30,11 +21,12 @@ InspectReport inspect(const std::string& spec) {
   std::optional<DeltaSource> delta;
   std::optional<Checkpoint> model;
   const Checkpoint* ckpt;
-  if (is_delta(loc.path)) {
+  if (probe_delta(loc.path, /*given_as_delta=*/false).form != DeltaForm::kNone) {
     delta = DeltaSource::open(loc.path);
     ckpt = &delta->tensors();
     report.kind = "delta";
-    report.manifest_json = manifest_to_json(delta->manifest());
+    if (delta->has_manifest()) report.manifest_json = manifest_to_json(delta->manifest());
+    report.notes = delta->notes();
   } else {
     model = Checkpoint::open(loc.path);
     ckpt = &*model;

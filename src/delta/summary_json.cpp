@@ -41,7 +41,8 @@ std::string to_json(const VerifyReport& report) {
   j["exact"] = report.exact();
   j["total_elements"] = report.total_elements;
   j["differing_elements"] = report.total_differing;
-  j["base_matches_manifest"] = report.base_matches_manifest;
+  j["base_matches_manifest"] =
+      report.base_matches_manifest ? json(*report.base_matches_manifest) : json(nullptr);
   json tensors = json::array();
   for (const auto& t : report.tensors) {
     json e{{"name", t.name},
@@ -109,7 +110,9 @@ std::string to_json(const InspectReport& r) {
   for (const auto& [k, v] : r.metadata) meta[k] = v;
   j["metadata"] = std::move(meta);
   j["files"] = r.files;
-  if (!r.manifest_json.empty()) j["manifest"] = json::parse(r.manifest_json);
+  if (r.kind == "delta")
+    j["manifest"] = r.manifest_json.empty() ? json(nullptr) : json::parse(r.manifest_json);
+  j["notes"] = r.notes;
   j["quantization"] = r.quantization.empty() ? json(nullptr) : json(r.quantization);
   json tensors = json::array();
   for (const auto& t : r.tensors) {

@@ -176,9 +176,9 @@ void apply_impl(const std::byte* base, DType bd, const std::byte* delta, DType d
 
 void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
-                         ExceptionBuffer* exceptions, NonFinite& non_finite) {
+                         ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow) {
   if (fused_compute(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
-                    non_finite)) {
+                    non_finite, overflow)) {
     return;
   }
   if (uses_double(base_dtype, post_dtype, out_dtype)) {
@@ -187,6 +187,9 @@ void compute_delta_block(const std::byte* base, DType base_dtype, const std::byt
   } else {
     compute_impl<float>(base, base_dtype, post, post_dtype, n, out, out_dtype, first_index, exceptions,
                         non_finite);
+  }
+  if (overflow != nullptr && !overflow->found) {
+    *overflow = find_overflow(out, out_dtype, n, base, base_dtype, post, post_dtype, "delta");
   }
 }
 
@@ -279,6 +282,24 @@ NonFinite find_non_finite(const std::byte* data, DType dtype, std::size_t n, con
     default:
       return {};
   }
+}
+
+NonFinite find_overflow(const std::byte* result, DType result_dtype, std::size_t n, const std::byte* a,
+                        DType a_dtype, const std::byte* b, DType b_dtype, const char* which) {
+  const std::size_t rs = dtype_size(result_dtype), as = dtype_size(a_dtype);
+  const std::size_t bs = b != nullptr ? dtype_size(b_dtype) : 0;
+  // Non-finite results are rare (none at all in most blocks): a vectorised
+  // scan for the next one, then a look at its inputs.
+  for (std::size_t i = 0; i < n;) {
+    const NonFinite r = find_non_finite(result + i * rs, result_dtype, n - i, which);
+    if (!r.found) break;
+    const std::size_t at = i + r.index;
+    const bool inputs_finite = !find_non_finite(a + at * as, a_dtype, 1, "").found &&
+                               (b == nullptr || !find_non_finite(b + at * bs, b_dtype, 1, "").found);
+    if (inputs_finite) return NonFinite{true, at, which};
+    i = at + 1;
+  }
+  return {};
 }
 
 }  // namespace paramdelta::engine

@@ -35,9 +35,12 @@ struct NonFinite {
 // is recorded with its global index (first_index + i), so that apply can
 // reproduce the post model exactly. Non-finite inputs are reported in
 // `non_finite` (and, when `exceptions` is given, recorded as exceptions).
+// When `overflow` is given, the first element whose delta is NaN or infinite
+// although its base and post are finite (beyond the range of `out_dtype`) is
+// reported there (index relative to the block).
 void compute_delta_block(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
-                         ExceptionBuffer* exceptions, NonFinite& non_finite);
+                         ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow = nullptr);
 
 // out = base + scale * delta, rounded to out_dtype. Returns false when no
 // result is NaN or infinite (true when one may be: the caller then scans for
@@ -53,5 +56,11 @@ void accumulate_block(const std::byte* delta, DType delta_dtype, std::size_t n, 
 
 // First non-finite element of a block of stored floats.
 NonFinite find_non_finite(const std::byte* data, DType dtype, std::size_t n, const char* which);
+
+// First element of a block of results that is NaN or infinite although the
+// elements it was made from (`a`, and `b` when not null, n elements each) are
+// finite: a result beyond the range of its dtype. `which` names the result.
+NonFinite find_overflow(const std::byte* result, DType result_dtype, std::size_t n, const std::byte* a,
+                        DType a_dtype, const std::byte* b, DType b_dtype, const char* which);
 
 }  // namespace paramdelta::engine

@@ -94,12 +94,15 @@ template <class BC, class PC, class OC, bool kExact>
 }
 
 // Computes m elements; kExact: also marks in `mismatch` the elements the
-// stored delta cannot reproduce (NaNs aside: see special_block).
+// stored delta cannot reproduce (NaNs aside: see special_block); otherwise
+// gathers the markers of the stored deltas, which show a delta beyond the
+// output dtype's range (the exact form keeps such an element as an exception).
 template <class BC, class PC, class OC, bool kExact>
 [[gnu::always_inline]] inline void compute_elements(const std::byte* bp, const std::byte* pp, std::byte* op,
                                                     std::size_t m, typename PC::Bits* mismatch,
                                                     typename BC::Bits& base_marks,
-                                                    typename PC::Bits& post_marks, typename PC::Bits& any) {
+                                                    typename PC::Bits& post_marks,
+                                                    typename OC::Bits& out_marks, typename PC::Bits& any) {
   using BB = typename BC::Bits;
   using PB = typename PC::Bits;
   for (std::size_t i = 0; i < m; ++i) {
@@ -114,17 +117,30 @@ template <class BC, class PC, class OC, bool kExact>
       const PB x = reconstruction_differs<PC, OC>(b, ob, pb);
       mismatch[i] = x;
       any |= x;
+    } else {
+      out_marks |= OC::marker(ob);
     }
   }
+}
+
+// A block whose stored deltas include NaN or infinity: the first one whose
+// base and post are finite overflowed the output dtype.
+template <class BC, class PC, class OC>
+[[gnu::noinline]] void find_block_overflow(const std::byte* bp, const std::byte* pp, const std::byte* op,
+                                           std::size_t m, std::size_t start, NonFinite& overflow) {
+  overflow = find_overflow(op, OC::kDType, m, bp, BC::kDType, pp, PC::kDType, "delta");
+  overflow.index += start;
 }
 
 template <class BC, class PC, class OC, bool kExact>
 PARAMDELTA_MULTIVERSION void compute_fused_loop(const std::byte* base, const std::byte* post, std::size_t n,
                                                 std::byte* out, std::uint64_t first_index,
-                                                ExceptionBuffer* exceptions, NonFinite& nf) {
+                                                ExceptionBuffer* exceptions, NonFinite& nf,
+                                                NonFinite* overflow) {
   using BB = typename BC::Bits;
   using PB = typename PC::Bits;
-  constexpr std::size_t bs = sizeof(BB), ps = sizeof(PB), os = sizeof(typename OC::Bits);
+  using OB = typename OC::Bits;
+  constexpr std::size_t bs = sizeof(BB), ps = sizeof(PB), os = sizeof(OB);
   PB mismatch[kBlock];
   for (std::size_t start = 0; start < n; start += kBlock) {
     const std::size_t m = std::min(kBlock, n - start);
@@ -133,11 +149,13 @@ PARAMDELTA_MULTIVERSION void compute_fused_loop(const std::byte* base, const std
     std::byte* op = out + start * os;
     BB base_marks = 0;
     PB post_marks = 0, any = 0;
+    OB out_marks = 0;
     // Full blocks with a constant length, then the rest.
     if (m == kBlock) {
-      compute_elements<BC, PC, OC, kExact>(bp, pp, op, kBlock, mismatch, base_marks, post_marks, any);
+      compute_elements<BC, PC, OC, kExact>(bp, pp, op, kBlock, mismatch, base_marks, post_marks, out_marks,
+                                           any);
     } else {
-      compute_elements<BC, PC, OC, kExact>(bp, pp, op, m, mismatch, base_marks, post_marks, any);
+      compute_elements<BC, PC, OC, kExact>(bp, pp, op, m, mismatch, base_marks, post_marks, out_marks, any);
     }
     if (((base_marks & BC::kTop) | (post_marks & PC::kTop)) != 0) {
       special_block<BC, PC, OC, kExact>(bp, pp, op, m, start, mismatch, nf);
@@ -145,12 +163,16 @@ PARAMDELTA_MULTIVERSION void compute_fused_loop(const std::byte* base, const std
     }
     if constexpr (kExact) {
       if (any != 0) collect_exceptions<BC, PC>(mismatch, m, bp, pp, first_index + start, *exceptions);
+    } else {
+      if ((out_marks & OC::kTop) != 0 && overflow != nullptr && !overflow->found) {
+        find_block_overflow<BC, PC, OC>(bp, pp, op, m, start, *overflow);
+      }
     }
   }
 }
 
 using ComputeLoop = void (*)(const std::byte*, const std::byte*, std::size_t, std::byte*, std::uint64_t,
-                             ExceptionBuffer*, NonFinite&);
+                             ExceptionBuffer*, NonFinite&, NonFinite*);
 
 template <class BC, class PC, class OC>
 ComputeLoop loop_for(bool exact) {
@@ -175,10 +197,10 @@ ComputeLoop select_loop(DType bd, DType pd, DType od, bool exact) {
 
 bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                    std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
-                   ExceptionBuffer* exceptions, NonFinite& non_finite) {
+                   ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow) {
   const ComputeLoop loop = select_loop(base_dtype, post_dtype, out_dtype, exceptions != nullptr);
   if (loop == nullptr) return false;
-  loop(base, post, n, out, first_index, exceptions, non_finite);
+  loop(base, post, n, out, first_index, exceptions, non_finite, overflow);
   return true;
 }
 

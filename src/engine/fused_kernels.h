@@ -19,7 +19,7 @@ namespace paramdelta::engine {
 // written) for any other.
 bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* post, DType post_dtype,
                    std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
-                   ExceptionBuffer* exceptions, NonFinite& non_finite);
+                   ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow = nullptr);
 
 // apply_delta_block for the combinations above: whether any result is NaN or
 // infinite; nullopt (and nothing written) for any other combination.

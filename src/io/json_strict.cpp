@@ -151,6 +151,12 @@ class OrderedBuilder {
 };
 
 void check_guards(std::string_view text, const std::string& label, int max_depth) {
+  // The parser takes a NUL byte for the end of the text, which would let
+  // anything after one pass unread; JSON has no place for a raw NUL at all.
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    throw Error(ErrorKind::kInvalidInput, "invalid JSON: a NUL byte at byte " + std::to_string(nul),
+                ErrorContext{label, {}, {}}, "the file is corrupt");
+  }
   GuardSax guard(label, max_depth);
   nlohmann::json::sax_parse(text.begin(), text.end(), &guard, nlohmann::json::input_format_t::json,
                             /*strict=*/true, /*ignore_comments=*/false);

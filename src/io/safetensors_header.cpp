@@ -128,7 +128,9 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
   }
   if (header.header_length < 2) throw_invalid(label, "header is too short to hold a JSON object");
   auto text = std::string_view(reinterpret_cast<const char*>(file.data()) + 8, header.header_length);
-  if (text.front() != '{') {
+  // JSON whitespace may surround the object, as the reference reader allows.
+  const auto start = text.find_first_not_of(" \t\n\r");
+  if (start == std::string_view::npos || text[start] != '{') {
     throw_invalid(label, "header does not start with '{'", {}, {}, "the file is corrupt or not safetensors");
   }
 
@@ -137,6 +139,7 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
 
   for (const auto& [key, value] : json.items()) {
     if (key == "__metadata__") {
+      if (value.is_null()) continue;  // no metadata, as the reference reader reads it
       if (!value.is_object()) throw_invalid(label, "must be an object of strings", {}, "__metadata__");
       for (const auto& [mkey, mvalue] : value.items()) {
         if (!mvalue.is_string()) {
@@ -147,7 +150,6 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
       }
       continue;
     }
-    if (key.empty()) throw_invalid(label, "a tensor has an empty name");
     header.tensors.push_back(parse_tensor_entry(key, value, label));
   }
 

@@ -51,7 +51,7 @@ TEST_P(Exactness, ApplyingTheDeltaToItsBaseReproducesThePostBitForBit) {
   const VerifyReport report = verify_delta(verify_options(dir / "base", delta, dir / "post"));
   EXPECT_TRUE(report.exact());
   EXPECT_EQ(report.total_differing, 0u);
-  EXPECT_TRUE(report.base_matches_manifest);
+  EXPECT_EQ(report.base_matches_manifest, true);
   EXPECT_GT(report.total_elements, 0u);
 }
 

@@ -25,7 +25,7 @@ class VerifyFixture : public ::testing::Test {
 TEST_F(VerifyFixture, TheRightBaseIsExactEverywhere) {
   const VerifyReport r = verify_delta(verify_options(dir / "base", dir / "delta", dir / "post"));
   EXPECT_TRUE(r.exact());
-  EXPECT_TRUE(r.base_matches_manifest);
+  EXPECT_EQ(r.base_matches_manifest, true);
   std::uint64_t elements = 0;
   for (const auto& t : r.tensors) {
     EXPECT_EQ(t.differing, 0u) << t.name;
@@ -42,7 +42,7 @@ TEST_F(VerifyFixture, AWrongBaseReportsDifferingCountsPerTensorAndInTotal) {
               config_for(kVocab, false));
   const VerifyReport r = verify_delta(verify_options(dir / "other", dir / "delta", dir / "post"));
   EXPECT_FALSE(r.exact());
-  EXPECT_FALSE(r.base_matches_manifest);
+  EXPECT_EQ(r.base_matches_manifest, false);
   std::uint64_t sum = 0;
   for (const auto& t : r.tensors) {
     EXPECT_LE(t.differing, t.elements) << t.name;
@@ -67,7 +67,7 @@ TEST_F(VerifyFixture, CountsExactlyTheElementsThatWereAltered) {
       EXPECT_NEAR(tv.max_abs_difference, 0.5, 0.01);
     }
   }
-  EXPECT_TRUE(r.base_matches_manifest) << "the base is right; the expected model is not";
+  EXPECT_EQ(r.base_matches_manifest, true) << "the base is right; the expected model is not";
 }
 
 TEST_F(VerifyFixture, AnExpectedModelLackingOrAddingTensorsIsReported) {

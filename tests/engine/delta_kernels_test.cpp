@@ -293,6 +293,53 @@ TEST(FindNonFinite, FindsTheFirstNanOrInfinityInEveryFloatDtype) {
   EXPECT_FALSE(find_non_finite(ints.data(), DType::kI32, 2, "x").found);
 }
 
+TEST(FindOverflow, FindsTheFirstNonFiniteResultWhoseInputsAreFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto a = encode(DType::kF32, {1, inf, 3, 4, 5});
+  const auto b = encode(DType::kF32, {1, 2, 3, 4, 5});
+  // Element 1 is infinite because an input is; element 3 overflowed.
+  const auto result = encode(DType::kBF16, {0, inf, 0, -inf, inf});
+  auto r =
+      find_overflow(result.data(), DType::kBF16, 5, a.data(), DType::kF32, b.data(), DType::kF32, "delta");
+  EXPECT_TRUE(r.found);
+  EXPECT_EQ(r.index, 3u);
+  EXPECT_STREQ(r.which, "delta");
+  EXPECT_FALSE(
+      find_overflow(result.data(), DType::kBF16, 3, a.data(), DType::kF32, b.data(), DType::kF32, "d").found);
+  r = find_overflow(result.data(), DType::kBF16, 5, b.data(), DType::kF32, nullptr, DType::kF32, "post");
+  EXPECT_EQ(r.index, 1u) << "one input only";
+}
+
+TEST(ComputeDeltaBlock, ReportsTheFirstDeltaBeyondTheOutputRangeOnEveryPath) {
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    DType in, out;  // bf16 -> f16 and f32 -> bf16 are fused; f64 -> f32 is staged
+    double small, large;
+  };
+  for (const Case c :
+       {Case{DType::kBF16, DType::kF16, 1.0, 40000.0}, Case{DType::kF32, DType::kBF16, 1.0, 2e38},
+        Case{DType::kF64, DType::kF32, 1.0, 1e300}}) {
+    std::vector<double> base(300, c.small), post(300, 2 * c.small);
+    base[7] = inf;  // not an overflow: an input is infinite
+    base[130] = -c.large;
+    post[130] = c.large;
+    base[200] = -c.large;
+    post[200] = c.large;
+    const auto b = encode(c.in, base), p = encode(c.in, post);
+    std::vector<std::byte> out(300 * dtype_size(c.out));
+    NonFinite nf, overflow;
+    compute_delta_block(b.data(), c.in, p.data(), c.in, 300, out.data(), c.out, 0, nullptr, nf, &overflow);
+    EXPECT_TRUE(nf.found) << dtype_name(c.out);
+    EXPECT_EQ(nf.index, 7u);
+    EXPECT_TRUE(overflow.found) << dtype_name(c.out);
+    EXPECT_EQ(overflow.index, 130u) << dtype_name(c.out);
+    NonFinite none;
+    compute_delta_block(b.data() + 131 * dtype_size(c.in), c.in, p.data() + 131 * dtype_size(c.in), c.in, 60,
+                        out.data(), c.out, 0, nullptr, nf, &none);
+    EXPECT_FALSE(none.found) << dtype_name(c.out);
+  }
+}
+
 TEST(ConvertBlock, WideningIsExactAndNarrowingRoundsToNearestEven) {
   std::vector<std::byte> src(65536 * 2);
   for (std::uint32_t h = 0; h < 65536; ++h) {

@@ -229,9 +229,13 @@ std::vector<HeaderCase> header_cases() {
               p.header["a"] = json::array({1, 2});
             }); },
        {"tensor 'a'", "must be an object"}},
-      {"empty_tensor_name",
-       [] { return verbatim(R"({"":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})", kData20); },
-       {"empty name"}},
+      {"nul_then_garbage",
+       [] {
+         return verbatim(std::string(R"({"a":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})") +
+                             std::string("\0{\"b\":1}", 8),
+                         kData20);
+       },
+       {"NUL byte"}},
   };
 }
 

@@ -55,6 +55,12 @@ TEST(StrictJson, RejectsCommentsAndTruncation) {
   expect_invalid("", "invalid JSON");
 }
 
+TEST(StrictJson, RejectsANulByteAndWhatFollowsIt) {
+  // The underlying parser would stop at the NUL and never read the rest.
+  expect_invalid(std::string("{\"a\": 1}\0{\"b\": 2}", 18), "NUL byte at byte 8");
+  expect_invalid(std::string("{\"a\": 1}\0", 9), "NUL byte");
+}
+
 TEST(StrictJson, FileReaderRefusesOversizedFilesAndNamesMissingOnes) {
   testing::ScratchDir dir;
   testing::write_file(dir / "big.json", std::string(100, ' ') + "{}");
