@@ -13,7 +13,7 @@ from ._dtypes import numpy_dtype, tensor_bytes, torch_dtype
 from ._options import PathLike, byte_size, path_text
 from ._progress import Progress, finish, progress_callback
 from ._results import OperationResult
-from .errors import NotFoundError, UsageError, _make
+from .errors import UsageError, _make
 
 
 class Checkpoint(Mapping[str, np.ndarray]):
@@ -38,9 +38,6 @@ class Checkpoint(Mapping[str, np.ndarray]):
     @property
     def warnings(self) -> list[str]:
         return list(self._core.warnings())
-
-    def keys(self) -> Any:  # a KeysView in file order
-        return super().keys()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -164,4 +161,4 @@ def save_delta(
     return OperationResult(json.loads(text))
 
 
-__all__ = ["Checkpoint", "open", "save", "NotFoundError"]
+__all__ = ["Checkpoint", "open", "save", "save_delta"]

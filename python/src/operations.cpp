@@ -85,8 +85,8 @@ void bind_operations(nb::module_& m) {
         o.run = run_options(threads, force, max_shard_size);
         return to_json(run_operation(o, progress, [](const ComputeOptions& x) { return compute_delta(x); }));
       },
-      "base"_a, "post"_a, "output"_a, "delta_dtype"_a.none(), "vocab_mismatch"_a, "allow_non_finite"_a, "threads"_a,
-      "force"_a, "max_shard_size"_a, "progress"_a.none());
+      "base"_a, "post"_a, "output"_a, "delta_dtype"_a.none(), "vocab_mismatch"_a, "allow_non_finite"_a,
+      "threads"_a, "force"_a, "max_shard_size"_a, "progress"_a.none());
 
   m.def(
       "apply",
