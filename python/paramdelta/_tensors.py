@@ -22,9 +22,15 @@ class Checkpoint(Mapping[str, np.ndarray]):
     copy). The mapping stays alive while any array from it does."""
 
     def __init__(self, core: Any) -> None:
-        self._core = core
+        self._handle: Any = core
         self._names = list(core.keys())
         self._known = set(self._names)
+
+    @property
+    def _core(self) -> Any:
+        if self._handle is None:
+            raise _make(UsageError, "the checkpoint is closed", hint="open it again with paramdelta.open")
+        return self._handle
 
     @property
     def path(self) -> str:
@@ -77,7 +83,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
 
     def close(self) -> None:
         """Drops this object's hold on the mapping (arrays already read keep it)."""
-        self._core = None
+        self._handle = None
 
     def __enter__(self) -> "Checkpoint":
         return self
@@ -86,7 +92,8 @@ class Checkpoint(Mapping[str, np.ndarray]):
         self.close()
 
     def __repr__(self) -> str:
-        return f"paramdelta.Checkpoint({self.path!r}, {len(self)} tensors)"
+        state = "closed" if self._handle is None else f"{self.path!r}"
+        return f"paramdelta.Checkpoint({state}, {len(self)} tensors)"
 
 
 def _torch_view(array: np.ndarray, dtype: str, shape: Tuple[int, ...]) -> Any:

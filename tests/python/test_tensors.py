@@ -88,6 +88,15 @@ def test_reading_a_large_tensor_does_not_grow_the_resident_set(tmp_path):
     assert array[-1] == 0.0  # readable to the end
 
 
+def test_a_closed_checkpoint_says_so(tmp_path):
+    paramdelta.save({"w": np.zeros(2, np.float32)}, tmp_path / "m")
+    with paramdelta.open(tmp_path / "m") as checkpoint:
+        assert checkpoint["w"].tolist() == [0, 0]
+    with pytest.raises(paramdelta.UsageError) as caught:
+        checkpoint["w"]
+    assert "closed" in str(caught.value)
+
+
 def test_arrays_keep_the_mapping_alive_after_the_checkpoint_is_gone(tmp_path):
     paramdelta.save({"w": np.arange(10, dtype=np.float32)}, tmp_path / "m")
     checkpoint = paramdelta.open(tmp_path / "m")
