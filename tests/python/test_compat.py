@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import paramdelta
-from conftest import TINY
+from package_support import TINY
 from paramdelta.compat import ModelFormatHandler, ParamDelta, create_analysis_plots
 
 

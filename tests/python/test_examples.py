@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import paramdelta
-from conftest import REPO, TINY
+from package_support import REPO, TINY
 
 
 def test_basic_usage_runs_and_writes_the_delta_the_model_and_the_page(tmp_path):

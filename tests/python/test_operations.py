@@ -9,7 +9,7 @@ import json
 import pytest
 
 import paramdelta
-from conftest import TINY, cli_json, without_timing
+from package_support import TINY, cli_json, without_timing
 
 
 def tensor_bytes(path):

@@ -13,7 +13,7 @@ import venv
 
 import pytest
 
-from conftest import REPO, TINY
+from package_support import REPO, TINY
 
 pytestmark = pytest.mark.slow
 

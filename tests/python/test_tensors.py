@@ -11,7 +11,7 @@ import pytest
 import safetensors.numpy
 
 import paramdelta
-from conftest import TINY
+from package_support import TINY
 
 
 def rss_bytes() -> int:
