@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import UsageError, _make
 
@@ -31,7 +32,7 @@ _FROM_NUMPY = {v: k for k, v in _NUMPY_NAMES.items()}
 _ML_DTYPES = {"BF16", "F8_E4M3", "F8_E5M2"}
 
 
-def numpy_dtype(name: str, tensor: str = "") -> np.dtype:
+def numpy_dtype(name: str, tensor: str = "") -> np.dtype[Any]:
     """The NumPy dtype of a safetensors dtype; BF16 and the 8-bit floats need ml_dtypes."""
     numpy_name = _NUMPY_NAMES[name]
     if name in _ML_DTYPES:
@@ -48,7 +49,7 @@ def numpy_dtype(name: str, tensor: str = "") -> np.dtype:
     return np.dtype(numpy_name)
 
 
-def safetensors_dtype(dtype: np.dtype, tensor: str = "") -> str:
+def safetensors_dtype(dtype: np.dtype[Any], tensor: str = "") -> str:
     name = np.dtype(dtype).name
     if name not in _FROM_NUMPY:
         raise _make(UsageError, f"NumPy dtype {name} has no safetensors equivalent", tensor=tensor)
@@ -88,7 +89,7 @@ def torch_dtype(name: str) -> Any:
     raise KeyError(name)
 
 
-def tensor_bytes(value: Any, tensor: str) -> Tuple[str, Tuple[int, ...], np.ndarray]:
+def tensor_bytes(value: Any, tensor: str) -> Tuple[str, Tuple[int, ...], npt.NDArray[np.uint8]]:
     """(safetensors dtype, shape, the elements as a flat uint8 array) of a NumPy
     array or torch tensor on the CPU; no copy when it is already C-contiguous."""
     if is_torch_tensor(value):

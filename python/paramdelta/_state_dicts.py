@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._dtypes import is_torch_tensor, numpy_dtype, tensor_bytes, torch_dtype
@@ -54,7 +55,7 @@ def _empty_like(template: Any, dtype: str, shape: Sequence[int], name: str) -> A
     return np.empty(tuple(shape), dtype=numpy_dtype(dtype, name))
 
 
-def _argument(value: Any, name: str) -> tuple[str, List[int], np.ndarray]:
+def _argument(value: Any, name: str) -> tuple[str, List[int], npt.NDArray[np.uint8]]:
     dtype, shape, flat = tensor_bytes(value, name)
     return dtype, list(shape), flat
 

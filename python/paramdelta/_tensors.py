@@ -7,6 +7,7 @@ import warnings
 from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._dtypes import numpy_dtype, tensor_bytes, torch_dtype
@@ -16,7 +17,7 @@ from ._results import OperationResult
 from .errors import UsageError, _make
 
 
-class Checkpoint(Mapping[str, np.ndarray]):
+class Checkpoint(Mapping[str, npt.NDArray[Any]]):
     """A model or delta opened lazily: nothing is read until a tensor is asked
     for, and a tensor is a read-only view into the file's memory mapping (no
     copy). The mapping stays alive while any array from it does."""
@@ -54,10 +55,11 @@ class Checkpoint(Mapping[str, np.ndarray]):
     def __contains__(self, name: object) -> bool:
         return name in self._known
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
         if name not in self._known:
             raise KeyError(name)
-        return self.tensor(name)
+        array: npt.NDArray[Any] = self.tensor(name)
+        return array
 
     def dtype(self, name: str) -> str:
         """The tensor's safetensors dtype (``"BF16"``, ``"F32"``, …)."""
@@ -96,14 +98,14 @@ class Checkpoint(Mapping[str, np.ndarray]):
         return f"paramdelta.Checkpoint({state}, {len(self)} tensors)"
 
 
-def _torch_view(array: np.ndarray, dtype: str, shape: Tuple[int, ...]) -> Any:
+def _torch_view(array: npt.NDArray[Any], dtype: str, shape: Tuple[int, ...]) -> Any:
     import torch
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "The given buffer is not writable"
         if array.nbytes == 0:
             return torch.empty(shape, dtype=torch_dtype(dtype))
-        flat = torch.frombuffer(memoryview(array.reshape(-1).view(np.uint8)), dtype=torch_dtype(dtype))
+        flat = torch.frombuffer(array.reshape(-1).view(np.uint8).data, dtype=torch_dtype(dtype))
     return flat.reshape(shape)
 
 
