@@ -7,3 +7,12 @@ BUILD="${1:-build}"
 export PARAMDELTA_CLI="$PWD/$BUILD/paramdelta"
 ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)" --timeout 600
 .venv/bin/python -m pytest -q tests/interop
+# The Python package, built into the same directory (target paramdelta_python).
+# A sanitized build cannot be loaded into an uninstrumented Python: skipped there.
+if grep -q '^PARAMDELTA_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt"; then
+  echo "run_tests: tests/python skipped in a sanitizer build"
+else
+  cmake -S . -B "$BUILD" -DPARAMDELTA_PYTHON=ON -DPython_EXECUTABLE="$PWD/.venv/bin/python" >/dev/null
+  cmake --build "$BUILD" --target paramdelta_python -j "$(nproc)"
+  PYTHONPATH="$PWD/$BUILD/python" .venv/bin/python -m pytest -q tests/python
+fi

@@ -23,6 +23,8 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev
   time python3-venv
+  # Headers for the Python extension module (pip install ., tests/python).
+  python3-dev
   # Sanitizers and fuzzing (make test-asan, make fuzz): clang with libFuzzer's
   # runtime, and llvm-symbolizer for readable stack traces in their reports.
   clang libclang-rt-14-dev llvm

@@ -15,6 +15,7 @@ enum class ErrorKind {
   kIo,            // the operating system refused a read, write, rename...
   kExists,        // an output already exists and --force was not given
   kNotFound,      // an input path does not exist
+  kCancelled,     // the caller stopped the operation (RunOptions::cancel)
   kInternal,      // a bug: should never happen
 };
 

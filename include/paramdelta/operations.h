@@ -4,6 +4,7 @@
 // a thin layer over these.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -11,18 +12,9 @@
 #include <vector>
 
 #include "paramdelta/dtype.h"
+#include "paramdelta/progress.h"
 
 namespace paramdelta {
-
-// Receives progress from long operations (e.g. to draw a progress bar).
-// Called from the calling thread and from worker threads.
-class ProgressSink {
- public:
-  virtual ~ProgressSink() = default;
-  virtual void begin(const std::string& operation, std::uint64_t total_bytes) = 0;
-  virtual void advance(std::uint64_t bytes) = 0;  // thread-safe
-  virtual void end() = 0;
-};
 
 // What to do when the base and the post model disagree on a tensor's first
 // dimension for embedding/head tensors (a vocabulary extended with chat tokens).
@@ -33,6 +25,9 @@ struct RunOptions {
   ProgressSink* progress = nullptr;
   bool force = false;                            // replace an existing output
   std::uint64_t max_shard_size = 5'000'000'000;  // bytes, for directory outputs
+  // When set and it becomes true (from any thread), the operation stops
+  // between chunks with an Error of kind kCancelled and leaves no output.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ComputeOptions {

@@ -318,7 +318,7 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
     };
     jobs.push_back(std::move(job));
   }
-  run_operation_jobs(pool, jobs, options.run.progress, "analyze");
+  run_operation_jobs(pool, jobs, options.run, "analyze");
 
   // The whole delta, and its repeated blocks in block order.
   Accumulated whole;

@@ -219,7 +219,7 @@ OperationSummary apply_delta(const ApplyOptions& options) {
     };
     jobs.push_back(std::move(job));
   }
-  run_operation_jobs(pool, jobs, options.run.progress, "apply");
+  run_operation_jobs(pool, jobs, options.run, "apply");
 
   output.finish(std::nullopt);
   if (!single_file) {
@@ -348,7 +348,7 @@ VerifyReport verify_delta(const VerifyOptions& options) {
     };
     jobs.push_back(std::move(job));
   }
-  run_operation_jobs(pool, jobs, options.run.progress, "verify");
+  run_operation_jobs(pool, jobs, options.run, "verify");
 
   for (const auto& e : expect.tensors()) {
     bool produced = false;

@@ -354,7 +354,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     jobs.push_back(std::move(job));
   }
   if (options.run.progress) options.run.progress->begin("combine", total_bytes);
-  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements);
+  engine::run_jobs(pool, jobs, options.run.progress, engine::kHashBlockElements, options.run.cancel);
   if (options.run.progress) options.run.progress->end();
 
   if (!single_file) {

@@ -457,7 +457,7 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     jobs.push_back(std::move(job));
   }
 
-  run_operation_jobs(pool, jobs, options.run.progress, "compute");
+  run_operation_jobs(pool, jobs, options.run, "compute");
 
   manifest.tensors = std::move(entries);
   manifest.exceptions_location =

@@ -45,13 +45,13 @@ void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, st
               ErrorContext{{}, tensor, {}}, flag_hint);
 }
 
-void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, ProgressSink* progress,
+void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, const RunOptions& run,
                         const char* label) {
   std::uint64_t total_bytes = 0;
   for (const auto& j : jobs) total_bytes += j.elements * j.bytes_per_element;
-  if (progress) progress->begin(label, total_bytes);
-  engine::run_jobs(pool, jobs, progress, engine::kHashBlockElements);
-  if (progress) progress->end();
+  if (run.progress) run.progress->begin(label, total_bytes);
+  engine::run_jobs(pool, jobs, run.progress, engine::kHashBlockElements, run.cancel);
+  if (run.progress) run.progress->end();
 }
 
 DType lossless_delta_dtype(DType post) {

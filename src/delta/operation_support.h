@@ -33,8 +33,9 @@ class Stopwatch {
                                    std::uint64_t index, const std::string& flag_hint);
 
 // Runs an operation's per-tensor jobs in chunks of the checksum block size,
-// reporting progress under `label` against the bytes all jobs move.
-void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, ProgressSink* progress,
+// reporting progress under `label` against the bytes all jobs move, and
+// stopping when `run.cancel` is set.
+void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, const RunOptions& run,
                         const char* label);
 
 // A delta dtype that carries `post` values exactly in most cases (lossless mode).

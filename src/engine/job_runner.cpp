@@ -7,15 +7,19 @@
 #include <mutex>
 #include <optional>
 
+#include "paramdelta/error.h"
+
 namespace paramdelta::engine {
 
 namespace {
 
 class Scheduler {
  public:
-  Scheduler(std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements, int workers)
+  Scheduler(std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements, int workers,
+            const std::atomic<bool>* cancel)
       : jobs_(jobs),
         progress_(progress),
+        cancel_(cancel),
         chunk_(chunk_elements),
         max_ahead_(max_chunks_ahead(workers)),
         remaining_(jobs.size(), 0),
@@ -69,6 +73,10 @@ class Scheduler {
   bool take(std::size_t& job, std::size_t& chunk, std::uint64_t& begin, std::uint64_t& end,
             std::unique_lock<std::mutex>& lock) {
     while (!failed_ && next_job_ < jobs_.size()) {
+      if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
+        fail();  // the lock is held here
+        throw Error(ErrorKind::kCancelled, "cancelled", ErrorContext{}, "nothing was written");
+      }
       Job& j = jobs_[next_job_];
       if (next_element_ == 0) {
         const std::size_t chunks = static_cast<std::size_t>((j.elements + chunk_ - 1) / chunk_);
@@ -159,6 +167,7 @@ class Scheduler {
 
   std::vector<Job>& jobs_;
   ProgressSink* progress_;
+  const std::atomic<bool>* cancel_;
   std::uint64_t chunk_;
   std::size_t max_ahead_;  // chunks handed out beyond the oldest unfinished one
   std::mutex mutex_;
@@ -178,9 +187,9 @@ class Scheduler {
 
 }  // namespace
 
-void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress,
-              std::uint64_t chunk_elements) {
-  Scheduler scheduler(jobs, progress, chunk_elements, pool.size());
+void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements,
+              const std::atomic<bool>* cancel) {
+  Scheduler scheduler(jobs, progress, chunk_elements, pool.size(), cancel);
   // One long-running task per thread; the pool propagates the first exception.
   pool.parallel_for(static_cast<std::size_t>(pool.size()),
                     [&](std::size_t, int worker) { scheduler.work(worker); });

@@ -4,6 +4,7 @@
 // finalize step runs exactly once, in job order, after its last chunk.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -41,6 +42,9 @@ inline constexpr std::size_t max_chunks_ahead(int workers) {
   return 4 * static_cast<std::size_t>(workers < 1 ? 1 : workers);
 }
 
-void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements);
+// With `cancel`, no chunk is handed out once it reads true: the run ends with
+// an Error of kind kCancelled, and no job is finalized after that.
+void run_jobs(ThreadPool& pool, std::vector<Job>& jobs, ProgressSink* progress, std::uint64_t chunk_elements,
+              const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace paramdelta::engine

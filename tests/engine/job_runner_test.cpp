@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "paramdelta/error.h"
+
 namespace paramdelta::engine {
 namespace {
 
@@ -200,6 +202,32 @@ TEST(JobRunner, AFinalizeExceptionReachesTheCallerAndLaterJobsAreNotFinalized) {
   }
   EXPECT_THROW(run_jobs(pool, jobs, nullptr, 4), std::runtime_error);
   EXPECT_EQ(finalized_after.load(), 0);
+}
+
+TEST(JobRunner, ACancelledRunStopsHandingOutChunksAndThrowsCancelled) {
+  ThreadPool pool(3);
+  std::atomic<bool> cancel{false};
+  std::atomic<int> chunks_run{0};
+  std::atomic<int> finalized{0};
+  std::vector<Job> jobs;
+  for (int k = 0; k < 4; ++k) {
+    Job j;
+    j.elements = 1000;
+    j.run_chunk = [&](std::size_t, std::uint64_t, std::uint64_t, int) {
+      if (++chunks_run == 5) cancel = true;
+    };
+    j.finalize = [&] { ++finalized; };
+    jobs.push_back(std::move(j));
+  }
+  try {
+    run_jobs(pool, jobs, nullptr, 10, &cancel);
+    FAIL() << "a cancelled run returned normally";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled);
+  }
+  // Chunks already handed out may finish; nothing near the 400 chunks runs.
+  EXPECT_LT(chunks_run.load(), 5 + static_cast<int>(max_chunks_ahead(pool.size())));
+  EXPECT_EQ(finalized.load(), 0);
 }
 
 TEST(JobRunner, SingleThreadedPoolGivesTheSameCoverage) {

@@ -1,0 +1,201 @@
+"""One function per command, with the command's options and defaults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+
+from . import _core
+from ._options import PathLike, byte_size, float_dtype, path_text
+from ._progress import Progress, finish, progress_callback
+from ._results import AnalyzeResult, InspectResult, OperationResult, Result, VerifyResult
+
+R = TypeVar("R", bound=Result)
+
+
+def _run(result: type[R], call: Callable[..., str], progress: Progress, **options: Any) -> R:
+    callback = progress_callback(progress)
+    try:
+        text = call(progress=callback, **options)
+    finally:
+        finish(callback)
+    return result(json.loads(text))
+
+
+def compute(
+    base: PathLike,
+    post: PathLike,
+    output: PathLike,
+    *,
+    delta_dtype: Optional[str] = None,
+    vocab_mismatch: str = "error",
+    allow_non_finite: bool = False,
+    threads: int = 0,
+    force: bool = False,
+    max_shard_size: Union[int, str] = "5GB",
+    progress: Progress = None,
+) -> OperationResult:
+    """Compute a delta: post − base (``paramdelta compute``).
+
+    ``output`` is a directory, or a single file when it ends with
+    ``.safetensors``. ``delta_dtype``: None (lossless: the post model's dtype
+    plus an exact list of the elements it cannot carry) or ``bf16``/``f16``/
+    ``f32`` (compact, rounded to nearest). ``vocab_mismatch``: ``"error"`` or
+    ``"overlap"`` (delta on the shared embedding/head rows, post-only rows kept
+    as full values). ``threads``: 0 for one per CPU. ``force`` replaces an
+    existing output. ``progress``: True for a tqdm bar, or a callable
+    ``progress(operation, done_bytes, total_bytes)``.
+    """
+    return _run(
+        OperationResult,
+        _core.compute,
+        progress,
+        base=path_text(base),
+        post=path_text(post),
+        output=path_text(output),
+        delta_dtype=float_dtype(delta_dtype, "delta_dtype"),
+        vocab_mismatch=vocab_mismatch,
+        allow_non_finite=allow_non_finite,
+        threads=threads,
+        force=force,
+        max_shard_size=byte_size(max_shard_size),
+    )
+
+
+def apply(
+    base: PathLike,
+    delta: PathLike,
+    output: PathLike,
+    *,
+    scale: float = 1.0,
+    dtype: Optional[str] = None,
+    vocab_mismatch: str = "error",
+    allow_non_finite: bool = False,
+    threads: int = 0,
+    force: bool = False,
+    max_shard_size: Union[int, str] = "5GB",
+    progress: Progress = None,
+) -> OperationResult:
+    """Apply a delta to a (new) base model: base + scale·Δ (``paramdelta apply``).
+
+    Writes a complete model directory (or one ``.safetensors`` file). Math in
+    fp32, rounded to nearest even; ``dtype`` None keeps each tensor's new-base
+    dtype, else ``bf16``/``f16``/``f32``. Other options as for :func:`compute`.
+    """
+    return _run(
+        OperationResult,
+        _core.apply,
+        progress,
+        base=path_text(base),
+        delta=path_text(delta),
+        output=path_text(output),
+        scale=float(scale),
+        dtype=float_dtype(dtype, "dtype"),
+        vocab_mismatch=vocab_mismatch,
+        allow_non_finite=allow_non_finite,
+        threads=threads,
+        force=force,
+        max_shard_size=byte_size(max_shard_size),
+    )
+
+
+def combine(
+    deltas: Sequence[PathLike],
+    output: PathLike,
+    *,
+    weights: Optional[Sequence[float]] = None,
+    method: str = "sum",
+    density: float = 1.0,
+    seed: Optional[int] = None,
+    delta_dtype: Optional[str] = None,
+    threads: int = 0,
+    force: bool = False,
+    max_shard_size: Union[int, str] = "5GB",
+    progress: Progress = None,
+) -> OperationResult:
+    """Combine deltas (``paramdelta combine``): Σ wᵢ·Δᵢ, or a TIES / DARE merge.
+
+    ``weights``: one per delta (default all 1: a sum, i.e. chained updates).
+    ``method``: ``sum``, ``ties``, ``dare`` or ``dare-ties``; ``density`` the
+    fraction of each delta's elements kept; ``seed`` (dare methods only) the
+    random drop's seed (default 0).
+    """
+    return _run(
+        OperationResult,
+        _core.combine,
+        progress,
+        deltas=[path_text(d) for d in deltas],
+        output=path_text(output),
+        weights=[float(w) for w in weights] if weights is not None else [],
+        method=method,
+        density=float(density),
+        seed=seed,
+        delta_dtype=float_dtype(delta_dtype, "delta_dtype"),
+        threads=threads,
+        force=force,
+        max_shard_size=byte_size(max_shard_size),
+    )
+
+
+def verify(
+    base: PathLike,
+    delta: PathLike,
+    expect: PathLike,
+    *,
+    scale: float = 1.0,
+    threads: int = 0,
+    progress: Progress = None,
+) -> VerifyResult:
+    """Check that base + scale·Δ reproduces ``expect`` bit for bit (``paramdelta verify``).
+
+    Returns the counts; ``result.exact`` is True only when no element differs
+    (the command exits 0 only then).
+    """
+    return _run(
+        VerifyResult,
+        _core.verify,
+        progress,
+        base=path_text(base),
+        delta=path_text(delta),
+        expect=path_text(expect),
+        scale=float(scale),
+        threads=threads,
+    )
+
+
+def analyze(
+    delta: PathLike,
+    *,
+    base: Optional[PathLike] = None,
+    new_base: Optional[PathLike] = None,
+    other_delta: Optional[PathLike] = None,
+    html: Optional[PathLike] = None,
+    force: bool = False,
+    threads: int = 0,
+    progress: Progress = None,
+) -> AnalyzeResult:
+    """‖Δ‖ per tensor, per block and in total (``paramdelta analyze``).
+
+    With ``base`` its relative size; with ``new_base`` the drift
+    ‖new_base − base‖/‖Δ‖ and the cosine between the two moves; with
+    ``other_delta`` the cosine and sign conflicts of two deltas. ``html``
+    also writes the report as one self-contained page (``force`` replaces it).
+    """
+    return _run(
+        AnalyzeResult,
+        _core.analyze,
+        progress,
+        delta=path_text(delta),
+        base=path_text(base) if base is not None else "",
+        new_base=path_text(new_base) if new_base is not None else "",
+        other_delta=path_text(other_delta) if other_delta is not None else "",
+        html=path_text(html) if html is not None else "",
+        force=force,
+        threads=threads,
+    )
+
+
+def inspect(path: PathLike) -> InspectResult:
+    """Tensors, dtypes, shapes, bytes, parameter count and metadata of a model or
+    delta (and a delta's manifest) (``paramdelta inspect``)."""
+    return InspectResult(json.loads(_core.inspect(path_text(path))))
