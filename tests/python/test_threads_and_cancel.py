@@ -90,6 +90,8 @@ def test_ctrl_c_during_apply_keeps_the_existing_output(tmp_path, large_pair):
     base, post = large_pair
     paramdelta.compute(base, post, tmp_path / "d")
     paramdelta.save({"mine": np.zeros(1, np.float32)}, tmp_path / "out")
+    # A model (config and weights): what --force may replace.
+    (tmp_path / "out" / "config.json").write_text("{}")
     with pytest.raises(KeyboardInterrupt):
         paramdelta.apply(base, tmp_path / "d", tmp_path / "out", force=True, threads=1,
                          progress=lambda *a: _thread.interrupt_main())
