@@ -161,11 +161,8 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
   return items;
 }
 
-std::string format_value(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
-}
+constexpr const char* kOverflowHint =
+    "drop --delta-dtype: the default lossless delta stores such elements exactly";
 
 // A compact delta's element that its dtype cannot hold: `what` is the value
 // that overflowed, with where it came from.
@@ -174,8 +171,7 @@ std::string format_value(double value) {
   throw Error(ErrorKind::kNonFinite,
               "element " + std::to_string(index) + ": " + what + " overflows " +
                   std::string(dtype_name(delta_dtype)) + ", the delta's dtype",
-              ErrorContext{{}, tensor, {}},
-              "drop --delta-dtype: the default lossless delta stores such elements exactly");
+              ErrorContext{{}, tensor, {}}, kOverflowHint);
 }
 
 // Elements of a chunk handled in one go: the piece's post and base bytes are
@@ -232,12 +228,9 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
       }
       if (overflow.found) {
         const std::size_t i = overflow.index;
-        const double b = engine::bits_to_f64(engine::element_bits(in.base + p * bs, bd, i), bd);
-        const double v = engine::bits_to_f64(engine::element_bits(post, pd, i), pd);
-        throw_overflow(it.name, p + i,
-                       "post - base = " + format_value(v - b) + " (base " + format_value(b) + ", post " +
-                           format_value(v) + ")",
-                       od);
+        throw_delta_overflow(it.name, p + i,
+                             engine::bits_to_f64(engine::element_bits(in.base + p * bs, bd, i), bd),
+                             engine::bits_to_f64(engine::element_bits(post, pd, i), pd), od, kOverflowHint);
       }
     }
     if (q > split) {

@@ -45,6 +45,21 @@ void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, st
               ErrorContext{{}, tensor, {}}, flag_hint);
 }
 
+void throw_delta_overflow(const std::string& tensor, std::uint64_t index, double base, double post,
+                          DType delta_dtype, const std::string& hint) {
+  throw Error(ErrorKind::kNonFinite,
+              "element " + std::to_string(index) + ": post - base = " + format_value(post - base) +
+                  " (base " + format_value(base) + ", post " + format_value(post) + ") overflows " +
+                  std::string(dtype_name(delta_dtype)) + ", the delta's dtype",
+              ErrorContext{{}, tensor, {}}, hint);
+}
+
+std::string format_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
 void run_operation_jobs(engine::ThreadPool& pool, std::vector<engine::Job>& jobs, const RunOptions& run,
                         const char* label) {
   std::uint64_t total_bytes = 0;

@@ -32,6 +32,15 @@ class Stopwatch {
 [[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf,
                                    std::uint64_t index, const std::string& flag_hint);
 
+// Throws the kNonFinite error for element `index` of `tensor`, a delta
+// element whose dtype cannot hold post - base although both are finite:
+// base and post are the element's values, `hint` says what to do instead.
+[[noreturn]] void throw_delta_overflow(const std::string& tensor, std::uint64_t index, double base,
+                                       double post, DType delta_dtype, const std::string& hint);
+
+// A value for a message: six significant digits.
+std::string format_value(double value);
+
 // Runs an operation's per-tensor jobs in chunks of the checksum block size,
 // reporting progress under `label` against the bytes all jobs move, and
 // stopping when `run.cancel` is set.

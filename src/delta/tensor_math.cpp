@@ -88,13 +88,21 @@ void compute_delta_tensor(const std::string& tensor, const ConstTensor& base, co
                      "the output must have the post's shape");
   const std::size_t bs = dtype_size(base.dtype), ps = dtype_size(post.dtype), ds = dtype_size(delta.dtype);
   for_each_chunk(element_count(post.shape), options, [&](std::uint64_t begin, std::uint64_t end) {
-    engine::NonFinite nf;
+    engine::NonFinite nf, overflow;
     engine::compute_delta_block(base.data + begin * bs, base.dtype, post.data + begin * ps, post.dtype,
                                 static_cast<std::size_t>(end - begin), delta.data + begin * ds, delta.dtype,
-                                begin, nullptr, nf);
+                                begin, nullptr, nf, &overflow);
     if (nf.found && !options.allow_non_finite) {
       throw_non_finite(tensor, nf, begin + nf.index,
                        "fix the model, or set allow_non_finite to carry such values");
+    }
+    if (overflow.found) {
+      const std::size_t i = overflow.index;
+      const std::uint64_t at = begin + i;
+      throw_delta_overflow(
+          tensor, at, engine::bits_to_f64(engine::element_bits(base.data, base.dtype, at), base.dtype),
+          engine::bits_to_f64(engine::element_bits(post.data, post.dtype, at), post.dtype), delta.dtype,
+          "compute the delta in a wider dtype (float32 arrays), or use paramdelta.compute's lossless delta");
     }
   });
 }

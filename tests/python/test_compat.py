@@ -112,6 +112,16 @@ def test_a_nan_is_refused_unless_allowed():
     assert np.isnan(ParamDelta(allow_non_finite=True).calculate_delta(post, base)["w"][1])
 
 
+def test_a_difference_beyond_the_dtypes_range_is_an_error_naming_the_element():
+    post = {"w": np.array([1.0, 3.0e38], np.float32)}
+    base = {"w": np.array([0.0, -3.0e38], np.float32)}
+    with pytest.raises(paramdelta.NonFiniteError) as caught:
+        ParamDelta().calculate_delta(post, base)
+    assert caught.value.tensor == "w"
+    assert "element 1: post - base = 6e+38" in str(caught.value)
+    assert "overflows F32" in str(caught.value)
+
+
 def test_only_the_cpu_is_a_device():
     with pytest.raises(paramdelta.UsageError):
         ParamDelta(device="cuda")
