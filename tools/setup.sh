@@ -16,6 +16,8 @@ BUILD_PACKAGES=(
   libopenblas-dev libpcre2-dev
   # HTTP (HTTP/2, connection reuse, TLS) and digests for Hub downloads.
   libcurl4-openssl-dev libssl-dev
+  # The object stores' XML answers (Azure Blob and S3 listings, errors, uploads).
+  libpugixml-dev
   # The demo's report (tools/demo_report.py: the standard library only).
   python3
 )

@@ -302,8 +302,16 @@ Response Client::send(const Request& request, const BodySink& sink) {
   impl_->sink_error = nullptr;
 
   curl_slist* headers = nullptr;
-  for (const auto& h : request.headers)
+  bool content_type = false;
+  for (const auto& h : request.headers) {
     headers = curl_slist_append(headers, (h.name + ": " + h.value).c_str());
+    content_type = content_type || iequals(h.name, "Content-Type");
+  }
+  const bool with_body = request.method == "PUT" || request.method == "POST";
+  if (with_body) {
+    headers = curl_slist_append(headers, "Expect:");                           // no 100-continue round trip
+    if (!content_type) headers = curl_slist_append(headers, "Content-Type:");  // not curl's form type
+  }
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -323,6 +331,10 @@ Response Client::send(const Request& request, const BodySink& sink) {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (with_body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data() != nullptr ? request.body.data() : "");
   }
   const CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);

@@ -49,9 +49,13 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, st
 std::optional<std::uint64_t> parse_content_range_start(std::string_view value);
 
 struct Request {
-  std::string method = "GET";  // GET or HEAD
+  std::string method = "GET";  // GET, HEAD, PUT, POST, DELETE
   std::string url;
   std::vector<Header> headers;
+  // The request body (PUT, POST): sent as is, with its Content-Length, no
+  // "Expect: 100-continue", and no Content-Type unless `headers` names one.
+  // The bytes must outlive send().
+  std::string_view body;
 };
 
 struct Response {

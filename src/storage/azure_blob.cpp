@@ -1,0 +1,7 @@
+#include "storage/object_store.h"
+
+namespace paramdelta::storage {
+
+std::optional<RemoteLocation> open_azure_location(const std::string&) { return std::nullopt; }
+
+}  // namespace paramdelta::storage
