@@ -38,7 +38,13 @@ class Checkpoint {
   const TensorRef* find(std::string_view name) const;
   const SafetensorsFile& shard(std::size_t index) const { return *shards_[index]; }
   std::size_t shard_count() const { return shards_.size(); }
+  // The tensor's bytes: readable where pinned (always, for local files).
   std::span<const std::byte> data(const TensorRef& ref) const;
+  // Makes elements [begin, end) of `ref` (clamped to the tensor) readable
+  // through data() while the result lives; blocks while a remote file's bytes
+  // arrive. Every reader pins what it reads; for local files it costs nothing.
+  PinnedRange pin_elements(const TensorRef& ref, std::uint64_t begin, std::uint64_t end) const;
+  PinnedRange pin(const TensorRef& ref) const { return pin_elements(ref, 0, UINT64_MAX); }
   // Drops the mapped pages of elements [begin, end) of `ref` (clamped to the
   // tensor) once every reader is done with them; see SafetensorsFile::release.
   void release_elements(const TensorRef& ref, std::uint64_t begin, std::uint64_t end) const;

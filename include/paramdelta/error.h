@@ -48,6 +48,12 @@ class Error : public std::runtime_error {
 // One line, no trailing newline: "<file>: tensor '<t>': field '<f>': <message> (<hint>)".
 std::string format_error_line(const Error& error);
 
+// Local directories that stand for remote locations (storage/remote_files.h):
+// a path under `local` is shown as the same path under `shown` in every
+// Error's file, message and hint, and by display_path.
+void register_path_alias(const std::string& local, const std::string& shown);
+std::string display_path(const std::string& text);
+
 [[noreturn]] void throw_invalid(const std::string& file, const std::string& message,
                                 const std::string& tensor = {}, const std::string& field = {},
                                 const std::string& hint = {});

@@ -50,10 +50,31 @@ inline constexpr int kMaxJsonDepth = 64;
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std::uint64_t file_size,
                                            const std::string& label);
 
-class MappedFile;
+class ByteSource;
+
+// Keeps a range of a weight file readable while it lives (see
+// SafetensorsFile::pin); empty for local files, whose bytes always are.
+class PinnedRange {
+ public:
+  PinnedRange() = default;
+  PinnedRange(const ByteSource* source, std::uint64_t begin, std::uint64_t end)
+      : source_(source), begin_(begin), end_(end) {}
+  ~PinnedRange();
+  PinnedRange(PinnedRange&& other) noexcept;
+  PinnedRange& operator=(PinnedRange&& other) noexcept;
+  PinnedRange(const PinnedRange&) = delete;
+  PinnedRange& operator=(const PinnedRange&) = delete;
+
+ private:
+  const ByteSource* source_ = nullptr;
+  std::uint64_t begin_ = 0;
+  std::uint64_t end_ = 0;
+};
 
 class SafetensorsFile {
  public:
+  // A local file (memory-mapped), or a remote object that a remote
+  // location made visible under this path (see storage/remote_files.h).
   static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
@@ -63,8 +84,12 @@ class SafetensorsFile {
   const TensorInfo* find(std::string_view name) const;
   std::uint64_t file_size() const;
 
-  // The tensor's bytes inside the mapping; valid while this object lives.
+  // The tensor's bytes inside the mapping; valid while this object lives,
+  // readable where pinned (always, for a local file).
   std::span<const std::byte> data(const TensorInfo& tensor) const;
+  // Makes bytes [byte_begin, byte_end) of the tensor readable through data()
+  // while the result lives (a no-op for local files).
+  PinnedRange pin(const TensorInfo& tensor, std::uint64_t byte_begin, std::uint64_t byte_end) const;
   // Tells the kernel we are done with these bytes, so that mapped pages do not
   // accumulate in the resident set of a long streaming run.
   void release(const TensorInfo& tensor, std::uint64_t byte_begin, std::uint64_t byte_end) const;
@@ -78,7 +103,7 @@ class SafetensorsFile {
   SafetensorsFile() = default;
   std::filesystem::path path_;
   SafetensorsHeader header_;
-  std::unique_ptr<MappedFile> map_;
+  std::shared_ptr<ByteSource> source_;
   std::map<std::string, std::size_t, std::less<>> index_;
 };
 

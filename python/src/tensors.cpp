@@ -93,8 +93,13 @@ class OpenedCheckpoint {
     const TensorRef& ref = find(name);
     const auto bytes = checkpoint_->data(ref);
     std::vector<std::size_t> shape(ref.info->shape.begin(), ref.info->shape.end());
-    auto* keep = new std::shared_ptr<Checkpoint>(checkpoint_);
-    nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::shared_ptr<Checkpoint>*>(p); });
+    // The checkpoint, and the tensor's bytes pinned (a remote file's are fetched).
+    struct Keep {
+      std::shared_ptr<Checkpoint> checkpoint;
+      PinnedRange pinned;
+    };
+    auto* keep = new Keep{checkpoint_, checkpoint_->pin(ref)};
+    nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Keep*>(p); });
     return ReadOnlyArray(const_cast<std::byte*>(bytes.data()), shape.size(), shape.data(), owner, nullptr,
                          numpy_element_type(ref.info->dtype));
   }

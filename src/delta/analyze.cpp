@@ -259,6 +259,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
       double* b = d + kTile;
       double* drift = b + kTile;
       double* o = drift + kTile;
+      const PinnedRange base_pin = it.base ? base->pin_elements(*it.base, begin, end) : PinnedRange();
+      const PinnedRange new_base_pin =
+          it.new_base ? new_base->pin_elements(*it.new_base, begin, end) : PinnedRange();
       for (std::uint64_t t0 = begin; t0 < end; t0 += kTile) {
         const std::uint64_t t1 = std::min(end, t0 + kTile);
         const std::size_t n = static_cast<std::size_t>(t1 - t0);

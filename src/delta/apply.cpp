@@ -308,6 +308,7 @@ VerifyReport verify_delta(const VerifyOptions& options) {
       auto& buf = scratch[static_cast<std::size_t>(worker)];
       buf.resize(n * os);
       produce_apply_range(inputs, it, exceptions[k], begin, end, buf.data());
+      const PinnedRange want_pin = expect.pin_elements(*expected[k], begin, end);
       const std::byte* want = expect.data(*expected[k]).data() + begin * os;
       std::uint64_t count = 0;
       double worst = 0;
@@ -325,6 +326,7 @@ VerifyReport verify_delta(const VerifyOptions& options) {
       max_diff[k][chunk] = worst;
       if (hash_base) {
         const std::size_t bs = dtype_size(it.base->info->dtype);
+        const PinnedRange base_pin = base.pin_elements(*it.base, begin, end);
         base_hashes[k][chunk] = engine::hash_block({in_base_data(base, it) + begin * bs, n * bs});
       }
     };

@@ -50,6 +50,10 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
                          std::uint64_t begin, std::uint64_t end, std::byte* out) {
   const DType od = item.out_dtype;
   const std::size_t os = dtype_size(od);
+  const PinnedRange base_pin =
+      item.base != nullptr ? in.base->pin_elements(*item.base, begin, end) : PinnedRange();
+  const PinnedRange delta_pin =
+      item.delta != nullptr ? in.delta->tensors().pin_elements(*item.delta, begin, end) : PinnedRange();
   switch (item.source) {
     case ApplyItem::Source::kBase: {
       const std::byte* b = in.base->data(*item.base).data();

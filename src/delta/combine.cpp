@@ -286,6 +286,12 @@ OperationSummary combine_deltas(const CombineOptions& options) {
       const std::size_t os = dtype_size(t.dtype);
       auto& buf = scratch[static_cast<std::size_t>(worker)];
       buf.resize(n * os);
+      std::vector<PinnedRange> pins;
+      pins.reserve(k_inputs);
+      for (std::size_t i = 0; i < k_inputs; ++i) {
+        if (const TensorRef* r = deltas[i].tensors().find(t.name))
+          pins.push_back(deltas[i].tensors().pin_elements(*r, begin, end));
+      }
       if (t.kind != TensorKind::kDelta) {
         // Full values and integer tensors are not summed: every delta must agree.
         const TensorRef* ref0 = deltas[0].tensors().find(t.name);

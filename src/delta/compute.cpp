@@ -27,6 +27,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::uint64_t hash_whole_tensor(const Checkpoint& checkpoint, const TensorRef& ref) {
+  const PinnedRange pinned = checkpoint.pin(ref);
+  return engine::hash_tensor(checkpoint.data(ref), dtype_size(ref.info->dtype));
+}
+
 struct ComputeItem {
   std::string name;
   TensorKind kind = TensorKind::kDelta;
@@ -78,8 +83,11 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
     if (!post_float) {
       item.kind = TensorKind::kCarry;
       item.out_dtype = p.info->dtype;
-      if (b != nullptr && (b->info->dtype != p.info->dtype || b->info->shape != p.info->shape ||
-                           !std::equal(base.data(*b).begin(), base.data(*b).end(), post.data(p).begin()))) {
+      const auto same_bytes = [&] {
+        const PinnedRange base_pin = base.pin(*b), post_pin = post.pin(p);
+        return std::equal(base.data(*b).begin(), base.data(*b).end(), post.data(p).begin());
+      };
+      if (b != nullptr && (b->info->dtype != p.info->dtype || b->info->shape != p.info->shape || !same_bytes())) {
         summary.notes.push_back(
             "integer tensor '" + p.name() +
             "' differs between base and post; the delta keeps the post's, apply keeps the new base's");
@@ -378,6 +386,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
       const ComputeItem& it = items[k];
       auto& buf = scratch[static_cast<std::size_t>(worker)];
       buf.resize(static_cast<std::size_t>(end - begin) * out_size);
+      const PinnedRange post_pin = post.pin_elements(*it.post, begin, end);
+      const PinnedRange base_pin = it.base != nullptr ? base.pin_elements(*it.base, begin, end) : PinnedRange();
       ChunkInputs in;
       in.post = post.data(*it.post).data();
       in.base = it.base != nullptr ? base.data(*it.base).data() : nullptr;
@@ -410,7 +420,7 @@ OperationSummary compute_delta(const ComputeOptions& options) {
         if (it.base->name() != it.name) e.base_tensor = it.base->name();
         e.base_checksum = engine::hash_to_hex(
             hash_base_in_chunks ? engine::combine_block_hashes(states[k].base_hashes)
-                                : engine::hash_tensor(base.data(*it.base), dtype_size(it.base->info->dtype)));
+                                : hash_whole_tensor(base, *it.base));
       }
       std::uint64_t count = 0;
       for (const auto& c : states[k].exceptions) count += c.index.size();

@@ -9,6 +9,7 @@
 
 #include "engine/convert.h"
 #include "paramdelta/error.h"
+#include "storage/remote_files.h"
 
 namespace paramdelta {
 
@@ -43,16 +44,13 @@ constexpr const char* kNotADeltaHint =
     "a delta is what 'paramdelta compute' writes, or post - base tensors in a .safetensors file or a "
     "delta.safetensors directory without config.json; a model goes to --base";
 
-bool file_exists(const fs::path& path) {
-  std::error_code ec;
-  return fs::exists(path, ec);
-}
+bool file_exists(const fs::path& path) { return storage::input_exists(path); }
 
 }  // namespace
 
 DeltaProbe probe_delta(const fs::path& path, bool given_as_delta) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) Checkpoint::open(path);  // throws the error of a missing input
+  if (!storage::input_exists(path)) Checkpoint::open(path);  // throws the error of a missing input
   if (fs::is_directory(path, ec)) {
     if (file_exists(path / kManifestFileName)) return {DeltaForm::kManifest, {}, {}};
     if (file_exists(path / "config.json")) {
@@ -235,6 +233,8 @@ ExceptionList DeltaSource::exceptions(const ManifestTensor& tensor) const {
   list.index_dtype = index->info->dtype;
   list.base_dtype = base->info->dtype;
   list.post_dtype = post->info->dtype;
+  list.pins = std::make_shared<std::vector<PinnedRange>>();
+  for (const TensorRef* ref : {index, base, post}) list.pins->push_back(exception_store_->pin(*ref));
   list.index = exception_store_->data(*index).data();
   list.base = exception_store_->data(*base).data();
   list.post = exception_store_->data(*post).data();
@@ -256,6 +256,7 @@ ExceptionList DeltaSource::exceptions(const ManifestTensor& tensor) const {
 void read_delta_values(const DeltaSource& delta, const TensorRef& ref, const ExceptionList& exceptions,
                        std::uint64_t begin, std::uint64_t end, double* out) {
   const DType dtype = ref.info->dtype;
+  const PinnedRange pinned = delta.tensors().pin_elements(ref, begin, end);
   engine::load_as_f64(delta.tensors().data(ref).data() + begin * dtype_size(dtype), dtype,
                       static_cast<std::size_t>(end - begin), out);
   for (std::uint64_t e = exceptions.lower_bound(begin); e < exceptions.count; ++e) {

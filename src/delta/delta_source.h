@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,8 @@ struct ExceptionList {
   const std::byte* index = nullptr;
   const std::byte* base = nullptr;
   const std::byte* post = nullptr;
+  // Keeps the three arrays readable (remote files) while any copy lives.
+  std::shared_ptr<std::vector<PinnedRange>> pins;
 
   std::uint64_t index_at(std::uint64_t i) const;
   // First position whose index is >= element.

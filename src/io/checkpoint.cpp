@@ -10,6 +10,7 @@
 #include "io/file_ops.h"
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
+#include "storage/remote_files.h"
 
 namespace paramdelta {
 
@@ -34,7 +35,7 @@ Checkpoint Checkpoint::open(const fs::path& given, const std::string& prefix) {
   Checkpoint ckpt;
   ckpt.path_ = path;
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
+  if (!storage::input_exists(path)) {
     refuse_url(given.string(), false);
     throw Error(ErrorKind::kNotFound, "no such file or directory", ErrorContext{path.string()});
   }
@@ -66,7 +67,7 @@ Checkpoint Checkpoint::open(const fs::path& given, const std::string& prefix) {
       for (auto& [file, idx] : shard_of_file) {
         idx = next++;
         const fs::path shard_path = path / file;
-        if (!fs::exists(shard_path, ec)) {
+        if (!storage::input_exists(shard_path)) {
           throw_invalid(label, "names shard '" + file + "', which does not exist", {}, "weight_map",
                         "the download is incomplete");
         }
@@ -110,7 +111,7 @@ Checkpoint Checkpoint::open(const fs::path& given, const std::string& prefix) {
                                    " but the tensors hold " + std::to_string(total) + " bytes (ignored)");
         }
       }
-    } else if (fs::exists(single_path, ec)) {
+    } else if (storage::input_exists(single_path)) {
       ckpt.shards_.push_back(SafetensorsFile::open(single_path));
     } else {
       refuse_foreign_weight_directory(path);
@@ -140,6 +141,12 @@ std::span<const std::byte> Checkpoint::data(const TensorRef& ref) const {
   return shards_[ref.shard]->data(*ref.info);
 }
 
+PinnedRange Checkpoint::pin_elements(const TensorRef& ref, std::uint64_t begin, std::uint64_t end) const {
+  const std::uint64_t numel = ref.info->numel();
+  const std::uint64_t size = dtype_size(ref.info->dtype);
+  return shards_[ref.shard]->pin(*ref.info, std::min(begin, numel) * size, std::min(end, numel) * size);
+}
+
 void Checkpoint::release_elements(const TensorRef& ref, std::uint64_t begin, std::uint64_t end) const {
   const std::uint64_t numel = ref.info->numel();
   if (begin >= numel) return;
@@ -166,6 +173,7 @@ std::optional<std::string> Checkpoint::read_text_file(const std::string& name) c
 }
 
 std::vector<float> read_tensor_as_f32(const Checkpoint& checkpoint, const TensorRef& ref) {
+  const PinnedRange pinned = checkpoint.pin(ref);
   auto bytes = checkpoint.data(ref);
   const auto n = ref.info->numel();
   std::vector<float> out(n);

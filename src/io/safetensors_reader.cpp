@@ -1,13 +1,9 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <vector>
 
+#include "io/byte_source.h"
 #include "io/file_kind.h"
-#include "io/mapped_file.h"
+#include "storage/remote_files.h"
 #include "paramdelta/error.h"
 #include "paramdelta/safetensors.h"
 
@@ -17,46 +13,35 @@ namespace {
 // Whether the first 8 bytes can be a safetensors header length: one that
 // fits the file and the limit. Only a file that cannot be safetensors is
 // examined for other formats, so that no valid file is ever misnamed.
-bool could_be_safetensors(std::span<const std::byte> bytes) {
+bool could_be_safetensors(std::span<const std::byte> bytes, std::uint64_t file_size) {
   if (bytes.size() < 8) return false;
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint64_t>(bytes[static_cast<std::size_t>(i)]);
-  return n <= kMaxHeaderBytes && n <= bytes.size() - 8;
+  return n <= kMaxHeaderBytes && n <= file_size - 8;
 }
 
-struct FileDescriptor {
-  int fd = -1;
-  ~FileDescriptor() {
-    if (fd >= 0) close(fd);
-  }
-};
 }  // namespace
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
-  const std::string label = path.string();
-  FileDescriptor file;
-  file.fd = ::open(label.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file.fd < 0) {
-    throw Error(errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo,
-                std::string("cannot open: ") + std::strerror(errno), ErrorContext{label, {}, {}});
-  }
-  struct stat st {};
-  if (fstat(file.fd, &st) != 0) {
-    throw Error(ErrorKind::kIo, std::string("cannot stat: ") + std::strerror(errno),
-                ErrorContext{label, {}, {}});
-  }
-  if (!S_ISREG(st.st_mode)) throw_invalid(label, "is not a regular file");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  std::shared_ptr<ByteSource> source = storage::find_remote_file(path);
+  if (!source) source = open_mapped_file(path.string());
+  const std::string& label = source->label();
+  const std::uint64_t size = source->size();
 
   std::shared_ptr<SafetensorsFile> result(new SafetensorsFile());
   result->path_ = path;
-  result->map_ = std::make_unique<MappedFile>(file.fd, size, label);
-  const auto bytes = result->map_->bytes();
-  if (!could_be_safetensors(bytes))
-    refuse_foreign_weights(bytes.first(std::min<std::size_t>(bytes.size(), 512)), size, label);
-  // The header is parsed straight from the mapping: nothing is allocated
-  // according to sizes the file claims before they are checked.
-  result->header_ = parse_safetensors_header(result->map_->bytes(), size, label);
+  result->source_ = source;
+  std::vector<std::byte> head(static_cast<std::size_t>(std::min<std::uint64_t>(size, 512)));
+  source->read(0, head);
+  if (!could_be_safetensors(head, size)) refuse_foreign_weights(head, size, label);
+  // Only sizes checked against the file and the limit are allocated.
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint64_t>(head[static_cast<std::size_t>(i)]);
+  if (8 + n > head.size()) {
+    head.resize(static_cast<std::size_t>(8 + n));
+    source->read(0, head);
+  }
+  result->header_ = parse_safetensors_header(head, size, label);
   for (std::size_t i = 0; i < result->header_.tensors.size(); ++i) {
     result->index_.emplace(result->header_.tensors[i].name, i);
   }
@@ -70,21 +55,26 @@ const TensorInfo* SafetensorsFile::find(std::string_view name) const {
   return it == index_.end() ? nullptr : &header_.tensors[it->second];
 }
 
-std::uint64_t SafetensorsFile::file_size() const { return map_->size(); }
+std::uint64_t SafetensorsFile::file_size() const { return source_->size(); }
 
 std::span<const std::byte> SafetensorsFile::data(const TensorInfo& tensor) const {
-  return map_->bytes().subspan(header_.data_offset() + tensor.begin, tensor.nbytes());
+  return source_->view().subspan(header_.data_offset() + tensor.begin, tensor.nbytes());
+}
+
+PinnedRange SafetensorsFile::pin(const TensorInfo& tensor, std::uint64_t byte_begin, std::uint64_t byte_end) const {
+  const std::uint64_t base = header_.data_offset() + tensor.begin;
+  return source_->pin(base + std::min(byte_begin, tensor.nbytes()), base + std::min(byte_end, tensor.nbytes()));
 }
 
 void SafetensorsFile::release(const TensorInfo& tensor, std::uint64_t byte_begin,
                               std::uint64_t byte_end) const {
   const std::uint64_t base = header_.data_offset() + tensor.begin;
-  map_->release(base + byte_begin, base + byte_end);
+  source_->release(base + byte_begin, base + byte_end);
 }
 
 void SafetensorsFile::advise_sequential(const TensorInfo& tensor) const {
   const std::uint64_t base = header_.data_offset() + tensor.begin;
-  map_->advise_sequential(base, base + tensor.nbytes());
+  source_->advise_sequential(base, base + tensor.nbytes());
 }
 
 }  // namespace paramdelta

@@ -302,7 +302,7 @@ class Remote {
     http::Response r;
     try {
       r = http::with_retries(settings_.retry, [&] {
-        return client.send_following_redirects({"GET", url, headers()});
+        return client.send_following_redirects({"GET", url, headers(), {}});
       });
     } catch (const http::TransportError& e) {
       throw_transport(e, label, settings_);
@@ -318,7 +318,7 @@ class Remote {
     http::Response r;
     try {
       r = http::with_retries(settings_.retry, [&] {
-        http::Request req{"HEAD", file_url(commit, name), headers()};
+        http::Request req{"HEAD", file_url(commit, name), headers(), {}};
         const auto origin = http::parse_url(req.url);
         for (int hop = 0;; ++hop) {
           http::Response resp = client.send(req);
@@ -369,7 +369,7 @@ class Remote {
     try {
       r = http::with_retries(settings_.retry, [&]() -> http::Response {
         bytes.clear();
-        http::Request req{"GET", file_url(commit, f.name), headers()};
+        http::Request req{"GET", file_url(commit, f.name), headers(), {}};
         req.headers.push_back({"Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last)});
         std::uint64_t received = 0;
         const auto sink = [&](const http::Response& head, std::string_view chunk) {
@@ -452,7 +452,7 @@ class Remote {
     }
 
     const auto attempt = [&]() -> http::Response {
-      http::Request req{"GET", file_url(commit, f.name), headers()};
+      http::Request req{"GET", file_url(commit, f.name), headers(), {}};
       const std::uint64_t start = offset;
       if (start > 0) req.headers.push_back({"Range", "bytes=" + std::to_string(start) + "-"});
       bool first_chunk = true;

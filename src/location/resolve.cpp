@@ -5,6 +5,8 @@
 #include "location/hub_download.h"
 #include "paramdelta/error.h"
 #include "paramdelta/location.h"
+#include "storage/object_store.h"
+#include "storage/remote_files.h"
 
 namespace paramdelta {
 
@@ -28,6 +30,10 @@ ResolvedLocation resolve_location(const std::string& given) {
   const bool explicit_hub = spec.rfind("hf://", 0) == 0;
   if (explicit_hub) id = spec.substr(5);
   if (!explicit_hub && fs::exists(spec, ec)) return {fs::path(spec), spec};
+  if (auto remote = storage::open_remote_location(spec)) {
+    storage::MirroredInput input = storage::mirror_remote_input(*remote);
+    return {input.path, input.description};
+  }
   if (!explicit_hub) refuse_url(spec, false);
   if (!looks_like_repo_id(id)) {
     throw Error(ErrorKind::kNotFound, "no such file or directory", ErrorContext{spec},
