@@ -87,7 +87,8 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
         const PinnedRange base_pin = base.pin(*b), post_pin = post.pin(p);
         return std::equal(base.data(*b).begin(), base.data(*b).end(), post.data(p).begin());
       };
-      if (b != nullptr && (b->info->dtype != p.info->dtype || b->info->shape != p.info->shape || !same_bytes())) {
+      if (b != nullptr &&
+          (b->info->dtype != p.info->dtype || b->info->shape != p.info->shape || !same_bytes())) {
         summary.notes.push_back(
             "integer tensor '" + p.name() +
             "' differs between base and post; the delta keeps the post's, apply keeps the new base's");
@@ -387,7 +388,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
       auto& buf = scratch[static_cast<std::size_t>(worker)];
       buf.resize(static_cast<std::size_t>(end - begin) * out_size);
       const PinnedRange post_pin = post.pin_elements(*it.post, begin, end);
-      const PinnedRange base_pin = it.base != nullptr ? base.pin_elements(*it.base, begin, end) : PinnedRange();
+      const PinnedRange base_pin =
+          it.base != nullptr ? base.pin_elements(*it.base, begin, end) : PinnedRange();
       ChunkInputs in;
       in.post = post.data(*it.post).data();
       in.base = it.base != nullptr ? base.data(*it.base).data() : nullptr;
@@ -418,9 +420,9 @@ OperationSummary compute_delta(const ComputeOptions& options) {
         e.base_dtype = it.base->info->dtype;
         e.base_shape = it.base->info->shape;
         if (it.base->name() != it.name) e.base_tensor = it.base->name();
-        e.base_checksum = engine::hash_to_hex(
-            hash_base_in_chunks ? engine::combine_block_hashes(states[k].base_hashes)
-                                : hash_whole_tensor(base, *it.base));
+        e.base_checksum =
+            engine::hash_to_hex(hash_base_in_chunks ? engine::combine_block_hashes(states[k].base_hashes)
+                                                    : hash_whole_tensor(base, *it.base));
       }
       std::uint64_t count = 0;
       for (const auto& c : states[k].exceptions) count += c.index.size();

@@ -3,9 +3,9 @@
 
 #include "io/byte_source.h"
 #include "io/file_kind.h"
-#include "storage/remote_files.h"
 #include "paramdelta/error.h"
 #include "paramdelta/safetensors.h"
+#include "storage/remote_files.h"
 
 namespace paramdelta {
 
@@ -61,9 +61,11 @@ std::span<const std::byte> SafetensorsFile::data(const TensorInfo& tensor) const
   return source_->view().subspan(header_.data_offset() + tensor.begin, tensor.nbytes());
 }
 
-PinnedRange SafetensorsFile::pin(const TensorInfo& tensor, std::uint64_t byte_begin, std::uint64_t byte_end) const {
+PinnedRange SafetensorsFile::pin(const TensorInfo& tensor, std::uint64_t byte_begin,
+                                 std::uint64_t byte_end) const {
   const std::uint64_t base = header_.data_offset() + tensor.begin;
-  return source_->pin(base + std::min(byte_begin, tensor.nbytes()), base + std::min(byte_end, tensor.nbytes()));
+  return source_->pin(base + std::min(byte_begin, tensor.nbytes()),
+                      base + std::min(byte_end, tensor.nbytes()));
 }
 
 void SafetensorsFile::release(const TensorInfo& tensor, std::uint64_t byte_begin,

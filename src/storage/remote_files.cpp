@@ -80,7 +80,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 // Weights in other formats are not copied: nothing reads them, and they are large.
 bool is_foreign_weight_file(const std::string& name) {
-  static const char* const kSuffixes[] = {".bin", ".pt",  ".pth",  ".ckpt", ".gguf", ".h5", ".msgpack",
+  static const char* const kSuffixes[] = {".bin",  ".pt",  ".pth", ".ckpt", ".gguf", ".h5",    ".msgpack",
                                           ".onnx", ".npz", ".pkl", ".ot",   ".nemo", ".tflite"};
   for (const char* s : kSuffixes)
     if (ends_with(name, s)) return true;
@@ -96,11 +96,13 @@ fs::path relative_path_of(const std::string& rel, const std::string& url) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t slash = rel.find('/', start);
-    const std::string part = rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const std::string part =
+        rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (part.empty() || part == "." || part == ".." || part.find('\\') != std::string::npos ||
         part.find('\0') != std::string::npos) {
-      throw Error(ErrorKind::kInvalidInput, "holds an object named '" + rel + "', which is not a plain file path",
-                  ErrorContext{url}, "rename or remove that object");
+      throw Error(ErrorKind::kInvalidInput,
+                  "holds an object named '" + rel + "', which is not a plain file path", ErrorContext{url},
+                  "rename or remove that object");
     }
     out /= part;
     if (slash == std::string::npos) break;

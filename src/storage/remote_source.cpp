@@ -79,7 +79,10 @@ class RemoteObjectSource final : public ByteSource, public std::enable_shared_fr
  public:
   RemoteObjectSource(std::shared_ptr<ObjectStore> store, std::string key, std::uint64_t size,
                      RemoteSourceOptions options)
-      : store_(std::move(store)), key_(std::move(key)), label_(store_->describe(key_)), size_(size),
+      : store_(std::move(store)),
+        key_(std::move(key)),
+        label_(store_->describe(key_)),
+        size_(size),
         options_(options) {
     options_.block_bytes = std::max(page_size(), options_.block_bytes / page_size() * page_size());
     blocks_.resize(static_cast<std::size_t>((size_ + options_.block_bytes - 1) / options_.block_bytes));
@@ -189,16 +192,19 @@ class RemoteObjectSource final : public ByteSource, public std::enable_shared_fr
     blocks_[b].error = nullptr;
     ++resident_;
     std::weak_ptr<const RemoteObjectSource> weak = shared_from_this();
-    FetchPool::instance().submit([weak, b] {
-      if (auto self = weak.lock()) self->fetch(b);
-    }, urgent);
+    FetchPool::instance().submit(
+        [weak, b] {
+          if (auto self = weak.lock()) self->fetch(b);
+        },
+        urgent);
   }
 
   void fetch(std::size_t b) const {
     const std::uint64_t begin = b * options_.block_bytes;
     const std::uint64_t end = std::min(size_, begin + options_.block_bytes);
     std::byte* p = base_ + begin;
-    const std::size_t mapped = static_cast<std::size_t>((end - begin + page_size() - 1) / page_size() * page_size());
+    const std::size_t mapped =
+        static_cast<std::size_t>((end - begin + page_size() - 1) / page_size() * page_size());
     std::exception_ptr error;
     try {
       if (mprotect(p, mapped, PROT_READ | PROT_WRITE) != 0) {
@@ -231,7 +237,8 @@ class RemoteObjectSource final : public ByteSource, public std::enable_shared_fr
   void drop(std::size_t b) const {
     const std::uint64_t begin = b * options_.block_bytes;
     const std::uint64_t end = std::min(size_, begin + options_.block_bytes);
-    const std::size_t mapped = static_cast<std::size_t>((end - begin + page_size() - 1) / page_size() * page_size());
+    const std::size_t mapped =
+        static_cast<std::size_t>((end - begin + page_size() - 1) / page_size() * page_size());
     madvise(base_ + begin, mapped, MADV_DONTNEED);
     mprotect(base_ + begin, mapped, PROT_NONE);
     blocks_[b].state = State::kEmpty;
