@@ -51,6 +51,9 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, std:
                                            const std::string& label);
 
 class ByteSource;
+namespace storage {
+class RemoteFileWriter;
+}
 
 // Keeps a range of a weight file readable while it lives (see
 // SafetensorsFile::pin); empty for local files, whose bytes always are.
@@ -134,8 +137,15 @@ class SafetensorsWriter {
   // Appends a tensor after the planned ones. Not thread-safe with other append_late calls.
   void append_late(const TensorSpec& spec, std::span<const std::byte> bytes);
   void set_metadata(Metadata metadata);
-  // Writes the header, flushes and renames the file into place.
+  // Writes the header, flushes and renames the file into place (a remote
+  // output's file: uploads its header and hands it to the output to commit).
+  // Does nothing the second time.
   void finish();
+  // Finishes the file as soon as every planned byte is written, from the
+  // write_at call that completes it, when it goes to a remote output (whose
+  // parts then leave memory early). For writers with no late tensors and no
+  // metadata set after construction.
+  void finish_when_complete() { finish_when_complete_ = true; }
   std::uint64_t bytes_written() const;
   const std::filesystem::path& final_path() const { return final_path_; }
 
@@ -151,6 +161,10 @@ class SafetensorsWriter {
   std::unique_ptr<std::atomic<std::uint64_t>[]> written_;  // bytes written per planned tensor
   int fd_ = -1;
   bool finished_ = false;
+  bool finish_when_complete_ = false;
+  std::uint64_t planned_bytes_ = 0;
+  std::atomic<std::uint64_t> planned_written_{0};
+  std::unique_ptr<storage::RemoteFileWriter> remote_;  // a remote output's file: no local file
 };
 
 // Serialises a header as the safetensors reference implementation would

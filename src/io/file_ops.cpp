@@ -9,12 +9,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "io/file_kind.h"
 #include "io/model_directory.h"
 #include "paramdelta/error.h"
+#include "storage/object_store.h"
+#include "storage/remote_writer.h"
 
 namespace paramdelta {
 
@@ -194,8 +197,58 @@ void check_output_destination(const fs::path& destination, StagedOutput::Kind ki
   refuse_unreplaceable(destination, kind);
 }
 
+namespace {
+
+// An object store destination is checked as a local one is: nothing there,
+// or with force what paramdelta could have written there.
+void check_remote_destination(const storage::RemoteLocation& location, StagedOutput::Kind kind, bool force) {
+  const std::string url = location.describe();
+  std::set<std::string> names;
+  const std::string dir = location.prefix.empty() ? std::string() : location.prefix + "/";
+  for (const auto& object : location.store->list(dir)) {
+    if (object.key.size() > dir.size()) names.insert(object.key.substr(dir.size()));
+  }
+  const bool file_there = !location.prefix.empty() && location.store->stat(location.prefix).has_value();
+  if (names.empty() && !file_there) return;
+  if (!force) {
+    throw Error(ErrorKind::kExists, "output already exists", ErrorContext{url},
+                "choose another name or pass --force to replace it");
+  }
+  const std::string hint = "move it away or choose another output";
+  if (kind == StagedOutput::Kind::kFile) {
+    if (!names.empty())
+      refuse_destination(url, "holds objects below it; a single-file output replaces only a file", hint);
+    return;
+  }
+  if (file_there)
+    refuse_destination(url, "is an object; an output directory replaces only a directory", hint);
+  if (auto why = why_files_are_not_replaceable(names)) {
+    refuse_destination(url,
+                       "is a directory that " + *why +
+                           "; an output directory replaces only one that holds an earlier delta or a model "
+                           "(config.json and weights), and nothing else",
+                       hint);
+  }
+}
+
+}  // namespace
+
 StagedOutput::StagedOutput(fs::path destination, Kind kind, bool force)
     : destination_(without_trailing_separators(destination)), kind_(kind), force_(force) {
+  if (auto remote = storage::open_remote_location(destination_.string())) {
+    check_remote_destination(*remote, kind_, force_);
+    std::error_code ec;
+    fs::path tmp = fs::temp_directory_path(ec);
+    if (ec) tmp = "/tmp";
+    std::string pattern = (tmp / "paramdelta-output-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw_os("cannot create a temporary directory", tmp, errno);
+    remote_scratch_ = pattern;
+    staging_ = kind_ == Kind::kDirectory ? remote_scratch_ : remote_scratch_ / destination_.filename();
+    register_path_alias(staging_.string(), remote->describe());
+    remote_ = std::make_shared<storage::RemoteOutput>(*remote, staging_, kind_ == Kind::kDirectory);
+    storage::register_remote_output(staging_, remote_);
+    return;
+  }
   check_output_destination(destination_, kind_, force_);
   // The staging name is made from the last name: "out/." and "out/.." need their real one.
   const fs::path last = destination_.filename();
@@ -212,12 +265,24 @@ StagedOutput::StagedOutput(fs::path destination, Kind kind, bool force)
 }
 
 StagedOutput::~StagedOutput() {
+  if (remote_) {
+    storage::unregister_remote_output(staging_);
+    remote_.reset();  // uploads not committed are aborted
+    std::error_code ec;
+    fs::remove_all(remote_scratch_, ec);
+    return;
+  }
   if (committed_) return;
   std::error_code ec;
   fs::remove_all(staging_, ec);
 }
 
 void StagedOutput::commit() {
+  if (remote_) {
+    remote_->commit(force_);
+    committed_ = true;
+    return;
+  }
   std::error_code ec;
   const bool exists = fs::exists(fs::symlink_status(destination_, ec));
   if (exists && !force_) {

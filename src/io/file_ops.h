@@ -5,10 +5,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string_view>
 
 namespace paramdelta {
+
+namespace storage {
+class RemoteOutput;
+}
 
 // The path as the user meant it: "dir/" and "dir//" name "dir" ("/" stays "/").
 std::filesystem::path without_trailing_separators(const std::filesystem::path& path);
@@ -31,7 +36,8 @@ void copy_file_atomically(const std::filesystem::path& from, const std::filesyst
 // when it is what this output could have been: a file for a file, and for a
 // directory an empty one, an earlier delta or a model
 // (why_directory_is_not_replaceable). The current, root and home
-// directories are never replaced, and URLs are refused (not supported yet).
+// directories are never replaced. An object store destination follows the
+// same rules with its objects; URLs of other kinds are refused.
 class StagedOutput {
  public:
   enum class Kind { kDirectory, kFile };
@@ -40,6 +46,9 @@ class StagedOutput {
   StagedOutput(const StagedOutput&) = delete;
   StagedOutput& operator=(const StagedOutput&) = delete;
 
+  // Where to write the output: a local path beside the destination, or for an
+  // object store destination (az://, s3://) a private temporary directory
+  // whose weight files are uploaded as they are written (storage/remote_writer.h).
   const std::filesystem::path& staging_path() const { return staging_; }
   const std::filesystem::path& destination() const { return destination_; }
   void commit();
@@ -50,6 +59,8 @@ class StagedOutput {
   Kind kind_;
   bool force_;
   bool committed_ = false;
+  std::shared_ptr<storage::RemoteOutput> remote_;
+  std::filesystem::path remote_scratch_;  // the temporary directory of a remote output
 };
 
 // Throws kExists if `destination` exists and !force, or may not be replaced

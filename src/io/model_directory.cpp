@@ -54,6 +54,16 @@ std::optional<std::string> why_directory_is_not_replaceable(const fs::path& dir)
     names.insert(name);
   }
   if (ec) return "cannot be listed: " + ec.message();
+  return why_files_are_not_replaceable(names);
+}
+
+std::optional<std::string> why_files_are_not_replaceable(const std::set<std::string>& names) {
+  for (const auto& name : names) {
+    if (const auto slash = name.find('/'); slash != std::string::npos) {
+      return "holds the directory '" + name.substr(0, slash) + "'";
+    }
+    if (!is_written_by_paramdelta(name)) return "holds '" + name + "', which paramdelta does not write";
+  }
   if (names.empty()) return std::nullopt;
   const bool delta = names.count(kManifestFileName) > 0;
   const bool model = names.count(kConfigFile) > 0 && std::any_of(names.begin(), names.end(), is_weights_file);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,8 @@ const std::vector<std::string>& tokenizer_file_names();
 // post_config.json, paramdelta.json, the tokenizer files) and among them a
 // delta's manifest or a model's config.json with weights.
 std::optional<std::string> why_directory_is_not_replaceable(const std::filesystem::path& dir);
+// The same rule for the names of a directory's files (an object store's keys
+// below a prefix: a name with '/' is a file in a subdirectory).
+std::optional<std::string> why_files_are_not_replaceable(const std::set<std::string>& names);
 
 }  // namespace paramdelta

@@ -10,6 +10,7 @@
 #include "io/file_ops.h"
 #include "paramdelta/error.h"
 #include "paramdelta/safetensors.h"
+#include "storage/remote_writer.h"
 
 namespace paramdelta {
 
@@ -62,9 +63,16 @@ SafetensorsWriter::SafetensorsWriter(std::filesystem::path final_path, std::vect
   // the header as it stands now plus what late tensors and metadata may add.
   const std::uint64_t header_now = render_safetensors_header(entries, metadata_).size();
   reserved_header_ = round_up8(8 + header_now + late_reserve_bytes) - 8;
+  planned_bytes_ = offset;
+  written_ = std::make_unique<std::atomic<std::uint64_t>[]>(planned_.size());
+  if (auto target = storage::find_remote_output_file(final_path_)) {
+    // The header goes up last, as a part of its own size: no room to reserve.
+    reserved_header_ = 0;
+    remote_ = std::make_unique<storage::RemoteFileWriter>(target->output, target->key);
+    return;
+  }
   temp_path_ = temporary_sibling(final_path_);
   fd_ = create_exclusive(temp_path_);
-  written_ = std::make_unique<std::atomic<std::uint64_t>[]>(planned_.size());
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
@@ -81,6 +89,14 @@ void SafetensorsWriter::write_at(std::size_t index, std::uint64_t offset, std::s
     throw Error(ErrorKind::kInternal, "write past the end of a planned tensor",
                 ErrorContext{final_path_.string(), spec.name, {}});
   }
+  if (remote_) {
+    remote_->write_at(planned_offsets_[index] + offset, bytes);
+    written_[index].fetch_add(bytes.size(), std::memory_order_relaxed);
+    if (finish_when_complete_ && planned_written_.fetch_add(bytes.size()) + bytes.size() == planned_bytes_) {
+      finish();
+    }
+    return;
+  }
   write_all_at(fd_, bytes, 8 + reserved_header_ + planned_offsets_[index] + offset, final_path_);
   written_[index].fetch_add(bytes.size(), std::memory_order_relaxed);
 }
@@ -90,7 +106,11 @@ void SafetensorsWriter::append_late(const TensorSpec& spec, std::span<const std:
     throw Error(ErrorKind::kInternal, "late tensor size does not match its spec",
                 ErrorContext{final_path_.string(), spec.name, {}});
   }
-  write_all_at(fd_, bytes, 8 + reserved_header_ + late_end_, final_path_);
+  if (remote_) {
+    remote_->write_at(late_end_, bytes);
+  } else {
+    write_all_at(fd_, bytes, 8 + reserved_header_ + late_end_, final_path_);
+  }
   late_.emplace_back(spec, late_end_);
   late_end_ += bytes.size();
 }
@@ -100,6 +120,7 @@ void SafetensorsWriter::set_metadata(Metadata metadata) { metadata_ = std::move(
 std::uint64_t SafetensorsWriter::bytes_written() const { return 8 + reserved_header_ + late_end_; }
 
 void SafetensorsWriter::finish() {
+  if (finished_) return;
   // A planned tensor that was not written completely would read back as zeros:
   // refuse to publish such a file.
   for (std::size_t i = 0; i < planned_.size(); ++i) {
@@ -115,6 +136,16 @@ void SafetensorsWriter::finish() {
   for (const auto& late : late_) entries.push_back(late);
   std::string header = render_safetensors_header(entries, metadata_);
 
+  if (remote_) {
+    const std::uint64_t length = round_up8(8 + header.size()) - 8;
+    header.append(length - header.size(), ' ');
+    std::string prefix(8, '\0');
+    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+    prefix += header;
+    remote_->finish(std::as_bytes(std::span(prefix)), late_end_);
+    finished_ = true;
+    return;
+  }
   if (header.size() <= reserved_header_) {
     // Pad with spaces, as the format allows, so the data starts where it was written.
     header.append(reserved_header_ - header.size(), ' ');

@@ -36,6 +36,7 @@ ShardedWriter::ShardedWriter(const std::filesystem::path& directory, const std::
   for (std::size_t s = 0; s < groups.size(); ++s) {
     shards_.push_back(std::make_unique<SafetensorsWriter>(
         directory_ / shard_file_name(prefix_, s, groups.size()), std::move(groups[s]), metadata));
+    shards_.back()->finish_when_complete();  // a remote shard's buffers go as soon as it is written
   }
 }
 

@@ -52,6 +52,10 @@ class DirectoryStore final : public storage::ObjectStore {
     bytes_read += out.size();
   }
   void put(const std::string& key, std::span<const std::byte> bytes) override {
+    {
+      std::lock_guard lock(order_mutex);
+      put_order.push_back(key);
+    }
     std::filesystem::create_directories((root_ / key).parent_path());
     std::ofstream(root_ / key, std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -63,6 +67,8 @@ class DirectoryStore final : public storage::ObjectStore {
   void remove(const std::string& key) override { std::filesystem::remove(root_ / key); }
 
   std::uint64_t min_part_ = 1;
+  std::mutex order_mutex;
+  std::vector<std::string> put_order;  // keys in the order they became visible
   std::atomic<int> commits{0};
   std::atomic<int> aborts{0};
 
