@@ -214,6 +214,19 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options);
 
 InspectReport inspect(const std::string& path);
 
+// Copies a model or delta between locations (local paths, object stores,
+// Hub ids as sources) with the same atomicity as every output: the source is
+// checked whole (headers, index, manifest) before any weight byte moves, its
+// weight files are copied byte for byte and the other files paramdelta
+// reads (config, tokenizer, index, manifest) with them; other files are
+// left behind and named in the notes.
+struct CopyOptions {
+  std::string source;
+  std::filesystem::path destination;
+  RunOptions run;
+};
+OperationSummary copy(const CopyOptions& options);
+
 // JSON renderings shared by the CLI and future bindings.
 std::string to_json(const OperationSummary& summary);
 std::string to_json(const VerifyReport& report);

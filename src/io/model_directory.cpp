@@ -33,14 +33,14 @@ bool is_weights_file(const std::string& name) {
   return ends_with(name, ".safetensors") || ends_with(name, ".safetensors.index.json");
 }
 
+}  // namespace
+
 bool is_written_by_paramdelta(const std::string& name) {
   const auto& tokenizer = tokenizer_file_names();
   return is_weights_file(name) || name == kConfigFile || name == kGenerationConfigFile ||
          name == kPostConfigFile || name == kManifestFileName ||
          std::find(tokenizer.begin(), tokenizer.end(), name) != tokenizer.end();
 }
-
-}  // namespace
 
 std::optional<std::string> why_directory_is_not_replaceable(const fs::path& dir) {
   std::set<std::string> names;  // sorted: the message names the same entry every time

@@ -21,6 +21,10 @@ inline constexpr const char* kManifestFileName = "paramdelta.json";  // a delta'
 // weights are trained for, so they travel as one set (never mixed).
 const std::vector<std::string>& tokenizer_file_names();
 
+// Whether paramdelta writes files of this name into a model or delta
+// directory: weights and their index, configs, the manifest, tokenizer files.
+bool is_written_by_paramdelta(const std::string& name);
+
 // What stops an existing directory from being replaced by a model or delta
 // directory, said as what is there; nullopt when it may be replaced. It may
 // when it holds nothing, or only regular files that paramdelta writes into a

@@ -61,6 +61,15 @@ class Registry {
     std::lock_guard lock(mutex_);
     files_[path.lexically_normal().string()] = std::move(file);
   }
+  std::vector<fs::path> in_directory(const fs::path& dir) {
+    std::lock_guard lock(mutex_);
+    std::vector<fs::path> out;
+    const fs::path normal = dir.lexically_normal();
+    for (const auto& [path, file] : files_) {
+      if (fs::path(path).parent_path() == normal) out.emplace_back(path);
+    }
+    return out;
+  }
   const RemoteFile* find(const fs::path& path) {
     std::lock_guard lock(mutex_);
     auto it = files_.find(path.lexically_normal().string());
@@ -180,6 +189,8 @@ std::shared_ptr<ByteSource> find_remote_file(const fs::path& path) {
   if (file == nullptr) return nullptr;
   return open_remote_object(file->store, file->key, file->size);
 }
+
+std::vector<fs::path> remote_files_in(const fs::path& dir) { return Registry::instance().in_directory(dir); }
 
 bool input_exists(const fs::path& path) {
   std::error_code ec;

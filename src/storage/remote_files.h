@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/byte_source.h"
 #include "storage/object_store.h"
@@ -28,6 +29,8 @@ MirroredInput mirror_remote_input(const RemoteLocation& location);
 
 // The remote weight file a mirrored directory holds at `path`, or nullptr.
 std::shared_ptr<ByteSource> find_remote_file(const std::filesystem::path& path);
+// The remote weight files of the mirrored directory `dir` (its direct entries).
+std::vector<std::filesystem::path> remote_files_in(const std::filesystem::path& dir);
 // A local file or directory, or a remote weight file of a mirrored directory.
 bool input_exists(const std::filesystem::path& path);
 
