@@ -5,6 +5,7 @@ that match a method and a path pattern it can
   - "drop":      forward the request, then close the connection without answering;
   - "drop_body": forward, answer the status and headers and half the body, then close;
   - "truncate":  the same, but only `keep` bytes of the body;
+  - "corrupt":   forward, then answer with one byte of the body changed;
   - "status":    answer `status` (503 by default) with Retry-After, not forwarding.
 
 Everything else is forwarded unchanged. It records every request (method,
@@ -29,7 +30,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 @dataclass
 class Fault:
-    action: str  # "drop", "drop_body", "truncate", "status"
+    action: str  # "drop", "drop_body", "truncate", "corrupt", "status"
     method: str | None = None  # None: any method
     path: str = ".*"  # a regular expression searched in "path?query"
     count: int = 1  # how many matching requests misbehave
@@ -112,6 +113,9 @@ class FaultProxy:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 self.end_headers()
+                if action == "corrupt" and data:
+                    middle = len(data) // 2
+                    data = data[:middle] + bytes([data[middle] ^ 0x5A]) + data[middle + 1:]
                 if self.command != "HEAD":
                     self.wfile.write(data)
 

@@ -269,6 +269,18 @@ def test_reads_survive_dropped_and_truncated_bodies_and_resume(run, sdk, proxy):
     assert [s.range for s in gets] == ["bytes=5-300004", "bytes=1005-300004", "bytes=1005-300004"]
 
 
+def test_a_corrupted_body_is_caught_by_the_range_md5(run, sdk, proxy):
+    name = blob_name()
+    data = payload(200_000, seed=7)
+    sdk.upload_blob(name, data)
+    proxy.add(Fault("corrupt", method="GET", path=name, count=1))
+    assert run("read", f"az://{CONTAINER}/{name}", 3, 150_000, settings=proxy.settings).stdout == data[3:150_003]
+    assert [s.action for s in proxy.seen if s.method == "GET"] == ["corrupt", "forward"]
+    proxy.add(Fault("corrupt", method="GET", path=name, count=2))
+    line = one_line_error(run("read", f"az://{CONTAINER}/{name}", 3, 150_000, settings=proxy.settings, check=False))
+    assert "differ from the MD5" in line, line
+
+
 def test_retry_after_is_honoured(run, sdk, proxy):
     name = blob_name()
     sdk.upload_blob(name, b"slow")
