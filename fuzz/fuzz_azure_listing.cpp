@@ -25,9 +25,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   });
   const std::string code = azure::parse_error_code(text);
   fuzz::check(code.size() <= 64, "error codes are short");
-  fuzz::check(std::all_of(code.begin(), code.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }),
+  fuzz::check(std::all_of(code.begin(), code.end(),
+                          [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }),
               "error codes are plain words");
-  const Error mapped = azure::map_error("az://c/k", "c", azure::Operation::kRead, 403, code, azure::Auth::kSas, 1);
+  const Error mapped =
+      azure::map_error("az://c/k", "c", azure::Operation::kRead, 403, code, azure::Auth::kSas, 1);
   fuzz::check(format_error_line(mapped).find('\n') == std::string::npos, "one line");
   fuzz::expect_clean([&] { (void)azure::parse_connection_string(text); });
   return 0;

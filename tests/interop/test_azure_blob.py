@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from azure.storage.blob import BlobSasPermissions, ContainerSasPermissions, generate_container_sas
 
 from azurite_server import ACCOUNT, KEY, Azurite, free_port
 from fault_proxy import Fault, FaultProxy
-
-pytest.importorskip("azure.storage.blob")
-from azure.storage.blob import BlobSasPermissions, ContainerSasPermissions, generate_container_sas  # noqa: E402
 
 CONTAINER = "models"
 
