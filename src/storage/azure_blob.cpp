@@ -197,7 +197,13 @@ class AzureStore : public ObjectStore, public std::enable_shared_from_this<Azure
   void remove(const std::string& key) override {
     int attempts = 0;
     const http::Response r = perform(
-        key, [&] { return request("DELETE", blob_url(key, "")); }, {}, attempts);
+        key,
+        [&] {
+          http::Request req = request("DELETE", blob_url(key, ""));
+          req.headers.push_back({"x-ms-delete-snapshots", "include"});  // a blob with snapshots goes too
+          return req;
+        },
+        {}, attempts);
     if (r.status == 404 && error_code(r) == "BlobNotFound") return;
     if (!success(r.status)) fail(Operation::kDelete, key, r, attempts);
   }

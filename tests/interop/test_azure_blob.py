@@ -101,6 +101,7 @@ def test_put_stat_read_list_rm(run, sdk):
     assert run("stat", f"az://{CONTAINER}/{name}").stdout == b"100003\n"
     assert run("read", f"az://{CONTAINER}/{name}", 0, len(data)).stdout == data
     assert f"100003 {name}".encode() in run("list", f"az://{CONTAINER}/t/").stdout
+    sdk.get_blob_client(name).create_snapshot()
     run("rm", f"az://{CONTAINER}/{name}")
     assert run("stat", f"az://{CONTAINER}/{name}").stdout == b"missing\n"
     run("rm", f"az://{CONTAINER}/{name}")  # deleting what is gone is not an error
