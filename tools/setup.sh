@@ -3,7 +3,9 @@
 # the C++ libraries from Debian's packages and the Python interoperability
 # tools (Hugging Face's own safetensors and tokenizers) into .venv.
 #
-#   tools/setup.sh           everything: build, tests, sanitizers, fuzzing
+#   tools/setup.sh           everything: build, tests, sanitizers, fuzzing, and
+#                            Azurite (the Azure Storage emulator, npm) for the
+#                            object store tests
 #   tools/setup.sh --build   only what building the paramdelta program needs
 #                            (make demo)
 set -euo pipefail
@@ -62,4 +64,21 @@ if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
   echo "setup: installing Python test tools into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt
   touch "$stamp"
+fi
+
+# Azurite, the Azure Storage emulator that tests/interop/test_azure_blob.py
+# starts on 127.0.0.1: installed once per machine, outside the clone, keyed by
+# its version (tests/interop/azurite_server.py computes the same path; set
+# PARAMDELTA_AZURITE to use another azurite-blob). 3.35.0 is the last 3.x that
+# runs on Node 20.
+AZURITE_VERSION=3.35.0
+AZURITE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/paramdelta/azurite-$AZURITE_VERSION"
+if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: npm (Node.js 20) is needed to install Azurite for the Azure Blob tests" >&2
+    exit 1
+  fi
+  echo "setup: installing azurite@$AZURITE_VERSION into $AZURITE_DIR"
+  mkdir -p "$AZURITE_DIR"
+  npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --silent "azurite@$AZURITE_VERSION"
 fi
