@@ -66,8 +66,8 @@ SafetensorsWriter::SafetensorsWriter(std::filesystem::path final_path, std::vect
   planned_bytes_ = offset;
   written_ = std::make_unique<std::atomic<std::uint64_t>[]>(planned_.size());
   if (auto target = storage::find_remote_output_file(final_path_)) {
-    // The header goes up last, as a part of its own size: no room to reserve.
-    reserved_header_ = 0;
+    // The header goes up last, in a part of its own size; it is padded as a
+    // local file's would be, so that both hold the same bytes.
     remote_ = std::make_unique<storage::RemoteFileWriter>(target->output, target->key);
     return;
   }
@@ -137,7 +137,8 @@ void SafetensorsWriter::finish() {
   std::string header = render_safetensors_header(entries, metadata_);
 
   if (remote_) {
-    const std::uint64_t length = round_up8(8 + header.size()) - 8;
+    const std::uint64_t length =
+        header.size() <= reserved_header_ ? reserved_header_ : round_up8(8 + header.size()) - 8;
     header.append(length - header.size(), ' ');
     std::string prefix(8, '\0');
     for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((length >> (8 * i)) & 0xff);

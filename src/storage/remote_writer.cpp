@@ -265,8 +265,32 @@ void upload_file(ObjectStore& store, const fs::path& file, const std::string& ke
 }  // namespace
 
 void RemoteOutput::commit(bool replace) {
-  ObjectStore& store = *location_.store;
   std::set<std::string> written;
+  try {
+    commit_files(written);
+  } catch (...) {
+    // A new output that failed half way is taken back (best effort): no
+    // reader should find some of its files. A replaced one cannot be.
+    if (!replace) {
+      for (const auto& key : written) {
+        try {
+          location_.store->remove(key);
+        } catch (...) {
+        }
+      }
+    }
+    throw;
+  }
+  if (replace) {
+    const std::string dir = location_.prefix.empty() ? std::string() : location_.prefix + "/";
+    for (const auto& object : location_.store->list(dir)) {
+      if (written.count(object.key) == 0) location_.store->remove(object.key);
+    }
+  }
+}
+
+void RemoteOutput::commit_files(std::set<std::string>& written) {
+  ObjectStore& store = *location_.store;
   {
     std::lock_guard lock(pending_->mutex);
     for (auto& e : pending_->entries) {
@@ -293,12 +317,6 @@ void RemoteOutput::commit(bool replace) {
     const std::string key = key_of(file);
     upload_file(store, file, key);
     written.insert(key);
-  }
-  if (replace) {
-    const std::string dir = location_.prefix.empty() ? std::string() : location_.prefix + "/";
-    for (const auto& object : store.list(dir)) {
-      if (written.count(object.key) == 0) store.remove(object.key);
-    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 
@@ -56,11 +57,13 @@ class RemoteOutput : public std::enable_shared_from_this<RemoteOutput> {
   void add_pending(std::string key, std::unique_ptr<ObjectUpload> upload, std::size_t parts);
   // Commits the weights, uploads the staged small files (indexes and the
   // manifest last), then, when `replace`, deletes objects under the prefix
-  // that this output did not write.
+  // that this output did not write. A new output that fails half way is
+  // removed again (best effort).
   void commit(bool replace);
 
  private:
   struct Pending;
+  void commit_files(std::set<std::string>& written);
   RemoteLocation location_;
   std::filesystem::path staging_;
   bool directory_;
