@@ -6,6 +6,7 @@
 #include "io/json_strict.h"
 #include "paramdelta/error.h"
 #include "paramdelta/evaluate.h"
+#include "paramdelta/location.h"
 
 namespace paramdelta {
 namespace {
@@ -130,9 +131,14 @@ ModelComparison compare_models(const ComparisonOptions& options, const Compariso
   for (const Evaluation& evaluation : options.evaluations)
     inputs.push_back(read_input(evaluation, options.limit, progress));
 
+  // Models may be Hub ids or object store locations: found (or fetched) once.
   // Every model's tokenizer is read before the first one is evaluated (it is
   // cheap), so that a missing or foreign model fails before any progress.
-  for (const std::string& name : models) Tokenizer::from_model_dir(name);
+  std::vector<std::filesystem::path> paths;
+  for (const std::string& name : models) {
+    paths.push_back(resolve_location(name).path);
+    Tokenizer::from_model_dir(paths.back());
+  }
 
   ModelComparison comparison;
   comparison.reference = models.front();
@@ -141,8 +147,8 @@ ModelComparison compare_models(const ComparisonOptions& options, const Compariso
   for (std::size_t i = 0; i < models.size(); ++i) {
     const std::string& name = models[i];
     if (progress.model_started) progress.model_started(i + 1, models.size(), name);
-    const Tokenizer tokenizer = Tokenizer::from_model_dir(name);
-    const Model model = Model::load(name);
+    const Tokenizer tokenizer = Tokenizer::from_model_dir(paths[i]);
+    const Model model = Model::load(paths[i]);
     if (progress.note) {
       for (const std::string& note : model.notes()) progress.note(name + ": " + note);
     }

@@ -187,3 +187,15 @@ def test_a_model_the_sdk_uploaded_is_read(pd, container, tmp_path):
     pd("compute", "--base", TINY / "base-v1", "--post", TINY / "chat-v1", "-o", tmp_path / "local-inputs")
     assert (tmp_path / "remote-inputs/delta.safetensors").read_bytes() == \
         (tmp_path / "local-inputs/delta.safetensors").read_bytes()
+
+
+def test_eval_reads_models_from_object_storage(pd, tmp_path):
+    pd("cp", TINY / "chat-v1", f"az://{CONTAINER}/ev/chat-v1")
+    remote = pd("eval", "--model", f"az://{CONTAINER}/ev/chat-v1", "--metric", "perplexity",
+                "--data", TINY / "eval" / "ppl_old.txt", "--limit", "256", "--json").stdout
+    local = pd("eval", "--model", TINY / "chat-v1", "--metric", "perplexity",
+               "--data", TINY / "eval" / "ppl_old.txt", "--limit", "256", "--json").stdout
+    import json
+    r, l = json.loads(remote), json.loads(local)
+    assert r["evaluations"][0]["models"][0]["perplexity"] == l["evaluations"][0]["models"][0]["perplexity"]
+    assert r["evaluations"][0]["models"][0]["model"] == f"az://{CONTAINER}/ev/chat-v1"
