@@ -22,6 +22,9 @@ namespace {
 constexpr std::uint64_t kMinPartSize = 5u << 20;  // S3: every part but the last
 constexpr std::size_t kMaxParts = 10000;          // S3: part numbers 1..10000
 
+// Thrown by a read's body sink to stop a whole-object answer once the range is in.
+struct StopTransfer {};
+
 struct S3Config {
   std::string bucket;
   std::string region = "us-east-1";
@@ -333,12 +336,12 @@ void S3Store::read(const std::string& key, std::uint64_t offset, std::span<std::
       got += n;
       if (head.status != 206 && got == out.size() && chunk.size() > n) {
         // A whole-object answer: the rest is not needed. Stop the transfer.
-        throw std::length_error("done");
+        throw StopTransfer{};
       }
     };
     try {
       return send_once(call, sink);
-    } catch (const std::length_error&) {
+    } catch (const StopTransfer&) {
       http::Response done;
       done.status = 200;
       return done;
@@ -445,12 +448,14 @@ void S3Upload::upload_part(std::size_t number, std::span<const std::byte> bytes)
   if (finished_) internal("a part uploaded after the upload was committed or aborted");
   check_order_locked(number, bytes.size());
   parts_[number] = Part{*etag, bytes.size()};
+  if (number == 0) small_first_.reset();  // a full part 0 replaces a small one
 }
 
 void S3Upload::commit(std::size_t part_count) {
   std::vector<std::string> etags;
   std::optional<std::vector<std::byte>> single;
   std::string id;
+  std::uint64_t total = 0;
   {
     std::lock_guard lock(mutex_);
     if (finished_) internal("the upload was already committed or aborted");
@@ -467,6 +472,7 @@ void S3Upload::commit(std::size_t part_count) {
         internal("part " + std::to_string(n) + " has " + std::to_string(p.size) +
                  " bytes, less than S3's 5 MiB for every part but the last");
       etags.push_back(p.etag);
+      total += p.size;
     }
     if (part_count == 0) {
       single.emplace();
@@ -489,7 +495,9 @@ void S3Upload::commit(std::size_t part_count) {
     const std::string body = s3::complete_multipart_xml(etags);
     Call call{"POST", key_, {{"uploadId", id}}, {{"Content-Type", "application/xml"}}, body, "write"};
     // S3 may answer 200 and still fail the completion: the <Error> is in the body.
+    int attempts = 0;
     const http::Response r = store_->retrying(key_, [&] {
+      ++attempts;
       http::Response a = store_->send_once(call);
       if (a.status == 200) {
         if (const auto e = s3::parse_error_body(a.body)) {
@@ -498,7 +506,15 @@ void S3Upload::commit(std::size_t part_count) {
       }
       return a;
     });
-    if (r.status != 200) store_->fail(call, r);
+    if (r.status != 200) {
+      // A retry after an answer that was lost: the first attempt may have completed it.
+      const auto e = s3::parse_error_body(r.body);
+      if (attempts > 1 && r.status == 404 && e && e->code == "NoSuchUpload") {
+        const auto info = store_->stat(key_);
+        if (info && info->size == total) return;
+      }
+      store_->fail(call, r);
+    }
   } catch (...) {
     if (!id.empty()) {
       try {
