@@ -1,9 +1,18 @@
 // The S3 store without a server: URLs and settings, and the part rules that
 // are checked before any request (the exchanges themselves are tested against
 // SeaweedFS in tests/interop/test_s3.py).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "paramdelta/error.h"
@@ -115,6 +124,107 @@ TEST_F(S3Settings, AnUnreachableEndpointIsNamed) {
     EXPECT_NE(line.find("AWS_ENDPOINT_URL"), std::string::npos) << line;
     EXPECT_EQ(line.find("not-a-real-secret"), std::string::npos) << line;
   }
+}
+
+// A scripted HTTP server on loopback: connection i is answered by script[i]
+// (given the request's head, it returns the raw bytes to send before closing).
+class ScriptedServer {
+ public:
+  using Answer = std::function<std::string(const std::string& request)>;
+  explicit ScriptedServer(std::vector<Answer> script) : script_(std::move(script)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd_, 8) != 0) std::abort();
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<std::string> requests;  // the heads received, in order (read after the client is done)
+
+ private:
+  void serve() {
+    for (auto& answer : script_) {
+      const int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string head;
+      char buf[4096];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<std::size_t>(n));
+      }
+      requests.push_back(head);
+      const std::string out = answer(head);
+      std::size_t sent = 0;
+      while (sent < out.size()) {
+        const ssize_t n = send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+      }
+      close(c);
+    }
+  }
+  std::vector<Answer> script_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+std::string range_of(const std::string& head) {
+  const auto at = head.find("\r\nRange: bytes=");
+  if (at == std::string::npos) return "";
+  return head.substr(at + 15, head.find("\r\n", at + 2) - at - 15);
+}
+
+std::string partial(const std::string& object, std::uint64_t first, std::uint64_t last, std::size_t send) {
+  return "HTTP/1.1 206 Partial Content\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(last - first + 1) + "\r\nContent-Range: bytes " + std::to_string(first) + "-" +
+         std::to_string(last) + "/" + std::to_string(object.size()) + "\r\n\r\n" + object.substr(first, send);
+}
+
+TEST_F(S3Settings, AReadDroppedMidBodyResumesWhereItStopped) {
+  std::string object(100000, '\0');
+  for (std::size_t i = 0; i < object.size(); ++i) object[i] = static_cast<char>(i * 7 + i / 251);
+  ScriptedServer server({
+      [&](const std::string&) { return partial(object, 1000, 50999, 30000); },  // drops after 30000 bytes
+      [&](const std::string&) {
+        return std::string(
+            "HTTP/1.1 503 Slow Down\r\nConnection: close\r\nRetry-After: 0\r\n"
+            "Content-Length: 51\r\n\r\n<Error><Code>SlowDown</Code><Message/></Error>       ");
+      },
+      [&](const std::string&) { return partial(object, 31000, 50999, 20000); },
+  });
+  setenv("AWS_ENDPOINT_URL", ("http://127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  auto loc = open_s3_location("s3://models/x");
+  ASSERT_TRUE(loc);
+  std::vector<std::byte> out(50000);
+  loc->store->read("x", 1000, out);
+  EXPECT_EQ(std::memcmp(out.data(), object.data() + 1000, out.size()), 0);
+  ASSERT_EQ(server.requests.size(), 3u);
+  EXPECT_EQ(range_of(server.requests[0]), "1000-50999");
+  EXPECT_EQ(range_of(server.requests[2]), "31000-50999");
+  EXPECT_NE(server.requests[0].find("GET /models/x "), std::string::npos) << server.requests[0];
+  EXPECT_NE(server.requests[0].find("Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/"),
+            std::string::npos);
+  EXPECT_EQ(server.requests[0].find("not-a-real-secret"), std::string::npos);
+}
+
+TEST_F(S3Settings, AnAnswerWithAnotherRangeIsRefused) {
+  const std::string object(1000, 'x');
+  ScriptedServer server({[&](const std::string&) { return partial(object, 0, 99, 100); }});
+  setenv("AWS_ENDPOINT_URL", ("http://127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  auto loc = open_s3_location("s3://models/x");
+  std::vector<std::byte> out(100);
+  EXPECT_EQ(kind_of([&] { loc->store->read("x", 500, out); }), ErrorKind::kIo);
 }
 
 }  // namespace
