@@ -4,6 +4,7 @@
 // endpoint (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL) and virtual-hosted
 // style for AWS itself.
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -243,11 +244,13 @@ std::optional<ObjectInfo> S3Store::stat(const std::string& key) {
   }
   if (r.status == 404) {
     // A HEAD answer has no body to tell a missing object from a missing bucket.
+    // (A key that may read objects but not the bucket itself gets 403 here: the
+    // object is missing all the same.)
     Call bucket{"HEAD", "", {}, {}, {}, "bucket"};
     const http::Response b = send(bucket);
-    if (b.status >= 200 && b.status < 300) return std::nullopt;
     if (b.status == 404) throw s3::response_error(404, "", subject(key, "bucket"));
-    fail(bucket, b);
+    if (http::is_retryable_status(b.status)) fail(bucket, b);
+    return std::nullopt;
   }
   if (r.status == 401 || r.status == 403 || r.status == 400) {
     // Nor why it was refused: a one-byte GET of the same object says (its <Error> Code).
