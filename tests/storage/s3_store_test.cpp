@@ -218,6 +218,35 @@ TEST_F(S3Settings, AReadDroppedMidBodyResumesWhereItStopped) {
   EXPECT_EQ(server.requests[0].find("not-a-real-secret"), std::string::npos);
 }
 
+TEST_F(S3Settings, SessionTokensAreSignedAndAnonymousRequestsAreNot) {
+  const std::string ok = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  ScriptedServer server({[&](const std::string&) { return ok; }, [&](const std::string&) { return ok; }});
+  setenv("AWS_ENDPOINT_URL", ("http://127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  setenv("AWS_SESSION_TOKEN", "session-token-value", 1);
+  setenv("AWS_REGION", "eu-west-3", 1);
+  const std::vector<std::byte> body(3, std::byte{'a'});
+  open_s3_location("s3://models/dir")->store->put("dir/x y", body);
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  unsetenv("AWS_SESSION_TOKEN");
+  open_s3_location("s3://models/dir")->store->put("dir/x y", body);
+  ASSERT_EQ(server.requests.size(), 2u);
+  const std::string& signed_put = server.requests[0];
+  EXPECT_NE(signed_put.find("PUT /models/dir/x%20y "), std::string::npos) << signed_put;
+  EXPECT_NE(signed_put.find("x-amz-security-token: session-token-value\r\n"), std::string::npos)
+      << signed_put;
+  EXPECT_NE(signed_put.find("/eu-west-3/s3/aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date;"
+                            "x-amz-security-token,Signature="),
+            std::string::npos)
+      << signed_put;
+  // The payload's own SHA-256 ("aaa"), not UNSIGNED-PAYLOAD.
+  EXPECT_NE(signed_put.find(
+                "x-amz-content-sha256: 9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0"),
+            std::string::npos)
+      << signed_put;
+  EXPECT_EQ(server.requests[1].find("Authorization"), std::string::npos) << server.requests[1];
+}
+
 TEST_F(S3Settings, AnAnswerWithAnotherRangeIsRefused) {
   const std::string object(1000, 'x');
   ScriptedServer server({[&](const std::string&) { return partial(object, 0, 99, 100); }});
