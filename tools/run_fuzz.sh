@@ -21,13 +21,13 @@ TIMEOUT_S="${FUZZ_TIMEOUT_S:-10}"
 
 ALL_TARGETS=(fuzz_safetensors_header fuzz_safetensors_file fuzz_index_json fuzz_manifest
              fuzz_tokenizer fuzz_model_config fuzz_chat_template fuzz_hub_listing fuzz_http_headers
-             fuzz_azure_listing fuzz_env_file)
+             fuzz_azure_listing fuzz_env_file fuzz_s3_listing)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DPARAMDELTA_FUZZ=ON -DPARAMDELTA_SANITIZE=ON -DPARAMDELTA_TESTS=OFF >/dev/null
 # Only targets the build defines (the tokenizer and config parsers may not exist yet).
-AVAILABLE=$(cmake --build "$BUILD" --target help | sed -n 's/^\(fuzz_[a-z_]*\):.*/\1/p')
+AVAILABLE=$(cmake --build "$BUILD" --target help | sed -n 's/^\(fuzz_[a-z0-9_]*\):.*/\1/p')
 BUILT=()
 for t in "${TARGETS[@]}"; do
   if grep -qx "$t" <<<"$AVAILABLE"; then BUILT+=("$t"); else echo "run_fuzz: skipping $t (not defined in this build)"; fi

@@ -84,7 +84,7 @@ int run(int argc, char** argv) {
   } else if (verb == "read" && argc == 5) {
     std::vector<std::byte> buf(std::stoull(argv[4]));
     store.read(key, std::stoull(argv[3]), buf);
-    std::fwrite(buf.data(), 1, buf.size(), stdout);
+    if (!buf.empty()) std::fwrite(buf.data(), 1, buf.size(), stdout);  // fwrite(nullptr, ...) is undefined
   } else if (verb == "put") {
     const std::string data = read_stdin();
     store.put(key, as_bytes(data));
