@@ -1,5 +1,6 @@
 """The product commands on object stores: compute, apply, inspect and cp with
-models and deltas in Azure Blob Storage (a real Azurite on 127.0.0.1), read
+models and deltas in Azure Blob Storage (a real Azurite on 127.0.0.1) and S3
+(a real SeaweedFS on 127.0.0.1), read
 by ranged requests and written by block uploads while the engine works,
 compared bit for bit with the same commands on local paths, and checked with
 the Azure SDK as a second client. A fault-injecting proxy shows that a run
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+import seaweedfs_server as sw
 from azurite_server import ACCOUNT, KEY, Azurite
 from fault_proxy import Fault, FaultProxy
 
@@ -197,5 +199,67 @@ def test_eval_reads_models_from_object_storage(pd, tmp_path):
                "--data", TINY / "eval" / "ppl_old.txt", "--limit", "256", "--json").stdout
     import json
     r, l = json.loads(remote), json.loads(local)
-    assert r["evaluations"][0]["models"][0]["perplexity"] == l["evaluations"][0]["models"][0]["perplexity"]
-    assert r["evaluations"][0]["models"][0]["model"] == f"az://{CONTAINER}/ev/chat-v1"
+    assert r["models"][0]["perplexity"] == l["models"][0]["perplexity"]
+    assert r["models"][0]["tokens_scored"] == l["models"][0]["tokens_scored"] > 0
+    assert r["models"][0]["model"] == f"az://{CONTAINER}/ev/chat-v1"
+
+
+# S3, and both stores in one command ------------------------------------------
+
+BUCKET = "ops"
+
+
+@pytest.fixture(scope="module")
+def seaweed(tmp_path_factory):
+    server = sw.start(tmp_path_factory.mktemp("seaweedfs"), [BUCKET])
+    yield server
+    server.stop()
+
+
+def s3_settings(seaweed, endpoint: str | None = None) -> dict:
+    env = seaweed.environment()
+    settings = {k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL")}
+    if endpoint:
+        settings["AWS_ENDPOINT_URL"] = endpoint
+    return settings
+
+
+def test_apply_from_azure_and_s3_to_azure_equals_the_local_command(pd, azurite, seaweed, container, tmp_path):
+    both = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string(), **s3_settings(seaweed)}
+    pd("cp", TINY / "base-v1", f"s3://{BUCKET}/fam/base-v1", settings=both)
+    pd("cp", TINY / "chat-v1", f"s3://{BUCKET}/fam/chat-v1", settings=both)
+    pd("cp", TINY / "base-v2", f"az://{CONTAINER}/x/base-v2", settings=both)
+    pd("compute", "--base", f"s3://{BUCKET}/fam/base-v1", "--post", f"s3://{BUCKET}/fam/chat-v1",
+       "-o", f"s3://{BUCKET}/fam/delta", settings=both)
+    pd("apply", "--base", f"az://{CONTAINER}/x/base-v2", "--delta", f"s3://{BUCKET}/fam/delta",
+       "-o", f"az://{CONTAINER}/x/chat-v2", settings=both)
+    pd("compute", "--base", TINY / "base-v1", "--post", TINY / "chat-v1", "-o", tmp_path / "delta", settings=both)
+    pd("apply", "--base", TINY / "base-v2", "--delta", tmp_path / "delta", "-o", tmp_path / "chat-v2", settings=both)
+    assert download(container, "x/chat-v2") == local_files(tmp_path / "chat-v2")
+    pd("cp", f"s3://{BUCKET}/fam/delta", tmp_path / "delta-back", settings=both)
+    back, local = local_files(tmp_path / "delta-back"), local_files(tmp_path / "delta")
+    assert {k: v for k, v in back.items() if k != "paramdelta.json"} == \
+        {k: v for k, v in local.items() if k != "paramdelta.json"}
+    assert seaweed.pending_uploads(BUCKET) == []
+
+
+def test_s3_multi_part_output_and_a_failed_run_leaves_nothing(pd, seaweed, tmp_path):
+    settings = s3_settings(seaweed)
+    base, post = big_pair(tmp_path)
+    pd("cp", base, f"s3://{BUCKET}/big/base", settings=settings)
+    pd("cp", post, f"s3://{BUCKET}/big/post", settings=settings)
+    host, port = seaweed.endpoint.removeprefix("http://").split(":")
+    with FaultProxy(host, int(port)) as proxy:
+        proxy.add(Fault("status", method="PUT", path="partNumber=3", count=1000, status=500, retry_after="0"))
+        line = one_line_error(pd("compute", "--base", f"s3://{BUCKET}/big/base", "--post", f"s3://{BUCKET}/big/post",
+                                 "-o", f"s3://{BUCKET}/big/delta",
+                                 settings=s3_settings(seaweed, f"http://127.0.0.1:{proxy.port}"), check=False))
+        assert "500" in line and settings["AWS_SECRET_ACCESS_KEY"] not in line, line
+    listed = pd("cp", f"s3://{BUCKET}/big/delta", tmp_path / "nothing", settings=settings, check=False)
+    assert "no objects under this prefix" in one_line_error(listed)
+    assert seaweed.pending_uploads(BUCKET) == []
+    pd("compute", "--base", f"s3://{BUCKET}/big/base", "--post", f"s3://{BUCKET}/big/post",
+       "-o", f"s3://{BUCKET}/big/delta", settings=settings)
+    pd("compute", "--base", base, "--post", post, "-o", tmp_path / "delta", settings=settings)
+    pd("cp", f"s3://{BUCKET}/big/delta", tmp_path / "delta-back", settings=settings)
+    assert (tmp_path / "delta-back/delta.safetensors").read_bytes() == (tmp_path / "delta/delta.safetensors").read_bytes()
