@@ -1,8 +1,11 @@
 """Errors raised by paramdelta: one class per kind of failure, each carrying
-where it happened (file, tensor, field) and what to do about it (hint).
+where it happened (file, tensor, field), the keyword argument it is about
+(option), and what to do about it (hint).
 
-``str(error)`` is the same line the command line prints after
-``paramdelta: error:``.
+``str(error)`` is the line the command line prints after ``paramdelta:
+error:``, with options named as this package's keyword arguments
+(``vocab_mismatch='overlap'``) where the command line names its flags
+(``--vocab-mismatch overlap``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Error(Exception):
         tensor: str = "",
         field: str = "",
         hint: str = "",
+        option: str = "",
     ) -> None:
         super().__init__(line)
         self.message = message or line
@@ -31,6 +35,8 @@ class Error(Exception):
         self.tensor = tensor
         self.field = field
         self.hint = hint
+        #: The keyword argument the error is about ("scale", "delta_dtype"), or "".
+        self.option = option
 
 
 class UsageError(Error, ValueError):
@@ -103,17 +109,29 @@ _BY_KIND: dict[str, type[Error]] = {
 }
 
 
-def _from_core(kind: str, line: str, message: str, file: str, tensor: str, field: str, hint: str) -> Error:
+def _from_core(
+    kind: str, line: str, message: str, file: str, tensor: str, field: str, hint: str, option: str = ""
+) -> Error:
     """Builds the exception for a library error (called by the extension module)."""
     cls = _BY_KIND.get(kind, InternalError)
-    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint)
+    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint, option=option)
 
 
 E = TypeVar("E", bound=Error)
 
 
-def _make(cls: type[E], message: str, *, file: str = "", tensor: str = "", field: str = "", hint: str = "") -> E:
-    """An error raised by the Python layer, worded as the library words its own."""
+def _make(
+    cls: type[E],
+    message: str,
+    *,
+    file: str = "",
+    tensor: str = "",
+    field: str = "",
+    hint: str = "",
+    option: str = "",
+) -> E:
+    """An error raised by the Python layer, worded as the library words its own
+    (a message about a keyword argument names it: ``option``)."""
     line = ""
     if file:
         line += f"{file}: "
@@ -122,4 +140,4 @@ def _make(cls: type[E], message: str, *, file: str = "", tensor: str = "", field
     if field:
         line += f"field '{field}': "
     line += message + (f" ({hint})" if hint else "")
-    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint)
+    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint, option=option)

@@ -30,7 +30,7 @@ class Stopwatch {
 
 // Throws the kNonFinite error for element `index` of `tensor`.
 [[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf,
-                                   std::uint64_t index, const std::string& flag_hint);
+                                   std::uint64_t index, const std::string& hint);
 
 // Throws the kNonFinite error for element `index` of `tensor`, a delta
 // element whose dtype cannot hold post - base although both are finite:
