@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <iostream>
 
-#include "delta/operation_support.h"
 #include "option_flags.h"
 #include "paramdelta/error.h"
 #include "paramdelta/option_values.h"

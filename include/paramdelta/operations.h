@@ -214,6 +214,9 @@ AnalyzeReport analyze_delta(const AnalyzeOptions& options);
 
 InspectReport inspect(const std::string& path);
 
+// A byte count for people: "512 B", "1.5 kB", "12.3 MB", "4.20 GB" (decimal units).
+std::string human_bytes(std::uint64_t bytes);
+
 // JSON renderings shared by the CLI and future bindings.
 std::string to_json(const OperationSummary& summary);
 std::string to_json(const VerifyReport& report);

@@ -5,6 +5,7 @@
 
 #include "engine/tensor_hash.h"
 #include "paramdelta/error.h"
+#include "paramdelta/operations.h"
 
 namespace paramdelta {
 

@@ -15,7 +15,6 @@ namespace paramdelta {
 std::string utc_timestamp();
 std::string tool_identity();  // "paramdelta 0.1.0"
 std::string shape_string(const std::vector<std::uint64_t>& shape);
-std::string human_bytes(std::uint64_t bytes);
 
 class Stopwatch {
  public:

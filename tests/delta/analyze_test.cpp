@@ -156,7 +156,7 @@ TEST_F(AnalyzeFixture, ABaseThatIsNotTheDeltasOwnIsReported) {
 
 TEST_F(AnalyzeFixture, ANewBaseWithoutTheOldBaseIsAUsageError) {
   expect_error([&] { analyze_delta(options(false, true, false)); }, ErrorKind::kUsage,
-               {"--base", "--new-base"});
+               {"give base", "with new_base"});
 }
 
 TEST_F(AnalyzeFixture, ATensorWhoseShapeDiffersInTheNewBaseIsLeftOutOfTheDriftOnly) {
