@@ -1,9 +1,9 @@
 // paramdelta combine: Σ wᵢ·Δᵢ, or a TIES / DARE merge.
 #include "command.h"
 #include "common_options.h"
-#include "paramdelta/option_values.h"
 #include "paramdelta/error.h"
 #include "paramdelta/operations.h"
+#include "paramdelta/option_values.h"
 
 namespace paramdelta::cli {
 namespace {

@@ -1,8 +1,8 @@
 // paramdelta compute: Δ = post − base.
 #include "command.h"
 #include "common_options.h"
-#include "paramdelta/option_values.h"
 #include "paramdelta/operations.h"
+#include "paramdelta/option_values.h"
 
 namespace paramdelta::cli {
 namespace {

@@ -20,7 +20,8 @@ RSS_LIMIT_MB="${FUZZ_RSS_LIMIT_MB:-2048}"
 TIMEOUT_S="${FUZZ_TIMEOUT_S:-10}"
 
 ALL_TARGETS=(fuzz_safetensors_header fuzz_safetensors_file fuzz_index_json fuzz_manifest
-             fuzz_tokenizer fuzz_model_config fuzz_chat_template fuzz_hub_listing fuzz_http_headers)
+             fuzz_tokenizer fuzz_model_config fuzz_chat_template fuzz_hub_listing fuzz_http_headers
+             fuzz_option_text)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -120,24 +120,17 @@ def _from_core(
 E = TypeVar("E", bound=Error)
 
 
-def _make(
-    cls: type[E],
-    message: str,
-    *,
-    file: str = "",
-    tensor: str = "",
-    field: str = "",
-    hint: str = "",
-    option: str = "",
-) -> E:
-    """An error raised by the Python layer, worded as the library words its own
-    (a message about a keyword argument names it: ``option``)."""
+def _make(cls: type[E], message: str, **where: str) -> E:
+    """An error raised by the Python layer, worded as the library words its own:
+    ``where`` holds the constructor's file, tensor, field, hint and option (the
+    keyword argument that a message about one names)."""
     line = ""
-    if file:
-        line += f"{file}: "
-    if tensor:
-        line += f"tensor '{tensor}': "
-    if field:
-        line += f"field '{field}': "
+    if where.get("file"):
+        line += f"{where['file']}: "
+    if where.get("tensor"):
+        line += f"tensor '{where['tensor']}': "
+    if where.get("field"):
+        line += f"field '{where['field']}': "
+    hint = where.get("hint", "")
     line += message + (f" ({hint})" if hint else "")
-    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint, option=option)
+    return cls(line, message=message, **where)

@@ -59,10 +59,10 @@ void raise_as_python(const Error& e) {
   try {
     nb::object make = nb::module_::import_("paramdelta.errors").attr("_from_core");
     const std::vector<std::string> options = e.options();
-    nb::object exception = make(kind_name(e.kind()), format_error_line(e, keyword_spelling),
-                                e.message(keyword_spelling), e.context().file, e.context().tensor,
-                                e.context().field, e.hint(keyword_spelling),
-                                options.empty() ? std::string() : options.front());
+    nb::object exception =
+        make(kind_name(e.kind()), format_error_line(e, keyword_spelling), e.message(keyword_spelling),
+             e.context().file, e.context().tensor, e.context().field, e.hint(keyword_spelling),
+             options.empty() ? std::string() : options.front());
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exception.ptr())), exception.ptr());
   } catch (nb::python_error& failure) {
     failure.restore();  // the errors module itself failed: report that
@@ -83,18 +83,20 @@ void bind_errors(nb::module_& m) {
   // `option`, when given, is named at the start of the message as the library names options.
   m.def(
       "_raise_error",
-      [](const std::string& kind, const std::string& message, const std::string& file, const std::string& tensor,
-         const std::string& field, const std::string& hint, const std::string& option) {
-    for (int k = 0; k <= static_cast<int>(ErrorKind::kInternal); ++k) {
-      if (kind == kind_name(static_cast<ErrorKind>(k))) {
-        throw Error(static_cast<ErrorKind>(k), option.empty() ? message : option_ref(option) + " " + message,
-                    ErrorContext{file, tensor, field}, hint);
-      }
-    }
-    throw Error(ErrorKind::kUsage, "unknown error kind '" + kind + "'");
+      [](const std::string& kind, const std::string& message, const std::string& file,
+         const std::string& tensor, const std::string& field, const std::string& hint,
+         const std::string& option) {
+        for (int k = 0; k <= static_cast<int>(ErrorKind::kInternal); ++k) {
+          if (kind == kind_name(static_cast<ErrorKind>(k))) {
+            throw Error(static_cast<ErrorKind>(k),
+                        option.empty() ? message : option_ref(option) + " " + message,
+                        ErrorContext{file, tensor, field}, hint);
+          }
+        }
+        throw Error(ErrorKind::kUsage, "unknown error kind '" + kind + "'");
       },
-      nb::arg("kind"), nb::arg("message"), nb::arg("file"), nb::arg("tensor"), nb::arg("field"), nb::arg("hint"),
-      nb::arg("option") = "");
+      nb::arg("kind"), nb::arg("message"), nb::arg("file"), nb::arg("tensor"), nb::arg("field"),
+      nb::arg("hint"), nb::arg("option") = "");
 }
 
 }  // namespace paramdelta::python

@@ -30,7 +30,8 @@ std::optional<DType> dtype_option(const std::optional<std::string>& name, const 
 
 RunOptions run_options(int threads, bool force, std::uint64_t max_shard_size) {
   if (threads < 0 || threads > 256) {
-    throw Error(ErrorKind::kUsage, option_ref("threads") + " " + std::to_string(threads) + " is not a thread count",
+    throw Error(ErrorKind::kUsage,
+                option_ref("threads") + " " + std::to_string(threads) + " is not a thread count",
                 ErrorContext{}, "use 0 (one per CPU) to 256");
   }
   if (max_shard_size == 0) {
@@ -61,7 +62,8 @@ auto run_operation(Options options, const nb::object& progress, Operation operat
 void bind_operations(nb::module_& m) {
   // Option values as the command line reads them (paramdelta/option_values.h).
   m.def(
-      "parse_byte_size", [](const std::string& text, const std::string& field) { return parse_byte_size(text, field); },
+      "parse_byte_size",
+      [](const std::string& text, const std::string& field) { return parse_byte_size(text, field); },
       "text"_a, "field"_a);
   m.def(
       "parse_float_dtype",
@@ -123,7 +125,8 @@ void bind_operations(nb::module_& m) {
         o.weights = std::move(weights);
         o.method = parse_combine_method_option(method);
         if (seed && o.method != CombineMethod::kDare && o.method != CombineMethod::kDareTies) {
-          throw Error(ErrorKind::kUsage, option_ref("seed") + " applies to the dare and dare-ties methods only");
+          throw Error(ErrorKind::kUsage,
+                      option_ref("seed") + " applies to the dare and dare-ties methods only");
         }
         o.seed = seed.value_or(0);
         o.density = density;

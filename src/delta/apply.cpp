@@ -37,12 +37,13 @@ void check_scale(double scale) {
 void check_result_finite(const ApplyItem& item, const std::byte* out, std::uint64_t begin, std::size_t n) {
   auto nf = engine::find_non_finite(out, item.out_dtype, n, "result");
   if (nf.found) {
-    throw Error(
-        ErrorKind::kNonFinite,
-        "element " + std::to_string(begin + nf.index) + " of the result is NaN or infinite (overflow in " +
-            std::string(dtype_name(item.out_dtype)) + "?)",
-        ErrorContext{{}, item.name, {}}, "lower " + option_ref("scale") + ", choose a wider " + option_ref("dtype") + ", or pass " +
-            option_ref("allow_non_finite", "true"));
+    throw Error(ErrorKind::kNonFinite,
+                "element " + std::to_string(begin + nf.index) +
+                    " of the result is NaN or infinite (overflow in " +
+                    std::string(dtype_name(item.out_dtype)) + "?)",
+                ErrorContext{{}, item.name, {}},
+                "lower " + option_ref("scale") + ", choose a wider " + option_ref("dtype") + ", or pass " +
+                    option_ref("allow_non_finite", "true"));
   }
 }
 
@@ -122,7 +123,8 @@ void check_architectures(const Checkpoint& base, const DeltaSource& delta, bool 
   if (!allow) {
     throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
                 "a delta does not carry over to another network; if they are the same network under two "
-                "names, pass " + option_ref("allow_architecture_mismatch", "true"));
+                "names, pass " +
+                    option_ref("allow_architecture_mismatch", "true"));
   }
   notes.push_back("different architectures, allowed by " + option_ref("allow_architecture_mismatch", "true") +
                   ": " + both);

@@ -99,7 +99,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   OperationSummary summary;
   summary.operation = "combine";
   summary.output = options.output.string();
-  if (options.deltas.size() < 2) throw Error(ErrorKind::kUsage, "combine needs at least two deltas (" + option_ref("deltas") + ")");
+  if (options.deltas.size() < 2)
+    throw Error(ErrorKind::kUsage, "combine needs at least two deltas (" + option_ref("deltas") + ")");
   std::vector<double> weights = options.weights;
   if (weights.empty()) weights.assign(options.deltas.size(), 1.0);
   if (weights.size() != options.deltas.size()) {
@@ -109,15 +110,17 @@ OperationSummary combine_deltas(const CombineOptions& options) {
                 ErrorContext{}, "give one weight per delta, or none for a plain sum");
   }
   for (double w : weights) {
-    if (!std::isfinite(w)) throw Error(ErrorKind::kUsage, "weights (" + option_ref("weights") + ") must be finite numbers");
+    if (!std::isfinite(w))
+      throw Error(ErrorKind::kUsage, "weights (" + option_ref("weights") + ") must be finite numbers");
   }
   const CombineMethod method = options.method;
   const std::string method_name = combine_method_name(method);
   if (method == CombineMethod::kSum) {
     if (options.density != 1.0) {
-      throw Error(ErrorKind::kUsage, option_ref("density") + " applies to the ties, dare and dare-ties methods only",
-                  ErrorContext{},
-                  "add " + option_ref("method", "ties") + " (or dare, dare-ties), or drop " + option_ref("density"));
+      throw Error(
+          ErrorKind::kUsage, option_ref("density") + " applies to the ties, dare and dare-ties methods only",
+          ErrorContext{},
+          "add " + option_ref("method", "ties") + " (or dare, dare-ties), or drop " + option_ref("density"));
     }
   } else {
     if (!(options.density > 0.0 && options.density <= 1.0)) {
@@ -127,7 +130,8 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     if (method != CombineMethod::kDare) {
       for (double w : weights) {
         if (!(w > 0)) {
-          throw Error(ErrorKind::kUsage, "the " + method_name + " method needs positive weights (" + option_ref("weights") + ")",
+          throw Error(ErrorKind::kUsage,
+                      "the " + method_name + " method needs positive weights (" + option_ref("weights") + ")",
                       ErrorContext{},
                       "its sign election reads a negative weight as a vote for the other sign");
         }

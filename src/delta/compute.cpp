@@ -242,7 +242,9 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
       engine::convert_block(rest, pd, m, converted, od);
       if (!allow_non_finite) {
         auto nf = engine::find_non_finite(rest, pd, m, "post");
-        if (nf.found) throw_non_finite(it.name, nf, split + nf.index, "pass " + option_ref("allow_non_finite", "true") + " to carry it");
+        if (nf.found)
+          throw_non_finite(it.name, nf, split + nf.index,
+                           "pass " + option_ref("allow_non_finite", "true") + " to carry it");
       }
       const auto overflow = engine::find_overflow(converted, od, m, rest, pd, nullptr, pd, "post");
       if (overflow.found) {
@@ -301,7 +303,8 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     if (!options.allow_architecture_mismatch) {
       throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
                   "a delta between two networks is meaningless; if they are the same network under two "
-                  "names, pass " + option_ref("allow_architecture_mismatch", "true"));
+                  "names, pass " +
+                      option_ref("allow_architecture_mismatch", "true"));
     }
     summary.notes.push_back("different architectures, allowed by " +
                             option_ref("allow_architecture_mismatch", "true") + ": " + both);

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <string>
+#include <utility>
 
 #include "paramdelta/error.h"
 
@@ -28,23 +29,22 @@ std::uint64_t parse_byte_size(std::string_view text, std::string_view field) {
     const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
     if (ec != std::errc{} || end != number.data() + number.size()) value = -1;
   }
+  // Decimal units like the Hub, binary ones with an i.
+  static constexpr std::pair<std::string_view, double> kUnits[] = {
+      {"", 1},
+      {"B", 1},
+      {"KB", 1e3},
+      {"MB", 1e6},
+      {"GB", 1e9},
+      {"TB", 1e12},
+      {"KIB", 1024.0},
+      {"MIB", 1024.0 * 1024},
+      {"GIB", 1024.0 * 1024 * 1024},
+  };
   double scale = 0;
-  if (unit.empty() || unit == "B")
-    scale = 1;
-  else if (unit == "KB")
-    scale = 1e3;
-  else if (unit == "MB")
-    scale = 1e6;
-  else if (unit == "GB")
-    scale = 1e9;
-  else if (unit == "TB")
-    scale = 1e12;
-  else if (unit == "KIB")
-    scale = 1024.0;
-  else if (unit == "MIB")
-    scale = 1024.0 * 1024;
-  else if (unit == "GIB")
-    scale = 1024.0 * 1024 * 1024;
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) scale = factor;
+  }
   const double bytes = value * scale;
   // At least one byte, and a count that fits (1.8e19 bytes is beyond any file).
   if (!(bytes >= 1) || !(bytes < 1.8e19)) {

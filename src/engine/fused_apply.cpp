@@ -38,8 +38,8 @@ std::optional<bool> fused_apply(const std::byte* base, DType base_dtype, const s
   codec::with_float32_codec(base_dtype, [&](auto b) {
     codec::with_float32_codec(delta_dtype, [&](auto d) {
       codec::with_float32_codec(out_dtype, [&](auto o) {
-        special = apply_fused_loop<decltype(b), decltype(d), decltype(o)>(base, delta, n, static_cast<float>(scale),
-                                                                          out);
+        special = apply_fused_loop<decltype(b), decltype(d), decltype(o)>(base, delta, n,
+                                                                          static_cast<float>(scale), out);
       });
     });
   });

@@ -47,7 +47,8 @@ struct Model::Impl {
 
   void run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const;
   // The cache's storage (Model reaches it as KvCache's friend), with room for `tokens` more.
-  eval::KvCacheStorage& make_room(const std::unique_ptr<eval::KvCacheStorage>& storage, std::size_t tokens) const;
+  eval::KvCacheStorage& make_room(const std::unique_ptr<eval::KvCacheStorage>& storage,
+                                  std::size_t tokens) const;
   void check_tokens(std::span<const std::int32_t> ids) const;
   void embed(std::span<const std::int32_t> ids, std::vector<float>& x) const;
 };
@@ -75,7 +76,8 @@ KvCache::KvCache(const KvCache& other)
     : storage_(other.storage_ ? std::make_unique<eval::KvCacheStorage>(*other.storage_) : nullptr) {}
 KvCache::KvCache(KvCache&&) noexcept = default;
 KvCache& KvCache::operator=(const KvCache& other) {
-  if (this != &other) storage_ = other.storage_ ? std::make_unique<eval::KvCacheStorage>(*other.storage_) : nullptr;
+  if (this != &other)
+    storage_ = other.storage_ ? std::make_unique<eval::KvCacheStorage>(*other.storage_) : nullptr;
   return *this;
 }
 KvCache& KvCache::operator=(KvCache&&) noexcept = default;
@@ -215,14 +217,18 @@ void Model::Impl::check_tokens(std::span<const std::int32_t> ids) const {
 eval::KvCacheStorage& Model::Impl::make_room(const std::unique_ptr<eval::KvCacheStorage>& storage,
                                              std::size_t tokens) const {
   const std::size_t kv_dim = static_cast<std::size_t>(config.kv_dim());
-  if (!storage) throw Error(ErrorKind::kInternal, "key/value cache not made by Model::new_cache");
+  if (!storage) {
+    throw Error(ErrorKind::kUsage, "the key/value cache is empty (default-constructed or moved from)",
+                ErrorContext{}, "make it with Model::new_cache");
+  }
   eval::KvCacheStorage& s = *storage;
   if (s.kv_dim != kv_dim || s.keys.size() != weights.layers.size()) {
     throw Error(ErrorKind::kInternal, "key/value cache was made for another model");
   }
   if (s.size + tokens > s.capacity) {
-    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(s.size) + " + " + std::to_string(tokens) +
-                                       " tokens exceed the cache's " + std::to_string(s.capacity));
+    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(s.size) + " + " +
+                                       std::to_string(tokens) + " tokens exceed the cache's " +
+                                       std::to_string(s.capacity));
   }
   reserve_cache(s.keys, s.size + tokens, s.capacity, kv_dim);
   reserve_cache(s.values, s.size + tokens, s.capacity, kv_dim);

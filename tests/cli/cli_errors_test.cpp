@@ -128,7 +128,8 @@ TEST_F(CliErrors, TheLibrarysOptionsArePrintedAsTheFlagsThatSetThem) {
        "error: --density must be above 0"},
       {{"analyze", "--delta", p("base"), "--new-base", p("post")},
        "give --base, the model the delta was computed from, with --new-base"},
-      {{"apply", "--base", p("base"), "--delta", p("post"), "-o", p("o")}, "a model is given as the base (--base)"},
+      {{"apply", "--base", p("base"), "--delta", p("post"), "-o", p("o")},
+       "a model is given as the base (--base)"},
   };
   for (const auto& [args, expected] : cases) {
     const CommandResult r = run_cli(args);

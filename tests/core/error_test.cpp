@@ -48,7 +48,8 @@ TEST(ThrowInvalid, RaisesInvalidInputWithItsContext) {
 }
 
 TEST(OptionReferences, AreSpelledInTheLibrarysWordsByDefault) {
-  const std::string text = "lower " + option_ref("scale") + ", or pass " + option_ref("vocab_mismatch", "overlap");
+  const std::string text =
+      "lower " + option_ref("scale") + ", or pass " + option_ref("vocab_mismatch", "overlap");
   EXPECT_EQ(spell_options(text), "lower scale, or pass vocab_mismatch=overlap");
   EXPECT_EQ(referenced_options(text), (std::vector<std::string>{"scale", "vocab_mismatch"}));
 }

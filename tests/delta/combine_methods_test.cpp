@@ -271,8 +271,7 @@ TEST(CombineMethods, NonFiniteDeltaValuesAreRefusedWithTheirPlace) {
   compute_delta(c);
   CombineOptions o = method_options(dir.path(), CombineMethod::kTies, 0.5, dir / "x");
   o.deltas[1] = (dir / "dinf").string();
-  expect_error([&] { combine_deltas(o); }, ErrorKind::kNonFinite,
-               {"dinf", name, "element 5", "method=sum"});
+  expect_error([&] { combine_deltas(o); }, ErrorKind::kNonFinite, {"dinf", name, "element 5", "method=sum"});
   EXPECT_FALSE(fs::exists(dir / "x"));
 }
 

@@ -55,19 +55,22 @@ TEST(OptionMessages, UsageErrorsOfTheOperationsNameTheirOptionField) {
   ScratchDir dir;
   const fs::path out = dir / "out";
   std::vector<Case> cases;
-  cases.push_back({"apply scale", [&] {
+  cases.push_back({"apply scale",
+                   [&] {
                      auto o = apply_options(dir / "b", dir / "d", out);
                      o.scale = NAN;
                      apply_delta(o);
                    },
                    "scale", "<scale> must be a finite number"});
-  cases.push_back({"apply dtype", [&] {
+  cases.push_back({"apply dtype",
+                   [&] {
                      auto o = apply_options(dir / "b", dir / "d", out);
                      o.dtype = DType::kI32;
                      apply_delta(o);
                    },
                    "dtype", "<dtype> must be a floating-point type"});
-  cases.push_back({"compute delta_dtype", [&] {
+  cases.push_back({"compute delta_dtype",
+                   [&] {
                      auto o = compute_options(dir / "b", dir / "p", out);
                      o.delta_dtype = DType::kU8;
                      compute_delta(o);
@@ -84,10 +87,14 @@ TEST(OptionMessages, UsageErrorsOfTheOperationsNameTheirOptionField) {
   };
   cases.push_back({"combine one delta", combine([](CombineOptions& o) { o.deltas.pop_back(); }), "deltas",
                    "at least two deltas (<deltas>)"});
-  cases.push_back({"combine weights count", combine([](CombineOptions& o) { o.weights = {1, 2, 3}; }),
+  cases.push_back({"combine weights count", combine([](CombineOptions& o) {
+                     o.weights = {1, 2, 3};
+                   }),
                    "weights", "got 3 weights (<weights>) for 2 deltas"});
-  cases.push_back({"combine weight NaN", combine([](CombineOptions& o) { o.weights = {1, NAN}; }), "weights",
-                   "weights (<weights>) must be finite"});
+  cases.push_back({"combine weight NaN", combine([](CombineOptions& o) {
+                     o.weights = {1, NAN};
+                   }),
+                   "weights", "weights (<weights>) must be finite"});
   cases.push_back({"combine density for a sum", combine([](CombineOptions& o) { o.density = 0.5; }),
                    "density", "add <method:ties> (or dare, dare-ties), or drop <density>"});
   cases.push_back({"combine density range", combine([](CombineOptions& o) {
@@ -104,7 +111,8 @@ TEST(OptionMessages, UsageErrorsOfTheOperationsNameTheirOptionField) {
                    "delta_dtype", "<delta_dtype> must be"});
   cases.push_back({"analyze without a delta", [] { analyze_delta(AnalyzeOptions{}); }, "delta",
                    "analyze needs a delta (<delta>)"});
-  cases.push_back({"analyze new base alone", [&] {
+  cases.push_back({"analyze new base alone",
+                   [&] {
                      AnalyzeOptions o;
                      o.delta = (dir / "d").string();
                      o.new_base = (dir / "n").string();
@@ -134,9 +142,8 @@ TEST(OptionMessages, RefusalsOfTheInputsNameTheOptionThatAllowsThem) {
   write_model(dir / "f32_base", base_tensors(DType::kF32), config_for(kVocab, false));
   check({"non-finite", [&] { compute_delta(compute_options(dir / "f32_base", dir / "nan_post", dir / "d")); },
          "allow_non_finite", "pass <allow_non_finite:true> to carry"});
-  check({"a model as the delta",
-         [&] { apply_delta(apply_options(dir / "base", dir / "post", dir / "out")); }, "base",
-         "a model is given as the base (<base>)"});
+  check({"a model as the delta", [&] { apply_delta(apply_options(dir / "base", dir / "post", dir / "out")); },
+         "base", "a model is given as the base (<base>)"});
   EXPECT_FALSE(fs::exists(dir / "d"));
   EXPECT_FALSE(fs::exists(dir / "out"));
 }
