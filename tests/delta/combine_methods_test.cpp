@@ -254,7 +254,7 @@ TEST(CombineMethods, BadSettingsAreUsageErrors) {
                ErrorKind::kUsage, {"density", "method=ties"});
   CombineOptions negative = method_options(dir.path(), CombineMethod::kTies, 0.5, dir / "x");
   negative.weights = {1.0, -1.0, 1.0};
-  expect_error([&] { combine_deltas(negative); }, ErrorKind::kUsage, {"ties", "positive --weight"});
+  expect_error([&] { combine_deltas(negative); }, ErrorKind::kUsage, {"ties", "positive weights (weights)"});
   negative.method = CombineMethod::kDare;  // a plain weighted sum after the drop: any sign
   combine_deltas(negative);
 }
