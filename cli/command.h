@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "option_flags.h"
+
 namespace paramdelta::cli {
 
 // Called once with the subcommand's CLI11 app: adds the options, and returns the

@@ -127,7 +127,7 @@ std::function<int()> setup(CLI::App& app) {
       return 0;
     }
     if (!s->flags.quiet) {
-      for (const auto& note : report.summary.notes) std::cerr << "note: " << note << "\n";
+      for (const auto& note : report.summary.notes) std::cerr << "note: " << with_flags(note) << "\n";
     }
     print_table(report, s->top, s->all);
     print_totals(report);

@@ -3,6 +3,7 @@
 #include "common_options.h"
 #include "paramdelta/error.h"
 #include "paramdelta/operations.h"
+#include "paramdelta/option_values.h"
 
 namespace paramdelta::cli {
 namespace {
@@ -30,17 +31,13 @@ std::function<int()> setup(CLI::App& app) {
       "auto (each tensor keeps the first delta's dtype) | bf16 | f16 | f32; the sum is rounded once");
   s->flags.add_to(app, true);
   return [s, seed]() {
-    const auto method = parse_combine_method(s->method);
-    if (!method) {
-      throw Error(ErrorKind::kUsage, "unknown --method '" + s->method + "'", ErrorContext{},
-                  "use sum, ties, dare or dare-ties");
-    }
-    s->options.method = *method;
-    if (seed->count() > 0 && *method != CombineMethod::kDare && *method != CombineMethod::kDareTies) {
+    const CombineMethod method = parse_combine_method_option(s->method);
+    s->options.method = method;
+    if (seed->count() > 0 && method != CombineMethod::kDare && method != CombineMethod::kDareTies) {
       throw Error(ErrorKind::kUsage, "--seed applies to the dare and dare-ties methods only");
     }
     s->options.output = s->output;
-    s->options.delta_dtype = parse_dtype_flag(s->delta_dtype, "--delta-dtype");
+    s->options.delta_dtype = parse_float_dtype(s->delta_dtype, "delta_dtype");
     s->options.run = s->flags.run_options();
     print_summary(combine_deltas(s->options), s->flags);
     return 0;

@@ -2,6 +2,7 @@
 #include "command.h"
 #include "common_options.h"
 #include "paramdelta/operations.h"
+#include "paramdelta/option_values.h"
 
 namespace paramdelta::cli {
 namespace {
@@ -37,8 +38,8 @@ std::function<int()> setup(CLI::App& app) {
   s->flags.add_to(app, true);
   return [s]() {
     s->options.output = s->output;
-    s->options.delta_dtype = parse_dtype_flag(s->delta_dtype, "--delta-dtype");
-    s->options.vocab_mismatch = parse_vocab_flag(s->vocab);
+    s->options.delta_dtype = parse_float_dtype(s->delta_dtype, "delta_dtype");
+    s->options.vocab_mismatch = parse_vocab_mismatch(s->vocab);
     s->options.run = s->flags.run_options();
     print_summary(compute_delta(s->options), s->flags);
     return 0;

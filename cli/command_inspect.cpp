@@ -47,7 +47,7 @@ std::function<int()> setup(CLI::App& app) {
       std::printf("quantized: %s (the other commands refuse quantized weights; use an unquantized release)\n",
                   r.quantization.c_str());
     }
-    for (const auto& note : r.notes) std::printf("note: %s\n", note.c_str());
+    for (const auto& note : r.notes) std::printf("note: %s\n", with_flags(note).c_str());
     std::printf("%s: %s, %zu tensors in %zu file(s), %llu parameters, %.3f GB\n", r.path.c_str(),
                 r.kind.c_str(), r.tensors.size(), r.shards, static_cast<unsigned long long>(r.parameters),
                 r.total_bytes / 1e9);

@@ -92,7 +92,7 @@ int run_logits(const LogitsOptions& options) {
     return 0;
   }
 
-  for (const std::string& note : model.notes()) std::cerr << "paramdelta: note: " << note << "\n";
+  for (const std::string& note : model.notes()) std::cerr << "paramdelta: note: " << with_flags(note) << "\n";
   std::printf("position  token  top %zu next tokens (id:logit)\n", options.top);
   for (std::size_t r = 0; r < ids.size(); ++r) {
     std::vector<std::size_t> order(vocab);

@@ -30,7 +30,7 @@ std::function<int()> setup(CLI::App& app) {
       std::cout << to_json(report) << "\n";
     } else {
       for (const auto& note : report.summary.notes) {
-        if (!s->flags.quiet) std::cerr << "note: " << note << "\n";
+        if (!s->flags.quiet) std::cerr << "note: " << with_flags(note) << "\n";
       }
       for (const auto& t : report.tensors) {
         if (t.differing == 0 && !s->all) continue;

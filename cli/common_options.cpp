@@ -1,11 +1,11 @@
 #include "common_options.h"
 
-#include <cctype>
 #include <cstdio>
 #include <iostream>
 
-#include "delta/operation_support.h"
+#include "option_flags.h"
 #include "paramdelta/error.h"
+#include "paramdelta/option_values.h"
 
 namespace paramdelta::cli {
 
@@ -24,65 +24,12 @@ RunOptions SharedFlags::run_options() {
   RunOptions run;
   run.threads = threads;
   run.force = force;
-  run.max_shard_size = parse_size(max_shard_size, "--max-shard-size");
+  run.max_shard_size = parse_byte_size(max_shard_size, "max_shard_size");
   if (!quiet && !json && ProgressBar::stderr_is_terminal()) {
     bar = std::make_unique<ProgressBar>();
     run.progress = bar.get();
   }
   return run;
-}
-
-std::uint64_t parse_size(const std::string& text, const std::string& flag) {
-  std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-  std::string number = text.substr(0, i), unit = text.substr(i);
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  double value = 0;
-  try {
-    value = number.empty() ? -1 : std::stod(number);
-  } catch (...) {
-    value = -1;
-  }
-  double scale = 0;
-  if (unit.empty() || unit == "B")
-    scale = 1;
-  else if (unit == "KB")
-    scale = 1e3;
-  else if (unit == "MB")
-    scale = 1e6;
-  else if (unit == "GB")
-    scale = 1e9;
-  else if (unit == "TB")
-    scale = 1e12;
-  else if (unit == "KIB")
-    scale = 1024.0;
-  else if (unit == "MIB")
-    scale = 1024.0 * 1024;
-  else if (unit == "GIB")
-    scale = 1024.0 * 1024 * 1024;
-  if (value <= 0 || scale == 0) {
-    throw Error(ErrorKind::kUsage, flag + " '" + text + "' is not a size", ErrorContext{},
-                "use a positive number with a unit such as 5GB, 500MB or 2GiB");
-  }
-  return static_cast<std::uint64_t>(value * scale);
-}
-
-std::optional<DType> parse_dtype_flag(const std::string& text, const std::string& flag) {
-  std::string up;
-  for (char c : text) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (up == "AUTO") return std::nullopt;
-  if (up == "BF16" || up == "BFLOAT16") return DType::kBF16;
-  if (up == "F16" || up == "FP16" || up == "FLOAT16") return DType::kF16;
-  if (up == "F32" || up == "FP32" || up == "FLOAT32") return DType::kF32;
-  throw Error(ErrorKind::kUsage, flag + " '" + text + "' is not supported", ErrorContext{},
-              "use bf16, f16 or f32");
-}
-
-VocabMismatch parse_vocab_flag(const std::string& text) {
-  if (text == "error") return VocabMismatch::kError;
-  if (text == "overlap") return VocabMismatch::kOverlap;
-  throw Error(ErrorKind::kUsage, "--vocab-mismatch '" + text + "' is not a policy", ErrorContext{},
-              "use 'error' or 'overlap'");
 }
 
 void print_summary(const OperationSummary& s, const SharedFlags& flags) {
@@ -91,7 +38,7 @@ void print_summary(const OperationSummary& s, const SharedFlags& flags) {
     return;
   }
   for (const auto& note : s.notes) {
-    if (!flags.quiet) std::cerr << "note: " << note << "\n";
+    if (!flags.quiet) std::cerr << "note: " << with_flags(note) << "\n";
   }
   if (flags.quiet) return;
   const double moved = static_cast<double>(s.bytes_read + s.bytes_written);

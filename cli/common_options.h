@@ -25,12 +25,6 @@ struct SharedFlags {
   RunOptions run_options();
 };
 
-// "5GB", "500MB", "2GiB", "1000000" -> bytes (decimal units like the Hub; *iB binary).
-std::uint64_t parse_size(const std::string& text, const std::string& flag);
-// "bf16" / "BF16" / "f16" / "f32" ...; "auto" -> nullopt.
-std::optional<DType> parse_dtype_flag(const std::string& text, const std::string& flag);
-VocabMismatch parse_vocab_flag(const std::string& text);
-
 // Prints the summary: JSON on stdout with --json, else one human line (unless quiet) plus notes on stderr.
 void print_summary(const OperationSummary& summary, const SharedFlags& flags);
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "command.h"
+#include "option_flags.h"
 #include "paramdelta/error.h"
 #include "unknown_arguments.h"
 
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     try {
       return run();
     } catch (const Error& e) {
-      std::cerr << "paramdelta: error: " << format_error_line(e) << "\n";
+      std::cerr << "paramdelta: error: " << format_error_line(e, cli::flag_spelling) << "\n";
       return e.kind() == ErrorKind::kUsage ? 2 : 1;
     } catch (const std::bad_alloc&) {
       std::cerr << "paramdelta: error: out of memory\n";

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/spelling.h"
+#include "paramdelta/spelling.h"
 
 namespace paramdelta::cli {
 namespace {

@@ -21,7 +21,7 @@ TIMEOUT_S="${FUZZ_TIMEOUT_S:-10}"
 
 ALL_TARGETS=(fuzz_safetensors_header fuzz_safetensors_file fuzz_index_json fuzz_manifest
              fuzz_tokenizer fuzz_model_config fuzz_chat_template fuzz_hub_listing fuzz_http_headers
-             fuzz_azure_listing fuzz_env_file fuzz_s3_listing)
+             fuzz_azure_listing fuzz_env_file fuzz_s3_listing fuzz_option_text)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -78,25 +78,33 @@ void set_compute_threads(int threads);
 int compute_threads();
 
 class Model;
+namespace eval {
+struct KvCacheStorage;  // defined with the forward pass
+}
 
 // Keys and values of every layer for the tokens seen so far, for up to
 // `capacity` positions (memory is taken as positions are filled). Positions
-// are implicit: token i of the cache is at position i.
+// are implicit: token i of the cache is at position i. Made by
+// Model::new_cache; a default-constructed (or moved-from) cache is empty and
+// has no room.
 class KvCache {
  public:
-  std::size_t size() const { return size_; }
-  std::size_t capacity() const { return capacity_; }
+  KvCache();
+  KvCache(const KvCache& other);
+  KvCache(KvCache&&) noexcept;
+  KvCache& operator=(const KvCache& other);
+  KvCache& operator=(KvCache&&) noexcept;
+  ~KvCache();
+
+  std::size_t size() const;
+  std::size_t capacity() const;
   // Forgets every position from `new_size` on (to re-use a shared prompt prefix).
   void truncate(std::size_t new_size);
-  void clear() { size_ = 0; }
+  void clear() { truncate(0); }
 
  private:
   friend class Model;
-  std::size_t size_ = 0;
-  std::size_t capacity_ = 0;
-  std::size_t kv_dim_ = 0;
-  std::vector<std::vector<float>> keys_;    // per layer, [positions allocated][kv_dim]
-  std::vector<std::vector<float>> values_;  // per layer, [positions allocated][kv_dim]
+  std::unique_ptr<eval::KvCacheStorage> storage_;
 };
 
 class Model {
@@ -137,12 +145,6 @@ class Model {
   std::vector<float> decode(std::span<KvCache* const> caches, std::span<const std::int32_t> ids) const;
 
  private:
-  struct Segment;  // rows of a batch that continue one cache
-  void run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const;
-  void make_room(KvCache& cache, std::size_t tokens) const;
-  void check_tokens(std::span<const std::int32_t> ids) const;
-  void embed(std::span<const std::int32_t> ids, std::vector<float>& x) const;
-
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

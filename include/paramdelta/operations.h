@@ -227,6 +227,9 @@ struct CopyOptions {
 };
 OperationSummary copy(const CopyOptions& options);
 
+// A byte count for people: "512 B", "1.5 kB", "12.3 MB", "4.20 GB" (decimal units).
+std::string human_bytes(std::uint64_t bytes);
+
 // JSON renderings shared by the CLI and future bindings.
 std::string to_json(const OperationSummary& summary);
 std::string to_json(const VerifyReport& report);

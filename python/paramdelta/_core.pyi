@@ -11,6 +11,8 @@ _Progress = Optional[Callable[[str, int, int], None]]
 _Bytes = npt.NDArray[np.uint8]
 _Tensor = Tuple[str, Sequence[int], _Bytes]
 
+def parse_byte_size(text: str, field: str) -> int: ...
+def parse_float_dtype(text: str, field: str) -> Optional[str]: ...
 def compute(
     base: str,
     post: str,
@@ -18,6 +20,7 @@ def compute(
     delta_dtype: Optional[str],
     vocab_mismatch: str,
     allow_non_finite: bool,
+    allow_architecture_mismatch: bool,
     threads: int,
     force: bool,
     max_shard_size: int,
@@ -31,6 +34,7 @@ def apply(
     dtype: Optional[str],
     vocab_mismatch: str,
     allow_non_finite: bool,
+    allow_architecture_mismatch: bool,
     threads: int,
     force: bool,
     max_shard_size: int,
@@ -98,4 +102,6 @@ def apply_delta_tensor(
 def combine_delta_tensors(
     name: str, deltas: Sequence[_Tensor], weights: Sequence[float], out: _Tensor, threads: int, allow_non_finite: bool
 ) -> None: ...
-def _raise_error(kind: str, message: str, file: str, tensor: str, field: str, hint: str) -> None: ...
+def _raise_error(
+    kind: str, message: str, file: str, tensor: str, field: str, hint: str, option: str = ...
+) -> None: ...

@@ -30,6 +30,7 @@ def compute(
     delta_dtype: Optional[str] = None,
     vocab_mismatch: str = "error",
     allow_non_finite: bool = False,
+    allow_architecture_mismatch: bool = False,
     threads: int = 0,
     force: bool = False,
     max_shard_size: Union[int, str] = "5GB",
@@ -42,7 +43,10 @@ def compute(
     plus an exact list of the elements it cannot carry) or ``bf16``/``f16``/
     ``f32`` (compact, rounded to nearest). ``vocab_mismatch``: ``"error"`` or
     ``"overlap"`` (delta on the shared embedding/head rows, post-only rows kept
-    as full values). ``threads``: 0 for one per CPU. ``force`` replaces an
+    as full values). ``allow_non_finite`` carries NaN and infinity exactly
+    instead of refusing them; ``allow_architecture_mismatch`` accepts base and
+    post models whose config.json names different architectures (recorded in
+    the manifest). ``threads``: 0 for one per CPU. ``force`` replaces an
     existing output. ``progress``: True for a tqdm bar, or a callable
     ``progress(operation, done_bytes, total_bytes)``.
     """
@@ -56,6 +60,7 @@ def compute(
         delta_dtype=float_dtype(delta_dtype, "delta_dtype"),
         vocab_mismatch=vocab_mismatch,
         allow_non_finite=allow_non_finite,
+        allow_architecture_mismatch=allow_architecture_mismatch,
         threads=threads,
         force=force,
         max_shard_size=byte_size(max_shard_size),
@@ -71,6 +76,7 @@ def apply(
     dtype: Optional[str] = None,
     vocab_mismatch: str = "error",
     allow_non_finite: bool = False,
+    allow_architecture_mismatch: bool = False,
     threads: int = 0,
     force: bool = False,
     max_shard_size: Union[int, str] = "5GB",
@@ -79,7 +85,7 @@ def apply(
     """Apply a delta to a (new) base model: base + scale·Δ (``paramdelta apply``).
 
     Writes a complete model directory (or one ``.safetensors`` file). Math in
-    fp32, rounded to nearest even; ``dtype`` None keeps each tensor's new-base
+    fp32 (F64 tensors: in double, with ``scale`` as given), rounded to nearest even; ``dtype`` None keeps each tensor's new-base
     dtype, else ``bf16``/``f16``/``f32``. Other options as for :func:`compute`.
     """
     return _run(
@@ -93,6 +99,7 @@ def apply(
         dtype=float_dtype(dtype, "dtype"),
         vocab_mismatch=vocab_mismatch,
         allow_non_finite=allow_non_finite,
+        allow_architecture_mismatch=allow_architecture_mismatch,
         threads=threads,
         force=force,
         max_shard_size=byte_size(max_shard_size),

@@ -45,7 +45,7 @@ def progress_callback(progress: Progress) -> Optional[ProgressCallback]:
     if not callable(progress):
         from .errors import UsageError, _make
 
-        raise _make(UsageError, f"{progress!r} is neither a callable nor a bool", field="progress")
+        raise _make(UsageError, f"progress {progress!r} is neither a callable nor a bool", option="progress")
     return progress
 
 

@@ -111,13 +111,13 @@ def combine_deltas(
     """Σ wᵢ·deltaᵢ per tensor, summed in fp32 and rounded once to the first
     delta's dtype: ``paramdelta combine``'s sum."""
     if len(deltas) == 0:
-        raise _make(UsageError, "no deltas to combine", field="deltas")
+        raise _make(UsageError, "no deltas to combine (deltas is empty)", option="deltas")
     w = [1.0] * len(deltas) if weights is None else [float(x) for x in weights]
     if len(w) != len(deltas):
         raise _make(
             UsageError,
-            f"{len(w)} weights for {len(deltas)} deltas",
-            field="weights",
+            f"got {len(w)} weights (weights) for {len(deltas)} deltas",
+            option="weights",
             hint="give one weight per delta",
         )
     for i, other in enumerate(deltas[1:], start=2):

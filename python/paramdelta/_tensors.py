@@ -78,7 +78,9 @@ class Checkpoint(Mapping[str, npt.NDArray[Any]]):
         if framework == "pt":
             return _torch_view(array, dtype, self.shape(name))
         if framework != "np":
-            raise _make(UsageError, f"'{framework}' is not a framework", field="framework", hint="use 'np' or 'pt'")
+            raise _make(
+                UsageError, f"framework '{framework}' is not supported", option="framework", hint="use 'np' or 'pt'"
+            )
         if raw or dtype not in ("BF16", "F8_E4M3", "F8_E5M2"):
             return array
         return array.view(numpy_dtype(dtype, name))

@@ -43,7 +43,7 @@ class ParamDelta:
 
     def __init__(self, device: str = "cpu", *, threads: int = 0, allow_non_finite: bool = False) -> None:
         if str(device) != "cpu":
-            raise _make(UsageError, f"device '{device}' is not supported", field="device", hint="use 'cpu'")
+            raise _make(UsageError, f"device '{device}' is not supported", option="device", hint="use 'cpu'")
         self.device = "cpu"
         self.threads = threads
         self.allow_non_finite = allow_non_finite
@@ -140,7 +140,7 @@ def _plot_block_norms(blocks: Sequence[Mapping[str, Any]], path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise _make(UsageError, "plots need matplotlib", field="plots", hint="pip install matplotlib") from None
+        raise _make(UsageError, "plots=True needs matplotlib", option="plots", hint="pip install matplotlib") from None
     names = [str(b["name"]) for b in blocks]
     norms = [float(b["delta_norm"]) for b in blocks]
     figure, axes = plt.subplots(figsize=(max(4.0, 0.4 * len(names)), 3.0))

@@ -1,8 +1,11 @@
 """Errors raised by paramdelta: one class per kind of failure, each carrying
-where it happened (file, tensor, field) and what to do about it (hint).
+where it happened (file, tensor, field), the keyword argument it is about
+(option), and what to do about it (hint).
 
-``str(error)`` is the same line the command line prints after
-``paramdelta: error:``.
+``str(error)`` is the line the command line prints after ``paramdelta:
+error:``, with options named as this package's keyword arguments
+(``vocab_mismatch='overlap'``) where the command line names its flags
+(``--vocab-mismatch overlap``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Error(Exception):
         tensor: str = "",
         field: str = "",
         hint: str = "",
+        option: str = "",
     ) -> None:
         super().__init__(line)
         self.message = message or line
@@ -31,6 +35,8 @@ class Error(Exception):
         self.tensor = tensor
         self.field = field
         self.hint = hint
+        #: The keyword argument the error is about ("scale", "delta_dtype"), or "".
+        self.option = option
 
 
 class UsageError(Error, ValueError):
@@ -103,23 +109,28 @@ _BY_KIND: dict[str, type[Error]] = {
 }
 
 
-def _from_core(kind: str, line: str, message: str, file: str, tensor: str, field: str, hint: str) -> Error:
+def _from_core(
+    kind: str, line: str, message: str, file: str, tensor: str, field: str, hint: str, option: str = ""
+) -> Error:
     """Builds the exception for a library error (called by the extension module)."""
     cls = _BY_KIND.get(kind, InternalError)
-    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint)
+    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint, option=option)
 
 
 E = TypeVar("E", bound=Error)
 
 
-def _make(cls: type[E], message: str, *, file: str = "", tensor: str = "", field: str = "", hint: str = "") -> E:
-    """An error raised by the Python layer, worded as the library words its own."""
+def _make(cls: type[E], message: str, **where: str) -> E:
+    """An error raised by the Python layer, worded as the library words its own:
+    ``where`` holds the constructor's file, tensor, field, hint and option (the
+    keyword argument that a message about one names)."""
     line = ""
-    if file:
-        line += f"{file}: "
-    if tensor:
-        line += f"tensor '{tensor}': "
-    if field:
-        line += f"field '{field}': "
+    if where.get("file"):
+        line += f"{where['file']}: "
+    if where.get("tensor"):
+        line += f"tensor '{where['tensor']}': "
+    if where.get("field"):
+        line += f"field '{where['field']}': "
+    hint = where.get("hint", "")
     line += message + (f" ({hint})" if hint else "")
-    return cls(line, message=message, file=file, tensor=tensor, field=field, hint=hint)
+    return cls(line, message=message, **where)

@@ -14,6 +14,7 @@
 #include "background_run.h"
 #include "bindings.h"
 #include "paramdelta/error.h"
+#include "paramdelta/option_values.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -24,28 +25,17 @@ namespace {
 
 std::optional<DType> dtype_option(const std::optional<std::string>& name, const char* field) {
   if (!name) return std::nullopt;
-  const auto dtype = parse_dtype(*name);
-  if (!dtype || !is_floating(*dtype)) {
-    throw Error(ErrorKind::kUsage, "'" + *name + "' is not a floating-point dtype",
-                ErrorContext{{}, {}, field}, "use BF16, F16 or F32");
-  }
-  return dtype;
-}
-
-VocabMismatch vocab_option(const std::string& name) {
-  if (name == "error") return VocabMismatch::kError;
-  if (name == "overlap") return VocabMismatch::kOverlap;
-  throw Error(ErrorKind::kUsage, "'" + name + "' is not a policy", ErrorContext{{}, {}, "vocab_mismatch"},
-              "use 'error' or 'overlap'");
+  return parse_float_dtype(*name, field);
 }
 
 RunOptions run_options(int threads, bool force, std::uint64_t max_shard_size) {
   if (threads < 0 || threads > 256) {
-    throw Error(ErrorKind::kUsage, std::to_string(threads) + " is not a thread count",
-                ErrorContext{{}, {}, "threads"}, "use 0 (one per CPU) to 256");
+    throw Error(ErrorKind::kUsage,
+                option_ref("threads") + " " + std::to_string(threads) + " is not a thread count",
+                ErrorContext{}, "use 0 (one per CPU) to 256");
   }
   if (max_shard_size == 0) {
-    throw Error(ErrorKind::kUsage, "a shard cannot be empty", ErrorContext{{}, {}, "max_shard_size"});
+    throw Error(ErrorKind::kUsage, option_ref("max_shard_size") + " is 0: a shard cannot be empty");
   }
   RunOptions run;
   run.threads = threads;
@@ -70,42 +60,59 @@ auto run_operation(Options options, const nb::object& progress, Operation operat
 }  // namespace
 
 void bind_operations(nb::module_& m) {
+  // Option values as the command line reads them (paramdelta/option_values.h).
+  m.def(
+      "parse_byte_size",
+      [](const std::string& text, const std::string& field) { return parse_byte_size(text, field); },
+      "text"_a, "field"_a);
+  m.def(
+      "parse_float_dtype",
+      [](const std::string& text, const std::string& field) -> std::optional<std::string> {
+        const auto dtype = parse_float_dtype(text, field);
+        if (!dtype) return std::nullopt;
+        return std::string(dtype_name(*dtype));
+      },
+      "text"_a, "field"_a);
+
   m.def(
       "compute",
       [](std::string base, std::string post, std::string output, std::optional<std::string> delta_dtype,
-         std::string vocab_mismatch, bool allow_non_finite, int threads, bool force,
-         std::uint64_t max_shard_size, nb::object progress) {
+         std::string vocab_mismatch, bool allow_non_finite, bool allow_architecture_mismatch, int threads,
+         bool force, std::uint64_t max_shard_size, nb::object progress) {
         ComputeOptions o;
         o.base = std::move(base);
         o.post = std::move(post);
         o.output = output;
         o.delta_dtype = dtype_option(delta_dtype, "delta_dtype");
-        o.vocab_mismatch = vocab_option(vocab_mismatch);
+        o.vocab_mismatch = parse_vocab_mismatch(vocab_mismatch);
         o.allow_non_finite = allow_non_finite;
+        o.allow_architecture_mismatch = allow_architecture_mismatch;
         o.run = run_options(threads, force, max_shard_size);
         return to_json(run_operation(o, progress, [](const ComputeOptions& x) { return compute_delta(x); }));
       },
       "base"_a, "post"_a, "output"_a, "delta_dtype"_a.none(), "vocab_mismatch"_a, "allow_non_finite"_a,
-      "threads"_a, "force"_a, "max_shard_size"_a, "progress"_a.none());
+      "allow_architecture_mismatch"_a, "threads"_a, "force"_a, "max_shard_size"_a, "progress"_a.none());
 
   m.def(
       "apply",
       [](std::string base, std::string delta, std::string output, double scale,
-         std::optional<std::string> dtype, std::string vocab_mismatch, bool allow_non_finite, int threads,
-         bool force, std::uint64_t max_shard_size, nb::object progress) {
+         std::optional<std::string> dtype, std::string vocab_mismatch, bool allow_non_finite,
+         bool allow_architecture_mismatch, int threads, bool force, std::uint64_t max_shard_size,
+         nb::object progress) {
         ApplyOptions o;
         o.base = std::move(base);
         o.delta = std::move(delta);
         o.output = output;
         o.scale = scale;
         o.dtype = dtype_option(dtype, "dtype");
-        o.vocab_mismatch = vocab_option(vocab_mismatch);
+        o.vocab_mismatch = parse_vocab_mismatch(vocab_mismatch);
         o.allow_non_finite = allow_non_finite;
+        o.allow_architecture_mismatch = allow_architecture_mismatch;
         o.run = run_options(threads, force, max_shard_size);
         return to_json(run_operation(o, progress, [](const ApplyOptions& x) { return apply_delta(x); }));
       },
       "base"_a, "delta"_a, "output"_a, "scale"_a, "dtype"_a.none(), "vocab_mismatch"_a, "allow_non_finite"_a,
-      "threads"_a, "force"_a, "max_shard_size"_a, "progress"_a.none());
+      "allow_architecture_mismatch"_a, "threads"_a, "force"_a, "max_shard_size"_a, "progress"_a.none());
 
   m.def(
       "combine",
@@ -116,15 +123,10 @@ void bind_operations(nb::module_& m) {
         o.deltas = std::move(deltas);
         o.output = output;
         o.weights = std::move(weights);
-        const auto parsed = parse_combine_method(method);
-        if (!parsed) {
-          throw Error(ErrorKind::kUsage, "unknown method '" + method + "'", ErrorContext{{}, {}, "method"},
-                      "use sum, ties, dare or dare-ties");
-        }
-        o.method = *parsed;
+        o.method = parse_combine_method_option(method);
         if (seed && o.method != CombineMethod::kDare && o.method != CombineMethod::kDareTies) {
-          throw Error(ErrorKind::kUsage, "a seed applies to the dare and dare-ties methods only",
-                      ErrorContext{{}, {}, "seed"});
+          throw Error(ErrorKind::kUsage,
+                      option_ref("seed") + " applies to the dare and dare-ties methods only");
         }
         o.seed = seed.value_or(0);
         o.density = density;

@@ -18,6 +18,46 @@ Aliases& aliases() {
   return a;
 }
 
+// An option reference: kOpen field [kSeparator value] kClose, control
+// characters that no message otherwise holds (an opening one without its
+// close is dropped rather than printed).
+constexpr char kOpen = '\x02';
+constexpr char kSeparator = '\x1f';
+constexpr char kClose = '\x03';
+
+// Calls visit(field, value) for each reference and plain(text) for the text between.
+template <class Plain, class Visit>
+void scan_options(std::string_view text, Plain plain, Visit visit) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t open = text.find(kOpen, at);
+    if (open == std::string_view::npos) {
+      plain(text.substr(at));
+      return;
+    }
+    plain(text.substr(at, open - at));
+    const std::size_t close = text.find(kClose, open + 1);
+    if (close == std::string_view::npos) {
+      plain(text.substr(open + 1));  // not a reference: keep the text, drop the marker
+      return;
+    }
+    const std::string_view inside = text.substr(open + 1, close - open - 1);
+    const std::size_t sep = inside.find(kSeparator);
+    if (sep == std::string_view::npos) {
+      visit(inside, std::string_view{});
+    } else {
+      visit(inside.substr(0, sep), inside.substr(sep + 1));
+    }
+    at = close + 1;
+  }
+}
+
+std::string library_spelling(std::string_view field, std::string_view value) {
+  std::string out(field);
+  if (!value.empty()) (out += '=') += value;
+  return out;
+}
+
 }  // namespace
 
 void register_path_alias(const std::string& local, const std::string& shown) {
@@ -38,8 +78,41 @@ std::string display_path(const std::string& text) {
   return out;
 }
 
+
+std::string option_ref(std::string_view field, std::string_view value) {
+  std::string out(1, kOpen);
+  out += field;
+  if (!value.empty()) (out += kSeparator) += value;
+  out += kClose;
+  return out;
+}
+
+std::string spell_options(std::string_view text, const OptionSpelling& spelling) {
+  std::string out;
+  out.reserve(text.size());
+  scan_options(
+      text, [&](std::string_view plain) { out += plain; },
+      [&](std::string_view field, std::string_view value) {
+        out += spelling ? spelling(field, value) : library_spelling(field, value);
+      });
+  return out;
+}
+
+std::vector<std::string> referenced_options(std::string_view text) {
+  std::vector<std::string> fields;
+  scan_options(
+      text, [](std::string_view) {},
+      [&](std::string_view field, std::string_view) {
+        for (const auto& f : fields) {
+          if (f == field) return;
+        }
+        fields.emplace_back(field);
+      });
+  return fields;
+}
+
 Error::Error(ErrorKind kind, std::string message, ErrorContext context, std::string hint)
-    : std::runtime_error(display_path(message)),
+    : std::runtime_error(spell_options(display_path(message))),
       kind_(kind),
       message_(display_path(message)),
       context_(std::move(context)),
@@ -55,14 +128,25 @@ Error Error::with_context(const ErrorContext& outer) const {
   return Error(kind_, message_, merged, hint_);
 }
 
-std::string format_error_line(const Error& error) {
+std::vector<std::string> Error::options() const {
+  std::vector<std::string> fields = referenced_options(message_);
+  for (auto& field : referenced_options(hint_)) {
+    bool seen = false;
+    for (const auto& f : fields) seen = seen || f == field;
+    if (!seen) fields.push_back(std::move(field));
+  }
+  return fields;
+}
+
+std::string format_error_line(const Error& error, const OptionSpelling& spelling) {
   std::string line;
   const ErrorContext& c = error.context();
   if (!c.file.empty()) line += c.file + ": ";
   if (!c.tensor.empty()) line += "tensor '" + c.tensor + "': ";
   if (!c.field.empty()) line += "field '" + c.field + "': ";
-  line += error.message();
-  if (!error.hint().empty()) line += " (" + error.hint() + ")";
+  line += error.message(spelling);
+  const std::string hint = error.hint(spelling);
+  if (!hint.empty()) line += " (" + hint + ")";
   // One line, always: embedded newlines from nested messages are flattened.
   for (char& ch : line) {
     if (ch == '\n' || ch == '\r') ch = ' ';

@@ -132,10 +132,13 @@ double TensorAnalysis::relative_change() const {
 
 AnalyzeReport analyze_delta(const AnalyzeOptions& options) {
   Stopwatch clock;
-  if (options.delta.empty()) throw Error(ErrorKind::kUsage, "analyze needs a delta (--delta)");
+  if (options.delta.empty())
+    throw Error(ErrorKind::kUsage, "analyze needs a delta (" + option_ref("delta") + ")");
   if (!options.new_base.empty() && options.base.empty()) {
     throw Error(ErrorKind::kUsage, "a new base is compared through its drift from the old base",
-                ErrorContext{}, "give --base, the model the delta was computed from, with --new-base");
+                ErrorContext{},
+                "give " + option_ref("base") + ", the model the delta was computed from, with " +
+                    option_ref("new_base"));
   }
   // An existing page is refused before the work, not after.
   std::optional<StagedOutput> page;

@@ -31,17 +31,19 @@ const std::byte* in_base_data(const Checkpoint& base, const ApplyItem& item) {
 }
 
 void check_scale(double scale) {
-  if (!std::isfinite(scale)) throw Error(ErrorKind::kUsage, "--scale must be a finite number");
+  if (!std::isfinite(scale)) throw Error(ErrorKind::kUsage, option_ref("scale") + " must be a finite number");
 }
 
 void check_result_finite(const ApplyItem& item, const std::byte* out, std::uint64_t begin, std::size_t n) {
   auto nf = engine::find_non_finite(out, item.out_dtype, n, "result");
   if (nf.found) {
-    throw Error(
-        ErrorKind::kNonFinite,
-        "element " + std::to_string(begin + nf.index) + " of the result is NaN or infinite (overflow in " +
-            std::string(dtype_name(item.out_dtype)) + "?)",
-        ErrorContext{{}, item.name, {}}, "lower --scale, choose a wider --dtype, or pass --allow-non-finite");
+    throw Error(ErrorKind::kNonFinite,
+                "element " + std::to_string(begin + nf.index) +
+                    " of the result is NaN or infinite (overflow in " +
+                    std::string(dtype_name(item.out_dtype)) + "?)",
+                ErrorContext{{}, item.name, {}},
+                "lower " + option_ref("scale") + ", choose a wider " + option_ref("dtype") + ", or pass " +
+                    option_ref("allow_non_finite", "true"));
   }
 }
 
@@ -121,9 +123,11 @@ void check_architectures(const Checkpoint& base, const DeltaSource& delta, bool 
   if (!allow) {
     throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
                 "a delta does not carry over to another network; if they are the same network under two "
-                "names, pass --allow-architecture-mismatch");
+                "names, pass " +
+                    option_ref("allow_architecture_mismatch", "true"));
   }
-  notes.push_back("different architectures, allowed by --allow-architecture-mismatch: " + both);
+  notes.push_back("different architectures, allowed by " + option_ref("allow_architecture_mismatch", "true") +
+                  ": " + both);
 }
 
 }  // namespace
@@ -132,7 +136,7 @@ OperationSummary apply_delta(const ApplyOptions& options) {
   Stopwatch clock;
   check_scale(options.scale);
   if (options.dtype && !is_floating(*options.dtype))
-    throw Error(ErrorKind::kUsage, "--dtype must be a floating-point type");
+    throw Error(ErrorKind::kUsage, option_ref("dtype") + " must be a floating-point type");
   OperationSummary summary;
   summary.operation = "apply";
   summary.output = options.output.string();

@@ -85,9 +85,8 @@ bool produce_apply_range(const ApplyInputs& in, const ApplyItem& item, const Exc
     std::byte* o = out + (i - begin) * os;
     if (row < item.shared_rows) {
       run_end = std::min(end, item.shared_rows * L);
-      special |=
-          engine::apply_delta_block(b + i * bs, bd, d + i * ds, dd, static_cast<std::size_t>(run_end - i),
-                                    static_cast<float>(in.scale), o, od);
+      special |= engine::apply_delta_block(b + i * bs, bd, d + i * ds, dd,
+                                           static_cast<std::size_t>(run_end - i), in.scale, o, od);
       special |= patch_exceptions(in, item, exceptions, i, run_end, o);
     } else if (row >= item.delta_rows && row < item.post_rows) {
       run_end = std::min(end, item.post_rows * L);

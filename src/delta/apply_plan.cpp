@@ -45,7 +45,7 @@ void set_geometry(ApplyItem& item, const std::vector<std::uint64_t>& base_shape,
                 "vocabulary size differs: new base has " + std::to_string(item.base_rows) +
                     " rows, delta has " + std::to_string(item.post_rows),
                 ErrorContext{{}, item.name, {}},
-                "pass --vocab-mismatch overlap to apply the delta to the shared rows");
+                "pass " + option_ref("vocab_mismatch", "overlap") + " to apply the delta to the shared rows");
   }
   if (item.delta_rows > item.base_rows && item.delta_rows > 0) {
     throw Error(ErrorKind::kMismatch,

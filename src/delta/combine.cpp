@@ -36,7 +36,7 @@ std::string format_number(double value);
 std::string overflow_hint(DType dtype) {
   return dtype == DType::kF32 || dtype == DType::kF64
              ? "check the weights and the input deltas"
-             : "write the combined delta with --delta-dtype f32, or lower the weights";
+             : "write the combined delta with " + option_ref("delta_dtype", "f32") + ", or lower the weights";
 }
 
 // A sum or a merge can overflow the output dtype even when every input is
@@ -99,34 +99,39 @@ OperationSummary combine_deltas(const CombineOptions& options) {
   OperationSummary summary;
   summary.operation = "combine";
   summary.output = options.output.string();
-  if (options.deltas.size() < 2) throw Error(ErrorKind::kUsage, "combine needs at least two --delta inputs");
+  if (options.deltas.size() < 2)
+    throw Error(ErrorKind::kUsage, "combine needs at least two deltas (" + option_ref("deltas") + ")");
   std::vector<double> weights = options.weights;
   if (weights.empty()) weights.assign(options.deltas.size(), 1.0);
   if (weights.size() != options.deltas.size()) {
     throw Error(ErrorKind::kUsage,
-                "got " + std::to_string(weights.size()) + " --weight values for " +
+                "got " + std::to_string(weights.size()) + " weights (" + option_ref("weights") + ") for " +
                     std::to_string(options.deltas.size()) + " deltas",
-                ErrorContext{}, "give one --weight per --delta, or none for a plain sum");
+                ErrorContext{}, "give one weight per delta, or none for a plain sum");
   }
   for (double w : weights) {
-    if (!std::isfinite(w)) throw Error(ErrorKind::kUsage, "--weight values must be finite numbers");
+    if (!std::isfinite(w))
+      throw Error(ErrorKind::kUsage, "weights (" + option_ref("weights") + ") must be finite numbers");
   }
   const CombineMethod method = options.method;
   const std::string method_name = combine_method_name(method);
   if (method == CombineMethod::kSum) {
     if (options.density != 1.0) {
-      throw Error(ErrorKind::kUsage, "--density applies to the ties, dare and dare-ties methods only",
-                  ErrorContext{}, "add --method ties (or dare, dare-ties), or drop --density");
+      throw Error(
+          ErrorKind::kUsage, option_ref("density") + " applies to the ties, dare and dare-ties methods only",
+          ErrorContext{},
+          "add " + option_ref("method", "ties") + " (or dare, dare-ties), or drop " + option_ref("density"));
     }
   } else {
     if (!(options.density > 0.0 && options.density <= 1.0)) {
       throw Error(ErrorKind::kUsage,
-                  "--density must be above 0 and at most 1 (the fraction of elements kept)");
+                  option_ref("density") + " must be above 0 and at most 1 (the fraction of elements kept)");
     }
     if (method != CombineMethod::kDare) {
       for (double w : weights) {
         if (!(w > 0)) {
-          throw Error(ErrorKind::kUsage, "the " + method_name + " method needs positive --weight values",
+          throw Error(ErrorKind::kUsage,
+                      "the " + method_name + " method needs positive weights (" + option_ref("weights") + ")",
                       ErrorContext{},
                       "its sign election reads a negative weight as a vote for the other sign");
         }
@@ -134,7 +139,7 @@ OperationSummary combine_deltas(const CombineOptions& options) {
     }
   }
   if (options.delta_dtype && !is_floating(*options.delta_dtype)) {
-    throw Error(ErrorKind::kUsage, "--delta-dtype must be a floating-point type");
+    throw Error(ErrorKind::kUsage, option_ref("delta_dtype") + " must be a floating-point type");
   }
   const bool single_file = is_single_file_output(options.output);
   StagedOutput staged(options.output,

@@ -126,8 +126,8 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
                     "vocabulary size differs: base has " + std::to_string(bs[0]) + " rows, post has " +
                         std::to_string(ps[0]),
                     ErrorContext{{}, p.name(), {}},
-                    "pass --vocab-mismatch overlap to take the delta on the shared rows and keep the post's "
-                    "extra rows");
+                    "pass " + option_ref("vocab_mismatch", "overlap") +
+                        " to take the delta on the shared rows and keep the post's extra rows");
       }
       item.delta_rows = std::min(bs[0], ps[0]);
       summary.notes.push_back("'" + p.name() + "': vocabulary overlap: delta on rows [0, " +
@@ -170,8 +170,9 @@ std::vector<ComputeItem> plan_compute(const Checkpoint& base, const Checkpoint& 
   return items;
 }
 
-constexpr const char* kOverflowHint =
-    "drop --delta-dtype: the default lossless delta stores such elements exactly";
+std::string overflow_hint() {
+  return "drop " + option_ref("delta_dtype") + ": the default lossless delta stores such elements exactly";
+}
 
 // A compact delta's element that its dtype cannot hold: `what` is the value
 // that overflowed, with where it came from.
@@ -180,7 +181,7 @@ constexpr const char* kOverflowHint =
   throw Error(ErrorKind::kNonFinite,
               "element " + std::to_string(index) + ": " + what + " overflows " +
                   std::string(dtype_name(delta_dtype)) + ", the delta's dtype",
-              ErrorContext{{}, tensor, {}}, kOverflowHint);
+              ErrorContext{{}, tensor, {}}, overflow_hint());
 }
 
 // Elements of a chunk handled in one go: the piece's post and base bytes are
@@ -233,13 +234,14 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
                                   in.exceptions == nullptr ? &overflow : nullptr);
       if (nf.found && !allow_non_finite) {
         throw_non_finite(it.name, nf, p + nf.index,
-                         "fix the model, or pass --allow-non-finite to carry such values exactly");
+                         "fix the model, or pass " + option_ref("allow_non_finite", "true") +
+                             " to carry such values exactly");
       }
       if (overflow.found) {
         const std::size_t i = overflow.index;
         throw_delta_overflow(it.name, p + i,
                              engine::bits_to_f64(engine::element_bits(in.base + p * bs, bd, i), bd),
-                             engine::bits_to_f64(engine::element_bits(post, pd, i), pd), od, kOverflowHint);
+                             engine::bits_to_f64(engine::element_bits(post, pd, i), pd), od, overflow_hint());
       }
     }
     if (q > split) {
@@ -249,7 +251,9 @@ ChunkHashes compute_chunk(const ComputeItem& it, const ChunkInputs& in, std::uin
       engine::convert_block(rest, pd, m, converted, od);
       if (!allow_non_finite) {
         auto nf = engine::find_non_finite(rest, pd, m, "post");
-        if (nf.found) throw_non_finite(it.name, nf, split + nf.index, "pass --allow-non-finite to carry it");
+        if (nf.found)
+          throw_non_finite(it.name, nf, split + nf.index,
+                           "pass " + option_ref("allow_non_finite", "true") + " to carry it");
       }
       const auto overflow = engine::find_overflow(converted, od, m, rest, pd, nullptr, pd, "post");
       if (overflow.found) {
@@ -284,7 +288,7 @@ OperationSummary compute_delta(const ComputeOptions& options) {
   summary.operation = "compute";
   summary.output = options.output.string();
   if (options.delta_dtype && !is_floating(*options.delta_dtype)) {
-    throw Error(ErrorKind::kUsage, "--delta-dtype must be a floating-point type");
+    throw Error(ErrorKind::kUsage, option_ref("delta_dtype") + " must be a floating-point type");
   }
   const bool single_file = is_single_file_output(options.output);
   StagedOutput staged(options.output,
@@ -308,9 +312,11 @@ OperationSummary compute_delta(const ComputeOptions& options) {
     if (!options.allow_architecture_mismatch) {
       throw Error(ErrorKind::kMismatch, "different architectures: " + both, ErrorContext{},
                   "a delta between two networks is meaningless; if they are the same network under two "
-                  "names, pass --allow-architecture-mismatch");
+                  "names, pass " +
+                      option_ref("allow_architecture_mismatch", "true"));
     }
-    summary.notes.push_back("different architectures, allowed by --allow-architecture-mismatch: " + both);
+    summary.notes.push_back("different architectures, allowed by " +
+                            option_ref("allow_architecture_mismatch", "true") + ": " + both);
   }
   for (const auto& w : base.warnings()) summary.notes.push_back(w);
   for (const auto& w : post.warnings()) summary.notes.push_back(w);

@@ -40,9 +40,11 @@ std::uint64_t ExceptionList::lower_bound(std::uint64_t element) const {
 
 namespace {
 
-constexpr const char* kNotADeltaHint =
-    "a delta is what 'paramdelta compute' writes, or post - base tensors in a .safetensors file or a "
-    "delta.safetensors directory without config.json; a model goes to --base";
+std::string not_a_delta_hint() {
+  return "a delta is what 'paramdelta compute' writes, or post - base tensors in a .safetensors file or a "
+         "delta.safetensors directory without config.json; a model is given as the base (" +
+         option_ref("base") + ")";
+}
 
 bool file_exists(const fs::path& path) { return storage::input_exists(path); }
 
@@ -55,7 +57,7 @@ DeltaProbe probe_delta(const fs::path& path, bool given_as_delta) {
     if (file_exists(path / kManifestFileName)) return {DeltaForm::kManifest, {}, {}};
     if (file_exists(path / "config.json")) {
       return {DeltaForm::kNone, std::string("a model directory (config.json) without ") + kManifestFileName,
-              kNotADeltaHint};
+              not_a_delta_hint()};
     }
     if (file_exists(path / "delta.safetensors") || file_exists(path / "delta.safetensors.index.json")) {
       return {DeltaForm::kManifestless, {}, {}};
@@ -63,7 +65,7 @@ DeltaProbe probe_delta(const fs::path& path, bool given_as_delta) {
     return {
         DeltaForm::kNone,
         std::string("no ") + kManifestFileName + ", and no delta.safetensors or delta.safetensors.index.json",
-        kNotADeltaHint};
+        not_a_delta_hint()};
   }
   const auto file = SafetensorsFile::open(path);
   if (file->metadata().count(kManifestMetadataKey) > 0) return {DeltaForm::kManifest, {}, {}};
@@ -78,13 +80,13 @@ DeltaProbe probe_delta(const fs::path& path, bool given_as_delta) {
     return {DeltaForm::kNone,
             std::string("a model's weight file (config.json beside it) without '") + kManifestMetadataKey +
                 "' metadata",
-            kNotADeltaHint};
+            not_a_delta_hint()};
   }
   std::string name = path.filename().string();
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   if (!given_as_delta && name.find("delta") == std::string::npos) {
     return {DeltaForm::kNone, "a .safetensors file without a manifest or 'delta' in its name",
-            kNotADeltaHint};
+            not_a_delta_hint()};
   }
   return {DeltaForm::kManifestless, {}, {}};
 }
@@ -146,7 +148,7 @@ DeltaSource DeltaSource::open(const fs::path& path) {
                   std::string("not a paramdelta delta: no ") + kManifestFileName + " or '" +
                       kManifestMetadataKey +
                       "' metadata, and no floating-point tensor to take for a difference",
-                  ErrorContext{path.string()}, kNotADeltaHint);
+                  ErrorContext{path.string()}, not_a_delta_hint());
     }
     return d;
   }
@@ -172,7 +174,7 @@ DeltaSource DeltaSource::open(const fs::path& path) {
     if (it == meta.end()) {
       throw Error(ErrorKind::kUsage,
                   std::string("not a paramdelta delta: no '") + kManifestMetadataKey + "' metadata",
-                  ErrorContext{path.string()}, kNotADeltaHint);
+                  ErrorContext{path.string()}, not_a_delta_hint());
     }
     d.manifest_ = manifest_from_json(it->second, path.string() + " (metadata " + kManifestMetadataKey + ")");
     if (!d.manifest_.exceptions_location.empty()) d.exception_store_ = d.tensors_;

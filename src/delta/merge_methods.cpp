@@ -69,7 +69,8 @@ void MergeMethod::read(std::size_t i, const ManifestTensor& tensor, const Except
                     std::to_string(out[e]) + ")",
                 ErrorContext{delta.path().string(), tensor.name, {}},
                 "the " + combine_method_name(method_) +
-                    " method ranks and compares values; combine such deltas with --method sum");
+                    " method ranks and compares values; combine such deltas with " +
+                    option_ref("method", "sum"));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "engine/tensor_hash.h"
 #include "paramdelta/error.h"
+#include "paramdelta/operations.h"
 
 namespace paramdelta {
 
@@ -39,10 +40,10 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf, std::uint64_t index,
-                      const std::string& flag_hint) {
+                      const std::string& hint) {
   throw Error(ErrorKind::kNonFinite,
               std::string("element ") + std::to_string(index) + " of the " + nf.which + " is NaN or infinite",
-              ErrorContext{{}, tensor, {}}, flag_hint);
+              ErrorContext{{}, tensor, {}}, hint);
 }
 
 void throw_delta_overflow(const std::string& tensor, std::uint64_t index, double base, double post,

@@ -15,7 +15,6 @@ namespace paramdelta {
 std::string utc_timestamp();
 std::string tool_identity();  // "paramdelta 0.1.0"
 std::string shape_string(const std::vector<std::uint64_t>& shape);
-std::string human_bytes(std::uint64_t bytes);
 
 class Stopwatch {
  public:
@@ -30,7 +29,7 @@ class Stopwatch {
 
 // Throws the kNonFinite error for element `index` of `tensor`.
 [[noreturn]] void throw_non_finite(const std::string& tensor, const engine::NonFinite& nf,
-                                   std::uint64_t index, const std::string& flag_hint);
+                                   std::uint64_t index, const std::string& hint);
 
 // Throws the kNonFinite error for element `index` of `tensor`, a delta
 // element whose dtype cannot hold post - base although both are finite:

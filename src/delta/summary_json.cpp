@@ -2,6 +2,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "paramdelta/error.h"
 #include "paramdelta/operations.h"
 
 namespace paramdelta {
@@ -9,6 +10,14 @@ namespace paramdelta {
 using json = nlohmann::ordered_json;
 
 namespace {
+
+// Notes as every front end shows them in JSON: options in the library's words.
+json notes_array(const std::vector<std::string>& notes) {
+  json j = json::array();
+  for (const auto& note : notes) j.push_back(spell_options(note));
+  return j;
+}
+
 json summary_object(const OperationSummary& s) {
   json j;
   j["operation"] = s.operation;
@@ -29,7 +38,7 @@ json summary_object(const OperationSummary& s) {
     j["post_bytes"] = s.post_bytes;
     j["delta_to_post_size"] = s.post_bytes ? static_cast<double>(s.bytes_written) / s.post_bytes : 0.0;
   }
-  j["notes"] = s.notes;
+  j["notes"] = notes_array(s.notes);
   return j;
 }
 }  // namespace
@@ -80,7 +89,7 @@ json analysis_object(const TensorAnalysis& t) {
   }
   if (t.drift) j["drift"] = comparison_object(*t.drift);
   if (t.other) j["other_delta"] = comparison_object(*t.other);
-  if (!t.notes.empty()) j["notes"] = t.notes;
+  if (!t.notes.empty()) j["notes"] = notes_array(t.notes);
   return j;
 }
 }  // namespace
@@ -112,7 +121,7 @@ std::string to_json(const InspectReport& r) {
   j["files"] = r.files;
   if (r.kind == "delta")
     j["manifest"] = r.manifest_json.empty() ? json(nullptr) : json::parse(r.manifest_json);
-  j["notes"] = r.notes;
+  j["notes"] = notes_array(r.notes);
   j["quantization"] = r.quantization.empty() ? json(nullptr) : json(r.quantization);
   json tensors = json::array();
   for (const auto& t : r.tensors) {

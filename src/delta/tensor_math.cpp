@@ -64,7 +64,7 @@ void for_each_chunk(std::uint64_t n, const TensorMathOptions& options, Fn fn) {
 }
 
 void check_result_finite(const std::string& tensor, const std::byte* out, DType dtype, std::uint64_t begin,
-                         std::uint64_t end, const char* what, const char* hint) {
+                         std::uint64_t end, const char* what, const std::string& hint) {
   const auto nf = engine::find_non_finite(out, dtype, static_cast<std::size_t>(end - begin), "result");
   if (nf.found) {
     throw Error(ErrorKind::kNonFinite,
@@ -93,8 +93,9 @@ void compute_delta_tensor(const std::string& tensor, const ConstTensor& base, co
                                 static_cast<std::size_t>(end - begin), delta.data + begin * ds, delta.dtype,
                                 begin, nullptr, nf, &overflow);
     if (nf.found && !options.allow_non_finite) {
-      throw_non_finite(tensor, nf, begin + nf.index,
-                       "fix the model, or set allow_non_finite to carry such values");
+      throw_non_finite(
+          tensor, nf, begin + nf.index,
+          "fix the model, or pass " + option_ref("allow_non_finite", "true") + " to carry such values");
     }
     if (overflow.found) {
       const std::size_t i = overflow.index;
@@ -119,12 +120,13 @@ void apply_delta_tensor(const std::string& tensor, const ConstTensor& base, cons
   const std::size_t bs = dtype_size(base.dtype), ds = dtype_size(delta.dtype), os = dtype_size(out.dtype);
   for_each_chunk(element_count(base.shape), options, [&](std::uint64_t begin, std::uint64_t end) {
     std::byte* o = out.data + begin * os;
-    const bool special = engine::apply_delta_block(
-        base.data + begin * bs, base.dtype, delta.data + begin * ds, delta.dtype,
-        static_cast<std::size_t>(end - begin), static_cast<float>(scale), o, out.dtype);
+    const bool special =
+        engine::apply_delta_block(base.data + begin * bs, base.dtype, delta.data + begin * ds, delta.dtype,
+                                  static_cast<std::size_t>(end - begin), scale, o, out.dtype);
     if (special && !options.allow_non_finite) {
       check_result_finite(tensor, o, out.dtype, begin, end, "result",
-                          "lower the scale, choose a wider dtype, or set allow_non_finite");
+                          "lower " + option_ref("scale") + ", choose a wider dtype, or pass " +
+                              option_ref("allow_non_finite", "true"));
     }
   });
 }

@@ -194,13 +194,13 @@ void compute_delta_block(const std::byte* base, DType base_dtype, const std::byt
 }
 
 bool apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
-                       std::size_t n, float scale, std::byte* out, DType out_dtype) {
+                       std::size_t n, double scale, std::byte* out, DType out_dtype) {
   if (auto special = fused_apply(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype))
     return *special;
   if (uses_double(base_dtype, delta_dtype, out_dtype)) {
-    apply_impl<double>(base, base_dtype, delta, delta_dtype, n, static_cast<double>(scale), out, out_dtype);
+    apply_impl<double>(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype);
   } else {
-    apply_impl<float>(base, base_dtype, delta, delta_dtype, n, scale, out, out_dtype);
+    apply_impl<float>(base, base_dtype, delta, delta_dtype, n, static_cast<float>(scale), out, out_dtype);
   }
   return true;  // not tracked on this path
 }

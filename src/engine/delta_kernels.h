@@ -42,11 +42,12 @@ void compute_delta_block(const std::byte* base, DType base_dtype, const std::byt
                          std::size_t n, std::byte* out, DType out_dtype, std::uint64_t first_index,
                          ExceptionBuffer* exceptions, NonFinite& non_finite, NonFinite* overflow = nullptr);
 
-// out = base + scale * delta, rounded to out_dtype. Returns false when no
-// result is NaN or infinite (true when one may be: the caller then scans for
-// it, after the exceptions are patched in).
+// out = base + scale * delta, rounded to out_dtype: in float32 with the scale
+// rounded to float, or (when a dtype is F64) in double with the scale as given.
+// Returns false when no result is NaN or infinite (true when one may be: the
+// caller then scans for it, after the exceptions are patched in).
 bool apply_delta_block(const std::byte* base, DType base_dtype, const std::byte* delta, DType delta_dtype,
-                       std::size_t n, float scale, std::byte* out, DType out_dtype);
+                       std::size_t n, double scale, std::byte* out, DType out_dtype);
 
 // out = convert(src) (a plain dtype conversion, exact when widening).
 void convert_block(const std::byte* src, DType src_dtype, std::size_t n, std::byte* out, DType out_dtype);

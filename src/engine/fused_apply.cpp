@@ -29,17 +29,17 @@ PARAMDELTA_MULTIVERSION bool apply_fused_loop(const std::byte* base, const std::
 }  // namespace
 
 std::optional<bool> fused_apply(const std::byte* base, DType base_dtype, const std::byte* delta,
-                                DType delta_dtype, std::size_t n, float scale, std::byte* out,
+                                DType delta_dtype, std::size_t n, double scale, std::byte* out,
                                 DType out_dtype) {
   if (base_dtype == DType::kF64 && delta_dtype == DType::kF64 && out_dtype == DType::kF64) {
-    return apply_fused_loop<codec::F64, codec::F64, codec::F64>(base, delta, n, static_cast<double>(scale),
-                                                                out);
+    return apply_fused_loop<codec::F64, codec::F64, codec::F64>(base, delta, n, scale, out);
   }
   std::optional<bool> special;
   codec::with_float32_codec(base_dtype, [&](auto b) {
     codec::with_float32_codec(delta_dtype, [&](auto d) {
       codec::with_float32_codec(out_dtype, [&](auto o) {
-        special = apply_fused_loop<decltype(b), decltype(d), decltype(o)>(base, delta, n, scale, out);
+        special = apply_fused_loop<decltype(b), decltype(d), decltype(o)>(base, delta, n,
+                                                                          static_cast<float>(scale), out);
       });
     });
   });

@@ -24,7 +24,7 @@ bool fused_compute(const std::byte* base, DType base_dtype, const std::byte* pos
 // apply_delta_block for the combinations above: whether any result is NaN or
 // infinite; nullopt (and nothing written) for any other combination.
 std::optional<bool> fused_apply(const std::byte* base, DType base_dtype, const std::byte* delta,
-                                DType delta_dtype, std::size_t n, float scale, std::byte* out,
+                                DType delta_dtype, std::size_t n, double scale, std::byte* out,
                                 DType out_dtype);
 
 }  // namespace paramdelta::engine

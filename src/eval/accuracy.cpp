@@ -13,15 +13,16 @@ std::string render_prompt(const Tokenizer& tokenizer, const Task& task, bool cha
                           const std::string& template_label) {
   if (!chat_template) {
     if (task.system) {
-      throw Error(ErrorKind::kUsage, "a task with a 'system' message needs --chat-template",
-                  ErrorContext{task.location, {}, "system"},
-                  "raw prompts have no place for a system message");
+      throw Error(
+          ErrorKind::kUsage, "a task with a 'system' message needs " + option_ref("chat_template", "true"),
+          ErrorContext{task.location, {}, "system"}, "raw prompts have no place for a system message");
     }
     return task.prompt;
   }
   if (tokenizer.chat_template().empty()) {
-    throw Error(ErrorKind::kUsage, "the tokenizer has no chat template", ErrorContext{template_label, {}, {}},
-                "run without --chat-template, or add chat_template to tokenizer_config.json");
+    throw Error(
+        ErrorKind::kUsage, "the tokenizer has no chat template", ErrorContext{template_label, {}, {}},
+        "run without " + option_ref("chat_template") + ", or add chat_template to tokenizer_config.json");
   }
   ChatTemplateInput input;
   if (task.system) input.messages.push_back({"system", *task.system});
@@ -93,7 +94,7 @@ TaskOutcome score_choices(ContinuationScorer& scorer, const Tokenizer& tokenizer
       throw Error(ErrorKind::kUsage,
                   "prompt and " + which + " have " + std::to_string(full.size()) +
                       " tokens; the context is " + std::to_string(context),
-                  {where(task)}, "raise --context (up to max_position_embeddings)");
+                  {where(task)}, "raise " + option_ref("context") + " (up to max_position_embeddings)");
     }
     const double log_likelihood = scorer.log_likelihood(full, first);
     result.scored_tokens += full.size() - first;
@@ -155,10 +156,12 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
       if (ids.empty())
         throw Error(ErrorKind::kInvalidInput, "the prompt encodes to no tokens", {where(task)});
       if (ids.size() >= context) {
-        throw Error(ErrorKind::kUsage,
-                    "the prompt has " + std::to_string(ids.size()) + " tokens; the context is " +
-                        std::to_string(context),
-                    {where(task)}, "raise --context (up to max_position_embeddings) or shorten the prompt");
+        throw Error(
+            ErrorKind::kUsage,
+            "the prompt has " + std::to_string(ids.size()) + " tokens; the context is " +
+                std::to_string(context),
+            {where(task)},
+            "raise " + option_ref("context") + " (up to max_position_embeddings) or shorten the prompt");
       }
       result.prompt_tokens += ids.size();
       GenerationOptions& each = generation.emplace_back();

@@ -15,12 +15,42 @@ namespace paramdelta {
 
 using eval::LayerWeights;
 
+namespace eval {
+
+struct KvCacheStorage {
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+  std::size_t kv_dim = 0;
+  std::vector<std::vector<float>> keys;    // per layer, [positions allocated][kv_dim]
+  std::vector<std::vector<float>> values;  // per layer, [positions allocated][kv_dim]
+};
+
+}  // namespace eval
+
+namespace {
+
+// Rows of the activation matrix that continue one sequence: `rows` tokens at
+// the positions following those already in `cache`.
+struct Segment {
+  eval::KvCacheStorage* cache;
+  std::size_t rows;
+};
+
+}  // namespace
+
 struct Model::Impl {
   std::filesystem::path path;
   ModelConfig config;
   std::vector<std::string> notes;
   eval::ModelWeights weights;
   std::vector<double> inv_freq;
+
+  void run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const;
+  // The cache's storage (Model reaches it as KvCache's friend), with room for `tokens` more.
+  eval::KvCacheStorage& make_room(const std::unique_ptr<eval::KvCacheStorage>& storage,
+                                  std::size_t tokens) const;
+  void check_tokens(std::span<const std::int32_t> ids) const;
+  void embed(std::span<const std::int32_t> ids, std::vector<float>& x) const;
 };
 
 namespace {
@@ -41,7 +71,23 @@ void add_bias(float* rows, std::size_t count, const std::vector<float>& bias) {
 
 }  // namespace
 
-void KvCache::truncate(std::size_t new_size) { size_ = std::min(size_, new_size); }
+KvCache::KvCache() = default;
+KvCache::KvCache(const KvCache& other)
+    : storage_(other.storage_ ? std::make_unique<eval::KvCacheStorage>(*other.storage_) : nullptr) {}
+KvCache::KvCache(KvCache&&) noexcept = default;
+KvCache& KvCache::operator=(const KvCache& other) {
+  if (this != &other)
+    storage_ = other.storage_ ? std::make_unique<eval::KvCacheStorage>(*other.storage_) : nullptr;
+  return *this;
+}
+KvCache& KvCache::operator=(KvCache&&) noexcept = default;
+KvCache::~KvCache() = default;
+
+std::size_t KvCache::size() const { return storage_ ? storage_->size : 0; }
+std::size_t KvCache::capacity() const { return storage_ ? storage_->capacity : 0; }
+void KvCache::truncate(std::size_t new_size) {
+  if (storage_) storage_->size = std::min(storage_->size, new_size);
+}
 
 namespace {
 // Makes room for `positions` positions in every layer, growing geometrically
@@ -77,28 +123,23 @@ KvCache Model::new_cache(std::size_t capacity) const {
   const ModelConfig& c = impl_->config;
   if (capacity == 0) throw Error(ErrorKind::kUsage, "a key/value cache needs room for at least one token");
   KvCache cache;
-  cache.capacity_ = capacity;
-  cache.kv_dim_ = static_cast<std::size_t>(c.kv_dim());
-  cache.keys_.resize(static_cast<std::size_t>(c.num_hidden_layers));
-  cache.values_.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  cache.storage_ = std::make_unique<eval::KvCacheStorage>();
+  eval::KvCacheStorage& storage = *cache.storage_;
+  storage.capacity = capacity;
+  storage.kv_dim = static_cast<std::size_t>(c.kv_dim());
+  storage.keys.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  storage.values.resize(static_cast<std::size_t>(c.num_hidden_layers));
   // Storage grows with use (see reserve_cache): a generous capacity costs nothing until filled.
   return cache;
 }
-
-// Rows of the activation matrix that continue one sequence: `rows` tokens at
-// the positions following those already in `cache`.
-struct Model::Segment {
-  KvCache* cache;
-  std::size_t rows;
-};
 
 // Every decoder layer over the rows of `x` ([rows][hidden], rows = sum of the
 // segments' rows), each segment attending to (and extending) its own cache.
 // The weight products go through the BLAS for prompts and through the
 // batch-invariant product for decoding steps (`invariant`).
-void Model::run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const {
-  const ModelConfig& c = impl_->config;
-  const eval::ModelWeights& w = impl_->weights;
+void Model::Impl::run_layers(std::vector<float>& x, std::span<const Segment> segments, bool invariant) const {
+  const ModelConfig& c = config;
+  const eval::ModelWeights& w = weights;
   const std::size_t hidden = static_cast<std::size_t>(c.hidden_size);
   const std::size_t q_dim = static_cast<std::size_t>(c.q_dim());
   const std::size_t kv_dim = static_cast<std::size_t>(c.kv_dim());
@@ -112,9 +153,9 @@ void Model::run_layers(std::vector<float>& x, std::span<const Segment> segments,
   std::vector<std::size_t> positions;
   positions.reserve(rows);
   for (const Segment& segment : segments) {
-    for (std::size_t r = 0; r < segment.rows; ++r) positions.push_back(segment.cache->size_ + r);
+    for (std::size_t r = 0; r < segment.rows; ++r) positions.push_back(segment.cache->size + r);
   }
-  const eval::RopeTable rope = eval::rope_table(impl_->inv_freq, positions);
+  const eval::RopeTable rope = eval::rope_table(inv_freq, positions);
   std::vector<float> normed(rows * hidden), qkv(rows * qkv_dim), q(rows * q_dim), attended(rows * q_dim),
       gate_up(rows * 2 * inter), activated(rows * inter);
   std::optional<std::size_t> window;
@@ -138,9 +179,9 @@ void Model::run_layers(std::vector<float>& x, std::span<const Segment> segments,
     eval::apply_rope(qkv.data() + q_dim, rows, qkv_dim, kv_heads, head_dim, rope);  // keys
     std::size_t first_row = 0;
     for (const Segment& segment : segments) {
-      const std::size_t start = segment.cache->size_;
-      float* keys = segment.cache->keys_[l].data();
-      float* values = segment.cache->values_[l].data();
+      const std::size_t start = segment.cache->size;
+      float* keys = segment.cache->keys[l].data();
+      float* values = segment.cache->values[l].data();
       for (std::size_t r = 0; r < segment.rows; ++r) {
         const float* row = qkv.data() + (first_row + r) * qkv_dim;
         std::copy(row, row + q_dim, q.data() + (first_row + r) * q_dim);
@@ -158,40 +199,47 @@ void Model::run_layers(std::vector<float>& x, std::span<const Segment> segments,
     eval::silu_gate(gate_up.data(), activated.data(), rows, inter);
     project(x.data(), hidden, activated.data(), inter, layer.down, layer.down_bias, true);
   }
-  for (const Segment& segment : segments) segment.cache->size_ += segment.rows;
+  for (const Segment& segment : segments) segment.cache->size += segment.rows;
 }
 
-void Model::check_tokens(std::span<const std::int32_t> ids) const {
-  const ModelConfig& c = impl_->config;
+void Model::Impl::check_tokens(std::span<const std::int32_t> ids) const {
+  const ModelConfig& c = config;
   for (std::int32_t id : ids) {
     if (id < 0 || id >= c.vocab_size) {
       throw Error(ErrorKind::kInvalidInput,
                   "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                       std::to_string(c.vocab_size) + ")",
-                  ErrorContext{impl_->path.string(), {}, {}}, "the tokenizer does not belong to this model");
+                  ErrorContext{path.string(), {}, {}}, "the tokenizer does not belong to this model");
     }
   }
 }
 
-void Model::make_room(KvCache& cache, std::size_t tokens) const {
-  const std::size_t kv_dim = static_cast<std::size_t>(impl_->config.kv_dim());
-  if (cache.kv_dim_ != kv_dim || cache.keys_.size() != impl_->weights.layers.size()) {
+eval::KvCacheStorage& Model::Impl::make_room(const std::unique_ptr<eval::KvCacheStorage>& storage,
+                                             std::size_t tokens) const {
+  const std::size_t kv_dim = static_cast<std::size_t>(config.kv_dim());
+  if (!storage) {
+    throw Error(ErrorKind::kUsage, "the key/value cache is empty (default-constructed or moved from)",
+                ErrorContext{}, "make it with Model::new_cache");
+  }
+  eval::KvCacheStorage& s = *storage;
+  if (s.kv_dim != kv_dim || s.keys.size() != weights.layers.size()) {
     throw Error(ErrorKind::kInternal, "key/value cache was made for another model");
   }
-  if (cache.size_ + tokens > cache.capacity_) {
-    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(cache.size_) + " + " +
+  if (s.size + tokens > s.capacity) {
+    throw Error(ErrorKind::kUsage, "context full: " + std::to_string(s.size) + " + " +
                                        std::to_string(tokens) + " tokens exceed the cache's " +
-                                       std::to_string(cache.capacity_));
+                                       std::to_string(s.capacity));
   }
-  reserve_cache(cache.keys_, cache.size_ + tokens, cache.capacity_, kv_dim);
-  reserve_cache(cache.values_, cache.size_ + tokens, cache.capacity_, kv_dim);
+  reserve_cache(s.keys, s.size + tokens, s.capacity, kv_dim);
+  reserve_cache(s.values, s.size + tokens, s.capacity, kv_dim);
+  return s;
 }
 
-void Model::embed(std::span<const std::int32_t> ids, std::vector<float>& x) const {
-  const std::size_t hidden = static_cast<std::size_t>(impl_->config.hidden_size);
+void Model::Impl::embed(std::span<const std::int32_t> ids, std::vector<float>& x) const {
+  const std::size_t hidden = static_cast<std::size_t>(config.hidden_size);
   x.resize(ids.size() * hidden);
   for (std::size_t r = 0; r < ids.size(); ++r) {
-    const float* e = impl_->weights.embedding.data() + static_cast<std::size_t>(ids[r]) * hidden;
+    const float* e = weights.embedding.data() + static_cast<std::size_t>(ids[r]) * hidden;
     std::copy(e, e + hidden, x.data() + r * hidden);
   }
 }
@@ -204,17 +252,17 @@ std::vector<float> Model::forward_hidden(KvCache& cache, std::span<const std::in
     throw Error(ErrorKind::kInternal, "asked for " + std::to_string(keep_rows) + " output rows of " +
                                           std::to_string(ids.size()) + " tokens");
   }
-  make_room(cache, ids.size());
-  check_tokens(ids);
+  eval::KvCacheStorage& storage = impl_->make_room(cache.storage_, ids.size());
+  impl_->check_tokens(ids);
 
   std::vector<float> kept(keep_rows * hidden);
   const std::size_t first_kept = ids.size() - keep_rows;
   std::vector<float> x;
   for (std::size_t chunk_begin = 0; chunk_begin < ids.size(); chunk_begin += kChunkTokens) {
     const std::size_t rows = std::min(kChunkTokens, ids.size() - chunk_begin);
-    embed(ids.subspan(chunk_begin, rows), x);
-    const Segment segment{&cache, rows};
-    run_layers(x, std::span(&segment, 1), /*invariant=*/false);
+    impl_->embed(ids.subspan(chunk_begin, rows), x);
+    const Segment segment{&storage, rows};
+    impl_->run_layers(x, std::span(&segment, 1), /*invariant=*/false);
     // Keep the final-normalised states of the rows the caller asked for.
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t index = chunk_begin + r;
@@ -239,14 +287,13 @@ std::vector<float> Model::decode(std::span<KvCache* const> caches, std::span<con
       if (caches[i] == caches[j]) throw Error(ErrorKind::kInternal, "decode: one cache given twice");
     }
   }
-  for (KvCache* cache : caches) make_room(*cache, 1);
-  check_tokens(ids);
-
   std::vector<Segment> segments;
-  for (KvCache* cache : caches) segments.push_back({cache, 1});
+  for (KvCache* cache : caches) segments.push_back({&impl_->make_room(cache->storage_, 1), 1});
+  impl_->check_tokens(ids);
+
   std::vector<float> x;
-  embed(ids, x);
-  run_layers(x, segments, /*invariant=*/true);
+  impl_->embed(ids, x);
+  impl_->run_layers(x, segments, /*invariant=*/true);
   std::vector<float> normed(ids.size() * hidden);
   eval::rms_norm(x.data(), impl_->weights.final_norm.data(), normed.data(), ids.size(), hidden,
                  c.rms_norm_eps);

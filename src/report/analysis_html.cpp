@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "delta/operation_support.h"
+#include "paramdelta/error.h"
 #include "paramdelta/report.h"
 
 namespace paramdelta {
@@ -180,7 +181,7 @@ std::string tensor_table(const AnalyzeReport& report, const std::vector<Column>&
       html += "<td data-value=\"" + exact(v) + "\">" + text + "</td>";
     }
     std::string notes;
-    for (const auto& n : t.notes) notes += (notes.empty() ? "" : "; ") + n;
+    for (const auto& n : t.notes) notes += (notes.empty() ? "" : "; ") + spell_options(n);
     html += "<td>" + escape(notes) + "</td></tr>\n";
   }
   return html + "</tbody>\n</table>\n";
@@ -276,7 +277,7 @@ std::string render_analysis_html(const AnalyzeReport& report, const AnalyzeOptio
   html += "<h2>Whole model</h2>\n" + totals_table(report);
   if (!report.summary.notes.empty()) {
     html += "<ul class=\"notes\">\n";
-    for (const auto& n : report.summary.notes) html += "<li>" + escape(n) + "</li>\n";
+    for (const auto& n : report.summary.notes) html += "<li>" + escape(spell_options(n)) + "</li>\n";
     html += "</ul>\n";
   }
   if (!report.blocks.empty()) {

@@ -103,6 +103,47 @@ TEST_F(CliErrors, UsageErrorsExitWithTwo) {
   EXPECT_FALSE(fs::exists(dir / "d"));
 }
 
+// The library names options by field; the command line prints its flags.
+TEST_F(CliErrors, TheLibrarysOptionsArePrintedAsTheFlagsThatSetThem) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"apply", "--base", p("base"), "--delta", p("d"), "-o", p("o"), "--scale", "inf"},
+       "error: --scale must be a finite number"},
+      {{"apply", "--base", p("base"), "--delta", p("d"), "-o", p("o"), "--dtype", "int8"},
+       "error: --dtype 'int8' is not supported"},
+      {{"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--delta-dtype", "f8"},
+       "error: --delta-dtype 'f8' is not supported"},
+      {{"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--vocab-mismatch", "maybe"},
+       "error: --vocab-mismatch 'maybe' is not a policy"},
+      {{"compute", "--base", p("base"), "--post", p("post"), "-o", p("d"), "--max-shard-size", "lots"},
+       "error: --max-shard-size 'lots' is not a size"},
+      {{"combine", "--delta", p("d"), "-o", p("c")}, "at least two deltas (--delta)"},
+      {{"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--weight", "1"},
+       "got 1 weights (--weight) for 2 deltas"},
+      {{"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--method", "mean"},
+       "error: --method 'mean' is not a method"},
+      {{"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--density", "0.5"},
+       "error: --density applies to the ties, dare and dare-ties methods only (add --method ties (or dare, "
+       "dare-ties), or drop --density)"},
+      {{"combine", "--delta", p("d"), "--delta", p("d"), "-o", p("c"), "--method", "ties", "--density", "0"},
+       "error: --density must be above 0"},
+      {{"analyze", "--delta", p("base"), "--new-base", p("post")},
+       "give --base, the model the delta was computed from, with --new-base"},
+      {{"apply", "--base", p("base"), "--delta", p("post"), "-o", p("o")},
+       "a model is given as the base (--base)"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const CommandResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << "'" << expected << "' not in: " << r.err;
+    for (const char* field : {"max_shard_size", "delta_dtype", "vocab_mismatch", "new_base", "=true"}) {
+      EXPECT_EQ(r.err.find(field), std::string::npos) << r.err;  // no option field leaks through
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "d"));
+  EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
 TEST_F(CliErrors, NonFiniteWeightsNameTensorIndexAndFlag) {
   TensorMap post = llama_tensors(DType::kBF16, 2, 32, 64, 1, false, 0.003, 2);
   post["model.layers.1.self_attn.q_proj.weight"].values[12] = std::numeric_limits<double>::infinity();

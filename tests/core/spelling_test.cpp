@@ -1,4 +1,4 @@
-#include "core/spelling.h"
+#include "paramdelta/spelling.h"
 
 #include <gtest/gtest.h>
 

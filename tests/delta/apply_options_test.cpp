@@ -80,7 +80,7 @@ TEST(ApplyScale, NonFiniteScaleIsAUsageError) {
   ScratchDir dir;
   auto ao = apply_options(dir / "base", dir / "delta", dir / "out");
   ao.scale = std::nan("");
-  expect_error([&] { apply_delta(ao); }, ErrorKind::kUsage, {"--scale"});
+  expect_error([&] { apply_delta(ao); }, ErrorKind::kUsage, {"scale must be a finite number"});
   EXPECT_FALSE(fs::exists(dir / "out"));
 }
 
@@ -175,7 +175,7 @@ TEST(CompactDelta, IntegerDeltaDtypeIsAUsageError) {
   ScratchDir dir;
   auto co = compute_options(dir / "base", dir / "post", dir / "delta");
   co.delta_dtype = DType::kI32;
-  expect_error([&] { compute_delta(co); }, ErrorKind::kUsage, {"--delta-dtype"});
+  expect_error([&] { compute_delta(co); }, ErrorKind::kUsage, {"delta_dtype must be"});
 }
 
 // Companion files: a chat model needs the post model's tokenizer and chat template.
@@ -238,7 +238,7 @@ TEST(ExistingOutput, IsAnErrorWithoutForceAndIsLeftUntouched) {
   fs::create_directory(dir / "delta");
   write_file(dir / "delta" / "keep.txt", "mine");
   expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-               ErrorKind::kExists, {(dir / "delta").string(), "--force"});
+               ErrorKind::kExists, {(dir / "delta").string(), "pass force to replace it"});
   EXPECT_EQ(read_file(dir / "delta" / "keep.txt"), "mine");
   write_file(dir / "out.safetensors", "mine");
   compute_delta(compute_options(dir / "base", dir / "post", dir / "d2"));

@@ -248,13 +248,13 @@ TEST(CombineMethods, BadSettingsAreUsageErrors) {
   for (double density : {0.0, -0.5, 1.5, std::nan("")}) {
     expect_error(
         [&] { combine_deltas(method_options(dir.path(), CombineMethod::kTies, density, dir / "x")); },
-        ErrorKind::kUsage, {"--density", "at most 1"});
+        ErrorKind::kUsage, {"density", "at most 1"});
   }
   expect_error([&] { combine_deltas(method_options(dir.path(), CombineMethod::kSum, 0.5, dir / "x")); },
-               ErrorKind::kUsage, {"--density", "--method ties"});
+               ErrorKind::kUsage, {"density", "method=ties"});
   CombineOptions negative = method_options(dir.path(), CombineMethod::kTies, 0.5, dir / "x");
   negative.weights = {1.0, -1.0, 1.0};
-  expect_error([&] { combine_deltas(negative); }, ErrorKind::kUsage, {"ties", "positive --weight"});
+  expect_error([&] { combine_deltas(negative); }, ErrorKind::kUsage, {"ties", "positive weights (weights)"});
   negative.method = CombineMethod::kDare;  // a plain weighted sum after the drop: any sign
   combine_deltas(negative);
 }
@@ -271,8 +271,7 @@ TEST(CombineMethods, NonFiniteDeltaValuesAreRefusedWithTheirPlace) {
   compute_delta(c);
   CombineOptions o = method_options(dir.path(), CombineMethod::kTies, 0.5, dir / "x");
   o.deltas[1] = (dir / "dinf").string();
-  expect_error([&] { combine_deltas(o); }, ErrorKind::kNonFinite,
-               {"dinf", name, "element 5", "--method sum"});
+  expect_error([&] { combine_deltas(o); }, ErrorKind::kNonFinite, {"dinf", name, "element 5", "method=sum"});
   EXPECT_FALSE(fs::exists(dir / "x"));
 }
 

@@ -180,7 +180,7 @@ TEST(Combine, UsageErrors) {
                {"two"});
   auto co = combine_options({dir / "d1", dir / "d2"}, dir / "out");
   co.weights = {1.0};
-  expect_error([&] { combine_deltas(co); }, ErrorKind::kUsage, {"1 --weight", "2 deltas"});
+  expect_error([&] { combine_deltas(co); }, ErrorKind::kUsage, {"got 1 weights (weights) for 2 deltas"});
   co.weights = {1.0, std::nan("")};
   expect_error([&] { combine_deltas(co); }, ErrorKind::kUsage, {"finite"});
   auto model_as_delta = combine_options({dir / "d1", dir / "P1"}, dir / "out");

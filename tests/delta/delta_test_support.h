@@ -86,6 +86,14 @@ inline void expect_identical_models(const std::filesystem::path& a, const std::f
 
 // Runs `fn`, which must throw paramdelta::Error of `kind` whose one-line
 // rendering contains every string of `parts`.
+// Whether `text` holds a command-line flag ("--scale", "--delta-dtype").
+inline bool names_a_flag(const std::string& text) {
+  for (std::size_t at = text.find("--"); at != std::string::npos; at = text.find("--", at + 1)) {
+    if (at + 2 < text.size() && text[at + 2] >= 'a' && text[at + 2] <= 'z') return true;
+  }
+  return false;
+}
+
 inline Error expect_error(const std::function<void()>& fn, ErrorKind kind,
                           const std::vector<std::string>& parts) {
   try {
@@ -95,6 +103,8 @@ inline Error expect_error(const std::function<void()>& fn, ErrorKind kind,
     EXPECT_EQ(e.kind(), kind) << line;
     for (const auto& p : parts)
       EXPECT_NE(line.find(p), std::string::npos) << "'" << p << "' not in: " << line;
+    // The library names its options by field; flags are the command line's.
+    EXPECT_FALSE(names_a_flag(line)) << line;
     return e;
   }
   ADD_FAILURE() << "no paramdelta::Error thrown";

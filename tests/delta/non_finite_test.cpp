@@ -24,7 +24,7 @@ TEST(NonFinite, NanInThePostIsAnErrorNamingTensorAndIndex) {
   write_model(dir / "post", post, config_for(kVocab, false));
   const Error e =
       expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                   ErrorKind::kNonFinite, {"element 37", "post", "--allow-non-finite"});
+                   ErrorKind::kNonFinite, {"element 37", "post", "allow_non_finite=true"});
   EXPECT_EQ(e.context().tensor, "model.layers.0.mlp.gate_proj.weight");
 }
 
@@ -95,7 +95,7 @@ TEST(NonFinite, AnOverflowingResultIsAnErrorUnlessAllowed) {
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
   auto ao = apply_options(dir / "base", dir / "delta", dir / "out");
   ao.scale = 2.0;  // 30000 + 2·30000 overflows f16
-  const Error e = expect_error([&] { apply_delta(ao); }, ErrorKind::kNonFinite, {"element 4", "--scale"});
+  const Error e = expect_error([&] { apply_delta(ao); }, ErrorKind::kNonFinite, {"element 4", "scale"});
   EXPECT_EQ(e.context().tensor, "model.norm.weight");
   EXPECT_FALSE(fs::exists(dir / "out"));
   ao.allow_non_finite = true;

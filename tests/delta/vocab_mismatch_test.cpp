@@ -28,12 +28,12 @@ void write_pair(const fs::path& dir, int base_vocab, int post_vocab, DType dtype
   write_model(dir / "post", post_tensors(dtype, false, post_vocab), config_for(post_vocab, false));
 }
 
-TEST(VocabMismatch, IsAnErrorByDefaultNamingTheTensorBothSizesAndTheFlag) {
+TEST(VocabMismatch, IsAnErrorByDefaultNamingTheTensorBothSizesAndTheOption) {
   ScratchDir dir;
   write_pair(dir.path(), 24, 28);
   const Error e =
       expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-                   ErrorKind::kMismatch, {"24", "28", "--vocab-mismatch overlap"});
+                   ErrorKind::kMismatch, {"24", "28", "vocab_mismatch=overlap"});
   EXPECT_TRUE(e.context().tensor == kEmbed || e.context().tensor == kHead) << e.context().tensor;
   EXPECT_FALSE(fs::exists(dir / "delta"));
 }
@@ -42,7 +42,7 @@ TEST(VocabMismatch, SmallerPostVocabularyIsAlsoAnErrorByDefault) {
   ScratchDir dir;
   write_pair(dir.path(), 28, 24);
   expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-               ErrorKind::kMismatch, {"28", "24", "--vocab-mismatch"});
+               ErrorKind::kMismatch, {"28", "24", "vocab_mismatch"});
 }
 
 TEST(VocabMismatch, OverlapWithALargerPostVocabularyReproducesThePost) {
@@ -117,7 +117,7 @@ TEST(VocabMismatch, ApplyingToANewBaseWithAnotherVocabularyIsAnErrorByDefault) {
   write_model(dir / "new", llama_tensors(DType::kBF16, kLayers, kHidden, 30, 9), config_for(30, false));
   compute_delta(compute_options(dir / "base", dir / "post", dir / "delta"));
   expect_error([&] { apply_delta(apply_options(dir / "new", dir / "delta", dir / "out")); },
-               ErrorKind::kMismatch, {"30", "24", "--vocab-mismatch overlap"});
+               ErrorKind::kMismatch, {"30", "24", "vocab_mismatch=overlap"});
   EXPECT_FALSE(fs::exists(dir / "out"));
   auto ao = apply_options(dir / "new", dir / "delta", dir / "out");
   ao.vocab_mismatch = VocabMismatch::kOverlap;

@@ -258,6 +258,33 @@ TEST(ApplyDelta, ScaledApplicationIsWithinHalfAnUlpOfTheExactResult) {
   }
 }
 
+// F64 tensors are scaled by the scale as given, not by its float rounding:
+// base + 0.1·delta in double, bit for bit, on the fused path (F64 throughout)
+// and on the staged one (an F32 delta onto an F64 base).
+TEST(ApplyDelta, F64IsScaledByTheDoubleScale) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> g(0.0, 1.0);
+  const std::size_t n = 4096;
+  std::vector<double> bv(n), dv(n);
+  for (auto& v : bv) v = g(rng);
+  for (auto& v : dv) v = static_cast<float>(0.01 * g(rng));  // exact in F32 too
+  for (DType delta_dtype : {DType::kF64, DType::kF32}) {
+    const auto b = encode(DType::kF64, bv), delta = encode(delta_dtype, dv);
+    for (double scale : {0.1, -0.3, 1.0 / 3.0}) {
+      std::vector<std::byte> out(n * 8);
+      apply_delta_block(b.data(), DType::kF64, delta.data(), delta_dtype, n, scale, out.data(), DType::kF64);
+      std::size_t differing = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        double got;
+        std::memcpy(&got, out.data() + i * 8, 8);
+        const double want = bv[i] + scale * dv[i];
+        differing += std::bit_cast<std::uint64_t>(got) != std::bit_cast<std::uint64_t>(want);
+      }
+      EXPECT_EQ(differing, 0u) << dtype_name(delta_dtype) << " delta, scale " << scale;
+    }
+  }
+}
+
 TEST(ApplyDelta, ConvertsToADifferentOutputDtype) {
   const auto b = encode(DType::kBF16, {1.0, 2.0}), delta = encode(DType::kBF16, {0.5, -0.25});
   std::vector<std::byte> out(2 * 4);

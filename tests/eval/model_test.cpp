@@ -43,6 +43,38 @@ class TinyModel : public ::testing::Test {
   testing::TensorMap tensors_;
 };
 
+// A cache owns its keys and values: a copy continues on its own, and one
+// made without a model has no room rather than undefined contents.
+TEST_F(TinyModel, ACopiedCacheContinuesIndependentlyAndAnEmptyOneIsRefused) {
+  Model model = Model::load(dir_.path());
+  const std::vector<std::int32_t> prompt{1, 7, 3}, a{49}, b{22};
+  KvCache original = model.new_cache(8);
+  model.forward(original, prompt);
+  KvCache copy = original;
+  const std::vector<float> from_original = model.forward(original, a);
+  EXPECT_EQ(copy.size(), prompt.size());
+  const std::vector<float> from_copy = model.forward(copy, b);
+  KvCache fresh = model.new_cache(8);
+  model.forward(fresh, prompt);
+  EXPECT_EQ(model.forward(fresh, b), from_copy);
+  EXPECT_NE(from_original, from_copy);
+  EXPECT_EQ(original.size(), 4u);
+  EXPECT_EQ(copy.size(), 4u);
+
+  KvCache moved = std::move(original);
+  EXPECT_EQ(moved.size(), 4u);
+  KvCache empty;
+  EXPECT_EQ(empty.size(), 0u);
+  EXPECT_EQ(empty.capacity(), 0u);
+  try {
+    model.forward(empty, a);
+    ADD_FAILURE() << "an empty cache was used";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_NE(format_error_line(e).find("new_cache"), std::string::npos) << format_error_line(e);
+  }
+}
+
 TEST_F(TinyModel, IncrementalDecodingMatchesOneBatch) {
   Model model = Model::load(dir_.path());
   const std::vector<std::int32_t> ids{1, 7, 3, 49, 0, 22, 22, 5};

@@ -130,7 +130,7 @@ def test_only_the_cpu_is_a_device():
 def test_weights_must_match_the_deltas():
     with pytest.raises(paramdelta.UsageError) as caught:
         ParamDelta().combine_deltas([{"w": np.zeros(2, np.float32)}], weights=[0.5, 0.5])
-    assert caught.value.field == "weights"
+    assert caught.value.option == "weights"
 
 
 def test_large_tensors_are_computed_on_several_threads_with_the_same_bits():

@@ -4,6 +4,8 @@ the file, tensor, field and hint, and the command line's one line as str()."""
 from __future__ import annotations
 
 import math
+import re
+
 import numpy as np
 import pytest
 
@@ -50,19 +52,62 @@ def test_an_existing_output_is_an_exists_error_and_is_kept(tmp_path, model_pair)
     assert (tmp_path / "taken" / "mine.txt").read_text() == "keep"
 
 
-def test_a_bad_option_value_is_a_usage_error_naming_the_field(model_pair, tmp_path):
+def test_a_bad_option_value_is_a_usage_error_naming_the_keyword(model_pair, tmp_path):
     m = model_pair("F32")
     with pytest.raises(paramdelta.UsageError) as caught:
         paramdelta.compute(m["base"], m["post"], tmp_path / "d", vocab_mismatch="sometimes")
-    assert caught.value.field == "vocab_mismatch"
+    assert caught.value.option == "vocab_mismatch"
+    assert str(caught.value) == "vocab_mismatch 'sometimes' is not a policy (use 'error' or 'overlap')"
     with pytest.raises(paramdelta.UsageError) as caught:
         paramdelta.compute(m["base"], m["post"], tmp_path / "d", max_shard_size="lots")
-    assert caught.value.field == "max_shard_size"
+    assert caught.value.option == "max_shard_size"
+    assert str(caught.value).startswith("max_shard_size 'lots' is not a size")
     with pytest.raises(paramdelta.UsageError) as caught:
         paramdelta.apply(m["base"], m["post"], tmp_path / "d", dtype="int8")
-    assert caught.value.field == "dtype"
+    assert caught.value.option == "dtype"
+    assert str(caught.value).startswith("dtype 'int8' is not supported")
     assert isinstance(caught.value, ValueError)
     assert not (tmp_path / "d").exists()
+
+
+def _no_flag(text: str) -> bool:
+    return re.search(r"--[a-z]", text) is None
+
+
+def test_the_librarys_options_are_named_as_keyword_arguments(model_pair, tmp_path):
+    """What the command line prints as flags (--allow-non-finite, --method ties)
+    reads here as the keyword arguments that set them."""
+    m = model_pair("F32")
+    paramdelta.compute(m["base"], m["post"], tmp_path / "d1")
+    cases = [
+        (lambda: paramdelta.apply(m["base"], tmp_path / "d1", tmp_path / "o", scale=math.inf),
+         "scale", "scale must be a finite number"),
+        (lambda: paramdelta.combine([tmp_path / "d1", tmp_path / "d1"], tmp_path / "o", density=0.5),
+         "density", "add method='ties' (or dare, dare-ties), or drop density"),
+        (lambda: paramdelta.combine([tmp_path / "d1", tmp_path / "d1"], tmp_path / "o", weights=[1.0]),
+         "weights", "got 1 weights (weights) for 2 deltas"),
+        (lambda: paramdelta.combine([tmp_path / "d1", tmp_path / "d1"], tmp_path / "o", method="mean"),
+         "method", "method 'mean' is not a method"),
+        (lambda: paramdelta.analyze(tmp_path / "d1", new_base=m["post"]),
+         "base", "give base, the model the delta was computed from, with new_base"),
+        (lambda: paramdelta.apply(m["base"], m["post"], tmp_path / "o"),
+         "base", "a model is given as the base (base)"),
+    ]
+    for call, option, expected in cases:
+        with pytest.raises(paramdelta.UsageError) as caught:
+            call()
+        error = caught.value
+        assert error.option == option, str(error)
+        assert expected in str(error)
+        assert _no_flag(str(error)) and _no_flag(error.message) and _no_flag(error.hint), str(error)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_library_error_about_an_option_spells_a_setting_as_python_does():
+    with pytest.raises(paramdelta.UsageError) as caught:
+        _core._raise_error("usage", "is wrong", "", "", "", "", "vocab_mismatch")
+    assert caught.value.option == "vocab_mismatch"
+    assert str(caught.value) == "vocab_mismatch is wrong"
 
 
 def test_models_that_do_not_fit_are_a_mismatch_error_naming_the_tensor(tmp_path):
@@ -74,13 +119,17 @@ def test_models_that_do_not_fit_are_a_mismatch_error_naming_the_tensor(tmp_path)
     assert "[2, 3]" in str(caught.value) and "[3, 2]" in str(caught.value)
 
 
-def test_a_nan_weight_is_a_non_finite_error_naming_the_tensor(tmp_path):
+def test_a_nan_weight_is_a_non_finite_error_naming_the_tensor_and_the_keyword_that_allows_it(tmp_path):
     paramdelta.save({"w": np.zeros(4, np.float32)}, tmp_path / "a")
     paramdelta.save({"w": np.array([0, math.nan, 0, 0], np.float32)}, tmp_path / "b")
     with pytest.raises(paramdelta.NonFiniteError) as caught:
         paramdelta.compute(tmp_path / "a", tmp_path / "b", tmp_path / "d")
     assert caught.value.tensor == "w"
+    assert caught.value.option == "allow_non_finite"
+    assert "pass allow_non_finite=True" in caught.value.hint and _no_flag(str(caught.value))
     assert not (tmp_path / "d").exists()
+    paramdelta.compute(tmp_path / "a", tmp_path / "b", tmp_path / "d", allow_non_finite=True)
+    assert (tmp_path / "d").exists()
 
 
 def test_a_broken_file_is_an_invalid_input_error_naming_it(tmp_path):

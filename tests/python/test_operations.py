@@ -73,7 +73,8 @@ def test_a_seed_for_the_sum_is_a_usage_error_as_on_the_command_line(tmp_path, mo
     paramdelta.compute(m["base"], m["post"], tmp_path / "d1")
     with pytest.raises(paramdelta.UsageError) as caught:
         paramdelta.combine([tmp_path / "d1", tmp_path / "d1"], tmp_path / "out", seed=1)
-    assert caught.value.field == "seed"
+    assert caught.value.option == "seed"
+    assert str(caught.value) == "seed applies to the dare and dare-ties methods only"
 
 
 def test_verify_reports_exactness_like_the_program(tmp_path, model_pair, cli):
