@@ -51,7 +51,7 @@ TEST(StagedOutput, AnExistingOutputWithoutForceIsAnExistsError) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kExists);
     EXPECT_EQ(e.context().file, (dir / "out").string());
-    EXPECT_NE(e.hint().find("--force"), std::string::npos);
+    EXPECT_EQ(e.options(), std::vector<std::string>{"force"});
   }
 }
 
