@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 from . import _core
@@ -203,9 +204,9 @@ def inspect(path: PathLike) -> InspectResult:
 
 
 def _names(value: Union[PathLike, Sequence[PathLike]]) -> list[str]:
-    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
-        return [path_text(value)]  # type: ignore[arg-type]
-    return [path_text(v) for v in value]  # type: ignore[union-attr]
+    if isinstance(value, (str, os.PathLike)):
+        return [path_text(value)]
+    return [path_text(v) for v in value]
 
 
 def _metrics(value: Union[str, Sequence[str]]) -> list[str]:

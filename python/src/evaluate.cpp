@@ -84,9 +84,24 @@ class ComparisonSteps {
   std::size_t done_ = 0;
 };
 
+// The BLAS's thread count is the process's: a call's `threads` holds for
+// that call only, and 0 is the BLAS's own setting as the module found it (the
+// program's default), whatever an earlier call chose.
+class ComputeThreads {
+ public:
+  explicit ComputeThreads(int threads) : before_(compute_threads()) { set_compute_threads(threads); }
+  ~ComputeThreads() { set_compute_threads(before_); }
+  ComputeThreads(const ComputeThreads&) = delete;
+  ComputeThreads& operator=(const ComputeThreads&) = delete;
+
+ private:
+  int before_;
+};
+
 }  // namespace
 
 void bind_evaluate(nb::module_& m) {
+  static const int blas_default_threads = compute_threads();
   m.def(
       "evaluate",
       [](std::vector<std::string> models, std::vector<std::string> data, std::vector<std::string> metrics,
@@ -108,7 +123,7 @@ void bind_evaluate(nb::module_& m) {
         std::vector<std::string> notes;
         ModelComparison comparison;
         run_in_background(progress, [&](const std::atomic<bool>* cancel, ProgressSink* sink) {
-          set_compute_threads(threads);  // 0 keeps the BLAS's own setting
+          const ComputeThreads scoped(threads > 0 ? threads : blas_default_threads);
           options.cancel = cancel;
           ComparisonSteps steps(sink);
           comparison = compare_models(options, steps.callbacks(&notes));
