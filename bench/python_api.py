@@ -211,11 +211,10 @@ def memory_mode(args: argparse.Namespace) -> List[str]:
                                  for k in result)
             del result
         log(f"round {round_index}/{args.runs} done")
-    applied_torch = {k: base[k] + reference_delta[k] for k in base}
     applied_ours = runs["ParamDelta.apply_delta"](base, post, reference_delta)
-    same_apply = all(torch.equal(applied_ours[k].view(torch.int16), applied_torch[k].view(torch.int16))
+    same_apply = all(torch.equal(applied_ours[k].view(torch.int16), (base[k] + reference_delta[k]).view(torch.int16))
                      for k in base)
-    del applied_torch, applied_ours, base, post, reference_delta
+    del applied_ours, base, post, reference_delta
     gc.collect()
 
     peaks: Dict[str, Dict[str, float]] = {}
