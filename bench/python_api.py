@@ -26,7 +26,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -107,8 +106,8 @@ def files_mode(args: argparse.Namespace) -> List[str]:
         lines += [f"Post model noise {args.post_noise:g} of the weights' spread; the lossless delta lists {exceptions:,} exception elements of {elements:,} "
                   f"({100 * exceptions / elements:.1f}%).", ""]
     lines += ["| operation | program: median wall | Python process: median wall | ratio | "
-              "the call alone: median | ratio | program CPU | Python CPU | program peak RSS | Python peak RSS |",
-              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+              "the call alone: median | ratio | program CPU | Python CPU | ratio | program peak RSS | Python peak RSS |",
+              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for op in ("compute", "apply"):
         cli_name, py_name = f"paramdelta {op}", f"paramdelta.{op}"
         wall_cli = median(cli_name, lambda r: r.wall_s)
@@ -119,10 +118,12 @@ def files_mode(args: argparse.Namespace) -> List[str]:
         call = median(py_name, lambda r: float(r.stdout.strip().splitlines()[-1]))
         lines.append(f"| {op} | {wall_cli:.3f} s | {wall_py:.3f} s | {wall_py / wall_cli:.3f}× | "
                      f"{call:.3f} s | {call / wall_cli:.3f}× | "
-                     f"{cpu[cli_name]:.2f} s | {cpu[py_name]:.2f} s | {rss[cli_name]:.2f} GiB | "
+                     f"{cpu[cli_name]:.2f} s | {cpu[py_name]:.2f} s | {cpu[py_name] / cpu[cli_name]:.3f}× | "
+                     f"{rss[cli_name]:.2f} GiB | "
                      f"{rss[py_name]:.2f} GiB |")
     lines += ["", "The Python process's wall time includes starting the interpreter and importing the package "
-              "(NumPy included); the call alone is timed inside it. Every run's wall time: "
+              "(NumPy included); the call alone is timed inside it. CPU is user + system time of the whole process "
+              "(medians), which other work on the machine disturbs far less than the wall time. Every run's wall time: "
               + "; ".join(f"{n} " + " ".join(f"{r.wall_s:.2f}" for r in times[n]) for n in names), ""]
     return lines
 
@@ -160,13 +161,19 @@ def contenders_in_memory() -> Dict[str, Callable[[Dict[str, Any], Dict[str, Any]
     }
 
 
-def rss_gib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
+def status_gib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024**2
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+def reset_peak_rss() -> None:
+    """Sets the peak RSS (VmHWM) to the current RSS, so that the peak the
+    contender reaches is not hidden by the generator's temporaries."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 def memory_child(args: argparse.Namespace) -> None:
@@ -176,13 +183,14 @@ def memory_child(args: argparse.Namespace) -> None:
     base, post = state_dicts(args.preset)
     delta = {k: post[k] - base[k] for k in post} if "apply" in args.only or "base + delta" in args.only else None
     gc.collect()
-    before = rss_gib()
     run = contenders_in_memory()[args.only]
+    reset_peak_rss()
+    before = status_gib("VmRSS")
     start = time.perf_counter()
     result = run(base, post, delta)
     seconds = time.perf_counter() - start
     out_gib = sum(t.numel() * t.element_size() for t in result.values()) / 1024**3
-    print(json.dumps({"before_gib": before, "peak_gib": peak_rss_gib(), "output_gib": out_gib,
+    print(json.dumps({"before_gib": before, "peak_gib": status_gib("VmHWM"), "output_gib": out_gib,
                       "seconds": seconds, "threads": torch.get_num_threads()}))
 
 
@@ -226,7 +234,8 @@ def memory_mode(args: argparse.Namespace) -> List[str]:
 
     lines = [f"### In memory, {params / 1e9:.2f} B bf16 parameters ({args.runs} interleaved runs after a warm-up, "
              f"torch {torch.__version__} with {torch.get_num_threads()} threads)", "",
-             "| contender | median | min | peak RSS (fresh process) | RSS before | output | above inputs + output |",
+             "| contender | median | min | peak RSS (fresh process, during the call) | RSS before the call | output | "
+             "above inputs + output |",
              "|---|--:|--:|--:|--:|--:|--:|"]
     for name in names:
         p = peaks[name]

@@ -57,13 +57,6 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sys" 2>/dev/null; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.requirements-installed
-if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
-  echo "setup: installing Python test tools into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt
-  touch "$stamp"
-fi
-
 # A second environment with PyTorch, for the Python package's tests that need
 # it (tools/run_tests.sh runs tests/python in both). It is large, so it lives
 # in the user's cache, outside the clone, named after a digest of its
@@ -76,4 +69,11 @@ if [ ! -f "$torch_venv/.complete" ]; then
   .venv/bin/python -m venv "$torch_venv"
   "$torch_venv/bin/python" -m pip install -q --disable-pip-version-check -r tools/requirements-torch.txt
   touch "$torch_venv/.complete"
+fi
+
+stamp=.venv/.requirements-installed
+if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
+  echo "setup: installing Python test tools into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+  touch "$stamp"
 fi
