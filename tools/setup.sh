@@ -57,6 +57,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sys" 2>/dev/null; then
   "$PYTHON" -m venv .venv
 fi
+
 # A second environment with PyTorch, for the Python package's tests that need
 # it (tools/run_tests.sh runs tests/python in both). It is large, so it lives
 # in the user's cache, outside the clone, named after a digest of its
