@@ -166,6 +166,9 @@ struct AccuracyOptions {
   // Generation tasks decoded together (consecutive ones, up to this many);
   // the results do not depend on it, only the speed and the memory for caches.
   std::size_t batch_size = 16;
+  // When set and true, generation stops at its next decoding step with an
+  // Error of kind kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct TaskOutcome {
@@ -278,6 +281,8 @@ struct GenerationOptions {
   std::size_t max_new_tokens = 32;
   std::vector<std::int32_t> stop_ids;     // end-of-sequence tokens (not included in the result)
   std::vector<std::string> stop_strings;  // checked on the decoded text after its leading whitespace
+  // When set and true, decoding stops before its next step with an Error of kind kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct GenerationResult {

@@ -167,7 +167,9 @@ ModelComparison compare_models(const ComparisonOptions& options, const Compariso
         score.perplexity =
             perplexity_of_text(model, tokenizer, inputs[e].text, options.perplexity, options.limit, step);
       } else {
-        score.accuracy = evaluate_accuracy(model, tokenizer, inputs[e].tasks, options.accuracy, step);
+        AccuracyOptions accuracy = options.accuracy;
+        accuracy.cancel = options.cancel;  // also between the decoding steps of a batch
+        score.accuracy = evaluate_accuracy(model, tokenizer, inputs[e].tasks, accuracy, step);
       }
       comparison.evaluations[e].models.push_back(std::move(score));
     }

@@ -175,6 +175,24 @@ TEST_F(CompareModels, ACancelFlagStopsAtTheNextStep) {
   EXPECT_EQ(models_started, 0u);
 }
 
+TEST_F(CompareModels, ACancelFlagStopsGenerationBetweenDecodingSteps) {
+  const Model model = Model::load(path("model1"));
+  const Tokenizer tokenizer = Tokenizer::from_model_dir(path("model1"));
+  const std::vector<Task> tasks = parse_tasks_jsonl("{\"prompt\": \"abc\", \"answer\": \"d\"}\n", "tasks");
+  AccuracyOptions options;
+  options.stop_strings = {};
+  options.max_new_tokens = 8;
+  EXPECT_EQ(evaluate_accuracy(model, tokenizer, tasks, options).total, 1u);
+  std::atomic<bool> cancel{true};  // as a Ctrl-C while the prompt ran
+  options.cancel = &cancel;
+  try {
+    evaluate_accuracy(model, tokenizer, tasks, options);
+    FAIL() << "not cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled);
+  }
+}
+
 TEST(MetricNames, RoundTrip) {
   EXPECT_EQ(metric_name(Metric::kPerplexity), "perplexity");
   EXPECT_EQ(metric_name(Metric::kAccuracy), "accuracy");
