@@ -11,12 +11,21 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from paramdelta.compat import ModelFormatHandler, ParamDelta, create_analysis_plots
 
 TINY = Path(__file__).resolve().parents[1] / "models" / "tiny"
+
+
+def as_float32(tensor: Any) -> "np.ndarray[Any, np.dtype[np.float32]]":
+    """A float32 NumPy copy of a state dict's tensor: a NumPy array, or a torch
+    tensor when torch is installed (NumPy cannot take torch's bfloat16)."""
+    if hasattr(tensor, "detach"):
+        tensor = tensor.detach().float().numpy()
+    return np.asarray(tensor, np.float32)
 
 
 def main(output_dir: Path) -> None:
@@ -38,8 +47,8 @@ def main(output_dir: Path) -> None:
     page = create_analysis_plots(delta_path=delta_path, output_dir=output_dir / "analysis_results")
 
     name = "lm_head.weight"
-    print(f"delta: {len(delta)} tensors, |delta[{name}]| = {np.linalg.norm(np.asarray(delta[name], np.float32)):.3f}")
-    moved = float(np.abs(np.asarray(full[name], np.float32) - np.asarray(half[name], np.float32)).max())
+    print(f"delta: {len(delta)} tensors, |delta[{name}]| = {np.linalg.norm(as_float32(delta[name])):.3f}")
+    moved = float(np.abs(as_float32(full[name]) - as_float32(half[name])).max())
     print(f"scale 1 vs 0.5: largest change in {name}: {moved:.4f}")
     print(f"combined: {len(combined)} tensors")
     print(f"analysis: {page}")

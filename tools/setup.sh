@@ -59,6 +59,21 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sys" 2>/dev/null; then
   "$PYTHON" -m venv .venv
 fi
+
+# A second environment with PyTorch, for the Python package's tests that need
+# it (tools/run_tests.sh runs tests/python in both). It is large, so it lives
+# in the user's cache, outside the clone, named after a digest of its
+# requirements: created when missing (or left half-made), never updated in place.
+torch_venv="$(tools/torch_venv.sh)"
+if [ ! -f "$torch_venv/.complete" ]; then
+  echo "setup: installing PyTorch into $torch_venv (a few GB, once)"
+  rm -rf "$torch_venv"
+  mkdir -p "$(dirname "$torch_venv")"
+  .venv/bin/python -m venv "$torch_venv"
+  "$torch_venv/bin/python" -m pip install -q --disable-pip-version-check -r tools/requirements-torch.txt
+  touch "$torch_venv/.complete"
+fi
+
 stamp=.venv/.requirements-installed
 if [ ! -f "$stamp" ] || [ tools/requirements.txt -nt "$stamp" ]; then
   echo "setup: installing Python test tools into .venv"

@@ -3,6 +3,7 @@
 // with prompts raw or rendered through the model's chat template.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +32,10 @@ namespace paramdelta {
 // stride == window the first token of every window is not scored.
 //   perplexity = exp(total negative log-likelihood / tokens scored)
 //   bits per byte = total negative log-likelihood / ln(2) / bytes of text
+// Progress within one evaluation: steps (windows, tasks) done of the total.
+// A callback may throw (to stop the evaluation); the throw propagates.
+using StepProgress = std::function<void(std::size_t done, std::size_t total)>;
+
 struct PerplexityOptions {
   std::size_t context = 2048;  // window = min(context, max_position_embeddings)
   std::size_t stride = 0;      // 0: half the window
@@ -51,14 +56,16 @@ struct PerplexityResult {
 
 // Throws if fewer than two ids are given, the stride is 0 or exceeds the
 // window, or the model produces non-finite logits.
+// `progress` is called after each window.
 PerplexityResult perplexity_of_ids(const Model& model, std::span<const std::int32_t> ids,
-                                   const PerplexityOptions& options);
+                                   const PerplexityOptions& options, const StepProgress& progress = {});
 
 // Encodes `text` with the tokenizer's special tokens (BOS when it adds one).
 // `token_limit` keeps only the first tokens; bytes then count the UTF-8 bytes
 // of those tokens decoded (special tokens skipped).
 PerplexityResult perplexity_of_text(const Model& model, const Tokenizer& tokenizer, std::string_view text,
-                                    const PerplexityOptions& options, std::size_t token_limit = 0);
+                                    const PerplexityOptions& options, std::size_t token_limit = 0,
+                                    const StepProgress& progress = {});
 
 // ---------------------------------------------------------------------------
 // Chat templates: a small Jinja subset, rendered as Hugging Face's
@@ -159,6 +166,9 @@ struct AccuracyOptions {
   // Generation tasks decoded together (consecutive ones, up to this many);
   // the results do not depend on it, only the speed and the memory for caches.
   std::size_t batch_size = 16;
+  // When set and true, generation stops at its next decoding step with an
+  // Error of kind kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct TaskOutcome {
@@ -180,7 +190,7 @@ struct AccuracyResult {
   std::vector<TaskOutcome> outcomes;
 };
 
-using TaskProgress = std::function<void(std::size_t done, std::size_t total)>;
+using TaskProgress = StepProgress;  // after each task (a batch of generation tasks: after the batch)
 
 AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
                                  const std::vector<Task>& tasks, const AccuracyOptions& options,
@@ -217,6 +227,9 @@ struct ComparisonOptions {
   PerplexityOptions perplexity;
   AccuracyOptions accuracy;
   std::size_t limit = 0;  // > 0: only the first tokens of each text, the first tasks of each task file
+  // When set and true, the comparison stops at the next model, evaluation,
+  // perplexity window or task (batch) with an Error of kind kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ModelScore {
@@ -245,6 +258,10 @@ struct ComparisonProgress {
   // What is worth a note and is no error: fields of a task file that are
   // ignored, what loading a model noticed ("<file or model>: <note>").
   std::function<void(const std::string& note)> note;
+  // Before a model's evaluation: its position among the evaluations (from 1), their number, the evaluation.
+  std::function<void(std::size_t index, std::size_t count, const Evaluation& evaluation)> evaluation_started;
+  // Within the current evaluation: windows (perplexity) or tasks (accuracy) done, of the total.
+  StepProgress step;
 };
 
 // Reads and checks every data file first (an empty text or a bad task line is
@@ -264,6 +281,8 @@ struct GenerationOptions {
   std::size_t max_new_tokens = 32;
   std::vector<std::int32_t> stop_ids;     // end-of-sequence tokens (not included in the result)
   std::vector<std::string> stop_strings;  // checked on the decoded text after its leading whitespace
+  // When set and true, decoding stops before its next step with an Error of kind kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct GenerationResult {

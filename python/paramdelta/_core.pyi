@@ -65,6 +65,21 @@ def analyze(
     progress: _Progress,
 ) -> str: ...
 def inspect(path: str) -> str: ...
+def evaluate(
+    models: Sequence[str],
+    data: Sequence[str],
+    metrics: Sequence[str],
+    reference: str,
+    context: int,
+    stride: int,
+    max_new_tokens: int,
+    batch: int,
+    stop: Sequence[str],
+    chat_template: bool,
+    threads: int,
+    limit: int,
+    progress: _Progress,
+) -> Tuple[str, list[str]]: ...
 
 class Checkpoint:
     @staticmethod

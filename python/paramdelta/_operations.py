@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 from . import _core
 from ._options import PathLike, byte_size, float_dtype, path_text
 from ._progress import Progress, finish, progress_callback
-from ._results import AnalyzeResult, InspectResult, OperationResult, Result, VerifyResult
+from ._results import AnalyzeResult, EvaluateResult, InspectResult, OperationResult, Result, VerifyResult
+from .errors import UsageError, _make
 
 R = TypeVar("R", bound=Result)
 
@@ -206,3 +208,91 @@ def inspect(path: PathLike) -> InspectResult:
     """Tensors, dtypes, shapes, bytes, parameter count and metadata of a model or
     delta (and a delta's manifest) (``paramdelta inspect``)."""
     return InspectResult(json.loads(_core.inspect(path_text(path))))
+
+
+def _names(value: Union[PathLike, Sequence[PathLike]]) -> list[str]:
+    if isinstance(value, (str, os.PathLike)):
+        return [path_text(value)]
+    return [path_text(v) for v in value]
+
+
+def _metrics(value: Union[str, Sequence[str]]) -> list[str]:
+    # "perplexity,accuracy" as --metric reads it, or a list of names.
+    items = [value] if isinstance(value, str) else list(value)
+    return [name.strip() for item in items for name in str(item).split(",")]
+
+
+def _count(value: int, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _make(UsageError, f"{value!r} is out of range", field=field, hint=f"use {low} to {high}")
+    return value
+
+
+def evaluate(
+    models: Union[PathLike, Sequence[PathLike]],
+    data: Union[PathLike, Sequence[PathLike]],
+    metric: Union[str, Sequence[str]],
+    *,
+    reference: Optional[PathLike] = None,
+    context: int = 2048,
+    stride: Optional[int] = None,
+    max_new_tokens: int = 32,
+    batch: int = 16,
+    stop: Optional[Sequence[str]] = None,
+    chat_template: bool = False,
+    threads: int = 0,
+    limit: Optional[int] = None,
+    progress: Progress = None,
+) -> EvaluateResult:
+    """Compare models' perplexity on a text or accuracy on JSONL tasks against
+    a reference model (``paramdelta eval``).
+
+    ``models``: one model directory (config.json, safetensors, tokenizer.json)
+    or several. ``metric``: ``"perplexity"`` or ``"accuracy"``, or several
+    (a list, or ``"perplexity,accuracy"``), the i-th measured on the i-th of
+    ``data`` (a text file for perplexity, a JSONL task file for accuracy).
+    ``reference``: the model whose score is 100% (evaluated too; default the
+    first model). ``context``: the window in tokens, capped at
+    max_position_embeddings. ``stride`` (perplexity): tokens between window
+    starts (default half the window). ``max_new_tokens``, ``batch``,
+    ``stop``, ``chat_template`` (accuracy): the generation length limit, the
+    generation tasks decoded together (the results do not depend on it), the
+    stop strings for tasks without their own (default ``["\\n"]``; ``[]`` is
+    ``--no-stop``), prompts rendered with each model's chat template.
+    ``threads``: compute threads (0: the BLAS's own setting). ``limit``: only
+    the first N tasks (accuracy) or tokens (perplexity). ``progress``: True
+    for a tqdm bar, or ``progress(operation, done, total)`` counting
+    perplexity windows or tasks of each model's evaluation.
+
+    ``result.to_dict()`` is the command's ``--json`` output; ``result.notes``
+    what it prints as notes (ignored task fields, what loading noticed).
+    """
+    metrics = _metrics(metric)
+    measured = set(metrics)
+    if chat_template and "accuracy" not in measured:
+        raise _make(UsageError, "applies to the accuracy metric only", field="chat_template")
+    if stride is not None and "perplexity" not in measured:
+        raise _make(UsageError, "applies to the perplexity metric only", field="stride")
+    stops = ["\n"] if stop is None else [str(s) for s in ([stop] if isinstance(stop, str) else stop)]
+    if any(s == "" for s in stops):
+        raise _make(UsageError, "stop strings must not be empty", field="stop", hint="use [] for no stop string")
+    callback = progress_callback(progress)
+    try:
+        text, notes = _core.evaluate(
+            models=_names(models),
+            data=_names(data),
+            metrics=metrics,
+            reference=path_text(reference) if reference is not None else "",
+            context=_count(context, "context", 2, 1 << 40),
+            stride=_count(stride, "stride", 1, 1 << 40) if stride is not None else 0,
+            max_new_tokens=_count(max_new_tokens, "max_new_tokens", 1, 1 << 20),
+            batch=_count(batch, "batch", 1, 4096),
+            stop=stops,
+            chat_template=bool(chat_template),
+            threads=_count(threads, "threads", 0, 4096),
+            limit=_count(limit, "limit", 1, 1 << 40) if limit is not None else 0,
+            progress=callback,
+        )
+    finally:
+        finish(callback)
+    return EvaluateResult(json.loads(text), notes=notes)

@@ -161,3 +161,68 @@ class InspectResult(Result):
     @property
     def warnings(self) -> List[str]:
         return list(self._data["warnings"])
+
+
+class EvaluationScores:
+    """One metric on one data file, for every model (the reference first)."""
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+
+    @property
+    def metric(self) -> str:
+        """``"perplexity"`` or ``"accuracy"``."""
+        return str(self._data["metric"])
+
+    @property
+    def data(self) -> str:
+        return str(self._data["data"])
+
+    @property
+    def reference(self) -> str:
+        return str(self._data["reference"])
+
+    @property
+    def models(self) -> List[Dict[str, Any]]:
+        """Per model, as the command's ``--json`` gives it: ``model``, ``reference``,
+        ``percent_of_reference`` and the metric's fields (``perplexity``,
+        ``bits_per_byte``, ... or ``accuracy``, ``correct``, ``total``, ``outcomes``, ...)."""
+        return copy.deepcopy(self._data["models"])
+
+    def score(self, model: str) -> float:
+        """The model's perplexity or accuracy (``model`` as given to :func:`evaluate`)."""
+        for record in self._data["models"]:
+            if record["model"] == model:
+                return float(record[self.metric])
+        raise KeyError(model)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return copy.deepcopy(self._data)
+
+    def __repr__(self) -> str:
+        return f"EvaluationScores({self.metric} on {self.data!r}: {len(self._data['models'])} models)"
+
+
+class EvaluateResult(Result):
+    """What :func:`evaluate` measured: one :class:`EvaluationScores` per metric asked."""
+
+    def __init__(self, data: Dict[str, Any], notes: Optional[List[str]] = None) -> None:
+        super().__init__(data)
+        self._notes = list(notes or [])
+
+    @property
+    def reference(self) -> str:
+        """The model whose score is 100%."""
+        return str(self._data["reference"])
+
+    @property
+    def evaluations(self) -> List[EvaluationScores]:
+        """In the order asked (the JSON nests them only when there are several)."""
+        if "evaluations" in self._data:
+            return [EvaluationScores(copy.deepcopy(e)) for e in self._data["evaluations"]]
+        return [EvaluationScores(copy.deepcopy(self._data))]
+
+    @property
+    def notes(self) -> List[str]:
+        """What the command prints as ``paramdelta: note:`` lines; not part of ``to_dict()``."""
+        return list(self._notes)

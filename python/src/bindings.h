@@ -7,6 +7,7 @@ namespace paramdelta::python {
 
 void bind_errors(nanobind::module_& m);
 void bind_operations(nanobind::module_& m);
+void bind_evaluate(nanobind::module_& m);
 void bind_tensors(nanobind::module_& m);
 void bind_tensor_math(nanobind::module_& m);
 

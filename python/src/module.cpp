@@ -7,6 +7,7 @@ NB_MODULE(_core, m) {
   m.attr("__version__") = PARAMDELTA_VERSION;
   paramdelta::python::bind_errors(m);
   paramdelta::python::bind_operations(m);
+  paramdelta::python::bind_evaluate(m);
   paramdelta::python::bind_tensors(m);
   paramdelta::python::bind_tensor_math(m);
 }

@@ -168,6 +168,7 @@ AccuracyResult evaluate_accuracy(const Model& model, const Tokenizer& tokenizer,
       each.max_new_tokens = options.max_new_tokens;
       each.stop_ids = stop_ids;
       each.stop_strings = task.stop ? *task.stop : options.stop_strings;
+      each.cancel = options.cancel;
       batch.push_back(&task);
       prompt_ids.push_back(std::move(ids));
     }

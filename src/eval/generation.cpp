@@ -112,6 +112,10 @@ void decode_together(const Model& model, const Tokenizer& tokenizer, std::span<S
   std::vector<KvCache*> caches;
   std::vector<std::int32_t> ids;
   while (!running.empty()) {
+    for (const Sequence* sequence : running) {
+      const std::atomic<bool>* cancel = sequence->options->cancel;
+      if (cancel != nullptr && cancel->load()) throw Error(ErrorKind::kCancelled, "generation cancelled");
+    }
     caches.clear();
     ids.clear();
     for (Sequence* sequence : running) {

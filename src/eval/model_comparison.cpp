@@ -20,6 +20,11 @@ bool same_directory(const std::string& a, const std::string& b) {
   return !ec1 && !ec2 ? ca == cb : a == b;
 }
 
+void stop_if_cancelled(const ComparisonOptions& options) {
+  if (options.cancel != nullptr && options.cancel->load())
+    throw Error(ErrorKind::kCancelled, "evaluation cancelled");
+}
+
 double score_of(const ModelScore& s) {
   return s.perplexity ? s.perplexity->perplexity : s.accuracy->accuracy;
 }
@@ -146,21 +151,31 @@ ModelComparison compare_models(const ComparisonOptions& options, const Compariso
 
   for (std::size_t i = 0; i < models.size(); ++i) {
     const std::string& name = models[i];
+    stop_if_cancelled(options);
     if (progress.model_started) progress.model_started(i + 1, models.size(), name);
     const Tokenizer tokenizer = Tokenizer::from_model_dir(paths[i]);
     const Model model = Model::load(paths[i]);
     if (progress.note) {
       for (const std::string& note : model.notes()) progress.note(name + ": " + note);
     }
+    const StepProgress step = [&](std::size_t done, std::size_t total) {
+      if (progress.step) progress.step(done, total);
+      stop_if_cancelled(options);
+    };
     for (std::size_t e = 0; e < options.evaluations.size(); ++e) {
+      stop_if_cancelled(options);
+      if (progress.evaluation_started)
+        progress.evaluation_started(e + 1, options.evaluations.size(), options.evaluations[e]);
       ModelScore score;
       score.model = name;
       score.reference = i == 0;
       if (options.evaluations[e].metric == Metric::kPerplexity) {
         score.perplexity =
-            perplexity_of_text(model, tokenizer, inputs[e].text, options.perplexity, options.limit);
+            perplexity_of_text(model, tokenizer, inputs[e].text, options.perplexity, options.limit, step);
       } else {
-        score.accuracy = evaluate_accuracy(model, tokenizer, inputs[e].tasks, options.accuracy);
+        AccuracyOptions accuracy = options.accuracy;
+        accuracy.cancel = options.cancel;  // also between the decoding steps of a batch
+        score.accuracy = evaluate_accuracy(model, tokenizer, inputs[e].tasks, accuracy, step);
       }
       comparison.evaluations[e].models.push_back(std::move(score));
     }

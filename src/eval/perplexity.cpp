@@ -10,7 +10,7 @@
 namespace paramdelta {
 
 PerplexityResult perplexity_of_ids(const Model& model, std::span<const std::int32_t> ids,
-                                   const PerplexityOptions& options) {
+                                   const PerplexityOptions& options, const StepProgress& progress) {
   const ModelConfig& config = model.config();
   if (ids.size() < 2) {
     throw Error(ErrorKind::kUsage, "perplexity needs at least two tokens, got " + std::to_string(ids.size()));
@@ -33,6 +33,9 @@ PerplexityResult perplexity_of_ids(const Model& model, std::span<const std::int3
   result.stride = stride;
   KvCache cache = model.new_cache(std::min(window, ids.size()));
   std::size_t next_target = 1;  // the first token is never scored: nothing precedes it
+  // Windows start every `stride` tokens until one reaches the last token.
+  const std::size_t total_windows =
+      ids.size() <= window ? 1 : 1 + (ids.size() - window + stride - 1) / stride;
   for (std::size_t begin = 0;; begin += stride) {
     const std::size_t end = std::min(begin + window, ids.size());
     const std::size_t first_target = std::max(begin + 1, next_target);
@@ -46,6 +49,7 @@ PerplexityResult perplexity_of_ids(const Model& model, std::span<const std::int3
       result.tokens_scored += rows;
       next_target = end;
     }
+    if (progress) progress(result.windows, total_windows);
     if (end == ids.size()) break;
   }
   result.mean_nll = result.total_nll / static_cast<double>(result.tokens_scored);
@@ -54,14 +58,15 @@ PerplexityResult perplexity_of_ids(const Model& model, std::span<const std::int3
 }
 
 PerplexityResult perplexity_of_text(const Model& model, const Tokenizer& tokenizer, std::string_view text,
-                                    const PerplexityOptions& options, std::size_t token_limit) {
+                                    const PerplexityOptions& options, std::size_t token_limit,
+                                    const StepProgress& progress) {
   std::vector<std::int32_t> ids = tokenizer.encode(text, /*add_special_tokens=*/true);
   std::uint64_t bytes = text.size();
   if (token_limit > 0 && ids.size() > token_limit) {
     ids.resize(token_limit);
     bytes = tokenizer.decode(ids, /*skip_special_tokens=*/true).size();
   }
-  PerplexityResult result = perplexity_of_ids(model, ids, options);
+  PerplexityResult result = perplexity_of_ids(model, ids, options, progress);
   result.bytes = bytes;
   if (bytes > 0) result.bits_per_byte = result.total_nll / std::numbers::ln2 / static_cast<double>(bytes);
   return result;

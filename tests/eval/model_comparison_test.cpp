@@ -3,6 +3,7 @@
 // reference's.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -122,6 +123,74 @@ TEST_F(CompareModels, JsonOfOneEvaluationIsItsRecordAndOfSeveralAList) {
   EXPECT_EQ(one["reference"], path("model1"));
   EXPECT_EQ(one["models"][1]["model"], path("model2"));
   EXPECT_DOUBLE_EQ(one["models"][0]["percent_of_reference"].get<double>(), 100.0);
+}
+
+TEST_F(CompareModels, StepsCountWindowsAndTasksOfEachModelsEvaluation) {
+  options_.perplexity.context = 4;  // several windows
+  options_.perplexity.stride = 2;
+  std::vector<std::string> started;
+  std::vector<std::pair<std::size_t, std::size_t>> steps;
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> per_evaluation;
+  ComparisonProgress progress;
+  progress.evaluation_started = [&](std::size_t index, std::size_t count, const Evaluation& e) {
+    started.push_back(std::to_string(index) + "/" + std::to_string(count) + " " + metric_name(e.metric));
+    per_evaluation.emplace_back();
+  };
+  progress.step = [&](std::size_t done, std::size_t total) {
+    per_evaluation.back().emplace_back(done, total);
+  };
+  const ModelComparison c = compare_models(options_, progress);
+  EXPECT_EQ(started,
+            (std::vector<std::string>{"1/2 perplexity", "2/2 accuracy", "1/2 perplexity", "2/2 accuracy"}));
+  ASSERT_EQ(per_evaluation.size(), 4u);
+  const std::size_t windows = c.evaluations[0].models[0].perplexity->windows;
+  ASSERT_GT(windows, 1u);
+  for (std::size_t i : {0u, 2u}) {
+    ASSERT_EQ(per_evaluation[i].size(), windows);
+    for (std::size_t w = 0; w < windows; ++w) EXPECT_EQ(per_evaluation[i][w], std::make_pair(w + 1, windows));
+  }
+  for (std::size_t i : {1u, 3u}) {
+    ASSERT_FALSE(per_evaluation[i].empty());
+    EXPECT_EQ(per_evaluation[i].back(), std::make_pair(std::size_t{3}, std::size_t{3}));
+  }
+}
+
+TEST_F(CompareModels, ACancelFlagStopsAtTheNextStep) {
+  std::atomic<bool> cancel{false};
+  options_.cancel = &cancel;
+  std::size_t models_started = 0;
+  ComparisonProgress progress;
+  progress.model_started = [&](std::size_t, std::size_t, const std::string&) { ++models_started; };
+  progress.step = [&](std::size_t, std::size_t) { cancel = true; };  // as a Ctrl-C during the first window
+  try {
+    compare_models(options_, progress);
+    FAIL() << "not cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled);
+  }
+  EXPECT_EQ(models_started, 1u);
+  // Set before the start, nothing is loaded.
+  models_started = 0;
+  EXPECT_THROW(compare_models(options_, progress), Error);
+  EXPECT_EQ(models_started, 0u);
+}
+
+TEST_F(CompareModels, ACancelFlagStopsGenerationBetweenDecodingSteps) {
+  const Model model = Model::load(path("model1"));
+  const Tokenizer tokenizer = Tokenizer::from_model_dir(path("model1"));
+  const std::vector<Task> tasks = parse_tasks_jsonl("{\"prompt\": \"abc\", \"answer\": \"d\"}\n", "tasks");
+  AccuracyOptions options;
+  options.stop_strings = {};
+  options.max_new_tokens = 8;
+  EXPECT_EQ(evaluate_accuracy(model, tokenizer, tasks, options).total, 1u);
+  std::atomic<bool> cancel{true};  // as a Ctrl-C while the prompt ran
+  options.cancel = &cancel;
+  try {
+    evaluate_accuracy(model, tokenizer, tasks, options);
+    FAIL() << "not cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled);
+  }
 }
 
 TEST(MetricNames, RoundTrip) {

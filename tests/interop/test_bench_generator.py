@@ -131,3 +131,26 @@ def test_refuses_to_fill_the_disk(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="GB free"):
         generate_trio.generate("7b", tmp_path, log=lambda _: None)
     assert not any(tmp_path.rglob("*.safetensors"))
+
+
+def test_a_larger_post_noise_is_a_trio_of_its_own_with_more_exception_elements(trio, tmp_path):
+    noisy = generate_trio.generate("tiny", tmp_path, models=["base", "post"], log=lambda _: None, post_noise=0.15)
+    assert noisy.name == "tiny-seed0-post-noise0.15"
+    assert generate_trio.NOISE_RELATIVE["post"] == 1e-2  # restored
+    assert json.loads((noisy / "post" / generate_trio.MARKER).read_text())["noise_relative"] == 0.15
+    base = read_tensors(noisy / "base")
+    assert all(np.array_equal(base[k], v) for k, v in read_tensors(trio / "base").items())
+
+    def exception_fraction(post: dict[str, np.ndarray]) -> float:
+        # Elements where base + round_bf16(post - base), rounded to bf16, is not post.
+        missed = total = 0
+        for name, p in post.items():
+            b = base[name]
+            d = generate_trio.bf16_bits_to_f32(generate_trio.round_to_bf16_bits((p - b).astype(np.float32)))
+            r = generate_trio.bf16_bits_to_f32(generate_trio.round_to_bf16_bits((b + d).astype(np.float32)))
+            missed += int(np.count_nonzero(r != p))
+            total += p.size
+        return missed / total
+
+    assert exception_fraction(read_tensors(trio / "post")) < 0.01
+    assert 0.02 < exception_fraction(read_tensors(noisy / "post")) < 0.08
