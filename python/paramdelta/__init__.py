@@ -3,7 +3,7 @@ Hugging Face safetensors models (Θ'post = Θ'base + s·(Θpost − Θbase)).
 
 File level, one function per command, with the command's options and
 defaults: :func:`compute`, :func:`apply`, :func:`combine`, :func:`verify`,
-:func:`analyze`, :func:`inspect`, :func:`evaluate`. Tensors: :func:`open` reads a model's or
+:func:`analyze`, :func:`inspect`, :func:`copy`, :func:`evaluate`. Tensors: :func:`open` reads a model's or
 delta's tensors in place as NumPy arrays (or torch tensors), :func:`save`
 writes arrays as a model. The reference implementation's names are in
 :mod:`paramdelta.compat`.
@@ -16,7 +16,7 @@ leaves no output.
 from __future__ import annotations
 
 from . import _core
-from ._operations import analyze, apply, combine, compute, evaluate, inspect, verify
+from ._operations import analyze, apply, combine, compute, copy, evaluate, inspect, verify
 from ._results import (
     AnalyzeResult,
     EvaluateResult,
@@ -49,6 +49,7 @@ __all__ = [
     "combine",
     "verify",
     "analyze",
+    "copy",
     "inspect",
     "evaluate",
     "open",

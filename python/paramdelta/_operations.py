@@ -204,6 +204,19 @@ def analyze(
     )
 
 
+def copy(source: PathLike, destination: PathLike, *, force: bool = False, progress: Progress = None) -> OperationResult:
+    """Copy a model or delta between locations (``paramdelta cp``): local paths,
+    ``az://container/path``, ``s3://bucket/path``, and Hub ids as sources.
+
+    The source is checked whole before any weight byte moves; weights are
+    copied byte for byte with the files paramdelta reads (config, tokenizer,
+    index, manifest), and the destination appears only when complete.
+    ``force`` replaces an existing model or delta there.
+    """
+    return _run(OperationResult, _core.copy, progress, source=path_text(source),
+                destination=path_text(destination), force=force)
+
+
 def inspect(path: PathLike) -> InspectResult:
     """Tensors, dtypes, shapes, bytes, parameter count and metadata of a model or
     delta (and a delta's manifest) (``paramdelta inspect``)."""

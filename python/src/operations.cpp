@@ -168,6 +168,17 @@ void bind_operations(nb::module_& m) {
       "progress"_a.none());
 
   m.def(
+      "copy",
+      [](std::string source, std::string destination, bool force, nb::object progress) {
+        CopyOptions o;
+        o.source = std::move(source);
+        o.destination = destination;
+        o.run = run_options(0, force, RunOptions{}.max_shard_size);
+        return to_json(run_operation(o, progress, [](const CopyOptions& x) { return copy(x); }));
+      },
+      "source"_a, "destination"_a, "force"_a, "progress"_a.none());
+
+  m.def(
       "inspect",
       [](std::string path) {
         InspectReport report;

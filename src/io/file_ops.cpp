@@ -192,7 +192,7 @@ void check_output_destination(const fs::path& destination, StagedOutput::Kind ki
   if (!fs::exists(fs::symlink_status(destination, ec))) return;
   if (!force) {
     throw Error(ErrorKind::kExists, "output already exists", ErrorContext{destination.string()},
-                "choose another name or pass " + option_ref("force") + " to replace it");
+                "choose another name or pass " + option_ref("force", "true") + " to replace it");
   }
   refuse_unreplaceable(destination, kind);
 }
@@ -212,7 +212,7 @@ void check_remote_destination(const storage::RemoteLocation& location, StagedOut
   if (names.empty() && !file_there) return;
   if (!force) {
     throw Error(ErrorKind::kExists, "output already exists", ErrorContext{url},
-                "choose another name or pass " + option_ref("force") + " to replace it");
+                "choose another name or pass " + option_ref("force", "true") + " to replace it");
   }
   const std::string hint = "move it away or choose another output";
   if (kind == StagedOutput::Kind::kFile) {
@@ -287,7 +287,7 @@ void StagedOutput::commit() {
   const bool exists = fs::exists(fs::symlink_status(destination_, ec));
   if (exists && !force_) {
     throw Error(ErrorKind::kExists, "output appeared while this run was working",
-                ErrorContext{destination_.string()}, "pass " + option_ref("force") + " to replace it");
+                ErrorContext{destination_.string()}, "pass " + option_ref("force", "true") + " to replace it");
   }
   // What is there now may not be what was there when the run began.
   if (exists) refuse_unreplaceable(destination_, kind_);

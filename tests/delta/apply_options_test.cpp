@@ -238,7 +238,7 @@ TEST(ExistingOutput, IsAnErrorWithoutForceAndIsLeftUntouched) {
   fs::create_directory(dir / "delta");
   write_file(dir / "delta" / "keep.txt", "mine");
   expect_error([&] { compute_delta(compute_options(dir / "base", dir / "post", dir / "delta")); },
-               ErrorKind::kExists, {(dir / "delta").string(), "pass force to replace it"});
+               ErrorKind::kExists, {(dir / "delta").string(), "pass force=true to replace it"});
   EXPECT_EQ(read_file(dir / "delta" / "keep.txt"), "mine");
   write_file(dir / "out.safetensors", "mine");
   compute_delta(compute_options(dir / "base", dir / "post", dir / "d2"));

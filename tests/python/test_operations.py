@@ -112,6 +112,19 @@ def test_inspect_is_the_programs_json(cli):
     assert result.kind == "model" and result.parameters > 3_000_000
 
 
+def test_copy_is_the_programs_cp(cli, tmp_path):
+    result = paramdelta.copy(TINY / "base-v1", tmp_path / "copy")
+    program = json.loads(cli("cp", TINY / "base-v1", tmp_path / "by-program", "--json").stdout)
+    assert {k: v for k, v in result.to_dict().items() if k not in ("seconds", "throughput_gb_per_s", "output")} == \
+        {k: v for k, v in program.items() if k not in ("seconds", "throughput_gb_per_s", "output")}
+    for f in (TINY / "base-v1").iterdir():
+        assert (tmp_path / "copy" / f.name).read_bytes() == f.read_bytes()
+    with pytest.raises(paramdelta.ExistsError) as e:
+        paramdelta.copy(TINY / "base-v1", tmp_path / "copy")
+    assert "force=True" in str(e.value)
+    paramdelta.copy(TINY / "base-v1", tmp_path / "copy", force=True)
+
+
 def test_a_directory_output_is_sharded_by_max_shard_size(tmp_path, model_pair):
     m = model_pair("F32")
     paramdelta.apply(m["new"], paramdelta.compute(m["base"], m["post"], tmp_path / "d").output, tmp_path / "out",
