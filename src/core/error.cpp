@@ -78,7 +78,6 @@ std::string display_path(const std::string& text) {
   return out;
 }
 
-
 std::string option_ref(std::string_view field, std::string_view value) {
   std::string out(1, kOpen);
   out += field;

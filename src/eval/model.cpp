@@ -10,6 +10,7 @@
 #include "eval/kernels.h"
 #include "eval/model_weights.h"
 #include "paramdelta/error.h"
+#include "paramdelta/location.h"
 
 namespace paramdelta {
 
@@ -107,7 +108,9 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
-Model Model::load(const std::filesystem::path& path) {
+Model Model::load(const std::filesystem::path& given) {
+  // A Hub id or an object store location is found (or fetched) first.
+  const std::filesystem::path path = resolve_location(given.string()).path;
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->weights = eval::load_model_weights(path, impl->config, impl->notes);

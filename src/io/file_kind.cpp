@@ -37,7 +37,7 @@ std::span<const std::byte> skip_text_lead(std::span<const std::byte> head) {
 }
 
 std::string remote_hint(std::string_view scheme, bool output) {
-  if (output) return "write to a local path and upload the result afterwards";
+  if (output) return "write to a local path, az://CONTAINER/PATH or s3://BUCKET/PATH, and copy it from there";
   std::string example;
   if (scheme == "s3") example = ", e.g. with 'aws s3 sync'";
   if (scheme == "gs") example = ", e.g. with 'gcloud storage cp -r'";
@@ -65,6 +65,14 @@ std::string_view url_scheme(std::string_view spec) {
 void refuse_url(std::string_view spec, bool output) {
   const std::string_view scheme = url_scheme(spec);
   if (scheme.empty()) return;
+  if (scheme == "az" || scheme == "s3") {
+    // Object store URLs are taken where models and deltas are read and
+    // written (storage/object_store.h); one that reaches here is malformed,
+    // or names a place that takes local files only (a tokenizer directory).
+    throw Error(
+        ErrorKind::kUsage, "is not a location this takes", ErrorContext{std::string(spec)},
+        "models and deltas may be az://CONTAINER/PATH or s3://BUCKET/PATH; other inputs are local paths");
+  }
   throw Error(ErrorKind::kNotFound, std::string(scheme) + ":// locations are not supported yet",
               ErrorContext{std::string(spec)}, remote_hint(scheme, output));
 }

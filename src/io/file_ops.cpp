@@ -287,7 +287,8 @@ void StagedOutput::commit() {
   const bool exists = fs::exists(fs::symlink_status(destination_, ec));
   if (exists && !force_) {
     throw Error(ErrorKind::kExists, "output appeared while this run was working",
-                ErrorContext{destination_.string()}, "pass " + option_ref("force", "true") + " to replace it");
+                ErrorContext{destination_.string()},
+                "pass " + option_ref("force", "true") + " to replace it");
   }
   // What is there now may not be what was there when the run began.
   if (exists) refuse_unreplaceable(destination_, kind_);

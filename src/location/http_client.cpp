@@ -9,21 +9,11 @@
 #include <mutex>
 #include <thread>
 
+#include "core/text.h"
+
 namespace paramdelta::http {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -44,7 +34,7 @@ std::optional<Url> parse_url(std::string_view url) {
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) return std::nullopt;
   Url out;
-  out.scheme = lower(url.substr(0, sep));
+  out.scheme = text::ascii_lower(url.substr(0, sep));
   if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
   std::string_view rest = url.substr(sep + 3);
   const auto path_start = rest.find_first_of("/?#");
@@ -64,7 +54,7 @@ std::optional<Url> parse_url(std::string_view url) {
     }
   } else {
     const auto colon = authority.find(':');
-    out.host = lower(authority.substr(0, colon));
+    out.host = text::ascii_lower(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
   if (out.host.empty() || out.host == "[]") return std::nullopt;
@@ -185,7 +175,7 @@ std::optional<std::uint64_t> parse_content_range_start(std::string_view value) {
 
 const std::string* Response::header(std::string_view name) const {
   for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
-    if (iequals(it->name, name)) return &it->value;
+    if (text::iequals(it->name, name)) return &it->value;
   }
   return nullptr;
 }
@@ -305,7 +295,7 @@ Response Client::send(const Request& request, const BodySink& sink) {
   bool content_type = false;
   for (const auto& h : request.headers) {
     headers = curl_slist_append(headers, (h.name + ": " + h.value).c_str());
-    content_type = content_type || iequals(h.name, "Content-Type");
+    content_type = content_type || text::iequals(h.name, "Content-Type");
   }
   const bool with_body = request.method == "PUT" || request.method == "POST";
   if (with_body) {
@@ -371,7 +361,7 @@ Response Client::send_following_redirects(const Request& request, const BodySink
     if (!next)
       throw TransportError("a redirect from " + host_and_port(*here) + " names no http(s) URL", false);
     if (!same_origin(*origin, *parse_url(*next))) {
-      std::erase_if(current.headers, [](const Header& h) { return iequals(h.name, "Authorization"); });
+      std::erase_if(current.headers, [](const Header& h) { return text::iequals(h.name, "Authorization"); });
     }
     current.url = std::move(*next);
   }

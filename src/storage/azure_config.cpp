@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.h"
 #include "location/http_client.h"
 #include "paramdelta/error.h"
 #include "storage/azure_protocol.h"
@@ -12,12 +13,6 @@ namespace paramdelta::storage::azure {
 namespace {
 
 constexpr std::string_view kConnectionStringName = "AZURE_STORAGE_CONNECTION_STRING";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -35,27 +30,6 @@ std::string without_query_mark(std::string_view sas) {
   sas = trim(sas);
   if (!sas.empty() && sas.front() == '?') sas.remove_prefix(1);
   return std::string(sas);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding of a URL path ('+' stays '+'); a broken escape stays as written.
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 bool is_ip_or_localhost(const std::string& host) {
@@ -131,7 +105,7 @@ void check_container(const std::string& container, const std::string& url_for_me
 
 // The credentials for `account_name` at its endpoint.
 void apply_credentials(Target& t, const std::optional<Account>& account) {
-  if (account && lower(account->name) == lower(t.account)) {
+  if (account && text::ascii_lower(account->name) == text::ascii_lower(t.account)) {
     t.key = account->key;
     t.sas = account->sas;
   } else if (t.account == kDevelopmentAccount) {
@@ -174,10 +148,10 @@ ConnectionString parse_connection_string(std::string_view text) {
                   ErrorContext{std::string(kConnectionStringName)},
                   "the form is DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...");
     }
-    const std::string key = lower(trim(part.substr(0, eq)));
+    const std::string key = text::ascii_lower(trim(part.substr(0, eq)));
     const std::string value(trim(part.substr(eq + 1)));
     if (key == "defaultendpointsprotocol") {
-      cs.protocol = lower(value);
+      cs.protocol = text::ascii_lower(value);
       has_protocol = true;
       if (cs.protocol != "http" && cs.protocol != "https") {
         throw Error(ErrorKind::kUsage, "DefaultEndpointsProtocol must be http or https",
@@ -188,7 +162,7 @@ ConnectionString parse_connection_string(std::string_view text) {
     } else if (key == "accountkey") {
       cs.key = value;
     } else if (key == "endpointsuffix") {
-      cs.endpoint_suffix = lower(value);
+      cs.endpoint_suffix = text::ascii_lower(value);
     } else if (key == "blobendpoint") {
       cs.blob_endpoint = value;
       while (!cs.blob_endpoint.empty() && cs.blob_endpoint.back() == '/') cs.blob_endpoint.pop_back();
@@ -199,7 +173,7 @@ ConnectionString parse_connection_string(std::string_view text) {
     } else if (key == "sharedaccesssignature") {
       cs.sas = without_query_mark(value);
     } else if (key == "usedevelopmentstorage") {
-      cs.development = lower(value) == "true";
+      cs.development = text::ascii_lower(value) == "true";
     }
     // Other keys (QueueEndpoint, TableEndpoint, FileEndpoint, DevelopmentStorageProxyUri...)
     // concern other services.
@@ -309,9 +283,9 @@ std::optional<Target> resolve_url(const std::string& url, const SettingLookup& s
   (void)configured_account(setting);
   const std::string inner = strip_slashes(rest);
   const auto slash = inner.find('/');
-  t.container = percent_decode(inner.substr(0, slash));
-  t.prefix =
-      slash == std::string::npos ? std::string() : strip_slashes(percent_decode(inner.substr(slash + 1)));
+  t.container = text::percent_decode(inner.substr(0, slash), false);
+  t.prefix = slash == std::string::npos ? std::string()
+                                        : strip_slashes(text::percent_decode(inner.substr(slash + 1), false));
   check_container(t.container, shown);
   apply_credentials(t, account);
   if (query.find("sig=") != std::string::npos) t.sas = query;  // a SAS URL carries its own token

@@ -10,56 +10,18 @@
 #include <map>
 #include <pugixml.hpp>
 
+#include "core/text.h"
+
 namespace paramdelta::storage::azure {
 
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-bool istarts_with(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && istarts_with(a, b); }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Query values as the service decodes them ('+' is a space in a query).
-std::string query_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else if (s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 // Values of the canonicalized headers: unfolded, runs of blanks kept as the
@@ -75,7 +37,7 @@ std::string header_value(std::string_view v) {
 
 const std::string* find_header(const http::Request& request, std::string_view name) {
   for (const auto& h : request.headers) {
-    if (iequals(h.name, name)) return &h.value;
+    if (text::iequals(h.name, name)) return &h.value;
   }
   return nullptr;
 }
@@ -84,19 +46,6 @@ bool plain_code(std::string_view code) {
   return !code.empty() && code.size() <= 64 && std::all_of(code.begin(), code.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c));
   });
-}
-
-std::string percent_decode_name(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 const char* doing(Operation op) {
@@ -227,8 +176,8 @@ std::string string_to_sign(std::string_view account, const http::Request& reques
 
   std::map<std::string, std::string> ms;
   for (const auto& h : request.headers) {
-    if (!istarts_with(h.name, "x-ms-")) continue;
-    std::string& v = ms[lower(trim(h.name))];
+    if (!text::istarts_with(h.name, "x-ms-")) continue;
+    std::string& v = ms[text::ascii_lower(trim(h.name))];
     if (!v.empty()) v += ",";
     v += header_value(h.value);
   }
@@ -251,8 +200,8 @@ std::string string_to_sign(std::string_view account, const http::Request& reques
     start = end + 1;
     if (part.empty()) continue;
     const auto eq = part.find('=');
-    params[lower(query_decode(part.substr(0, eq)))].push_back(
-        eq == std::string_view::npos ? std::string() : query_decode(part.substr(eq + 1)));
+    params[text::ascii_lower(text::percent_decode(part.substr(0, eq), true))].push_back(
+        eq == std::string_view::npos ? std::string() : text::percent_decode(part.substr(eq + 1), true));
   }
   for (auto& [name, values] : params) {
     std::sort(values.begin(), values.end());
@@ -303,7 +252,7 @@ Listing parse_listing(std::string_view xml, const std::string& source) {
     const pugi::xml_node name = blob.child("Name");
     if (!name) throw malformed("a Blob without a Name");
     std::string key = name.child_value();
-    if (std::string_view(name.attribute("Encoded").value()) == "true") key = percent_decode_name(key);
+    if (std::string_view(name.attribute("Encoded").value()) == "true") key = text::percent_decode(key, false);
     if (key.empty()) throw malformed("a Blob with an empty Name");
     const std::string_view length = blob.child("Properties").child("Content-Length").child_value();
     if (length.empty() || length.size() > 19 ||

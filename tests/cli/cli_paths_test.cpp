@@ -3,6 +3,8 @@
 // not supported yet (rather than "no such file or directory").
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cli/cli_test_support.h"
 
 namespace paramdelta {
@@ -72,9 +74,10 @@ TEST_F(CliPaths, HtmlIntoAMissingDirectorySaysItDoesNotExist) {
 }
 
 const std::vector<std::string>& remote_urls() {
+  // Object stores (az://, s3://) are locations: see AzureWithoutAnAccount and tests/interop.
   static const std::vector<std::string> urls = {
-      "s3://bucket/models/llama",        "az://container/models/llama",
-      "gs://bucket/models/llama",        "https://example.com/models/llama/model.safetensors",
+      "gs://bucket/models/llama",
+      "https://example.com/models/llama/model.safetensors",
       "http://example.com/models/llama",
   };
   return urls;
@@ -119,6 +122,32 @@ TEST_F(CliPaths, RemoteOutputsSayTheirSchemeIsNotSupportedYet) {
     const std::string first = url.substr(0, url.find(':'));
     EXPECT_FALSE(fs::exists(s_ / (first + ":")));
   }
+}
+
+TEST_F(CliPaths, AzureWithoutAnAccountIsOneLineNamingTheSettings) {
+  ASSERT_EQ(compute(p("base"), p("post"), p("delta")).exit_code, 0);
+  const std::string url = "az://container/models/llama";
+  // Run from the scratch directory (no .env) with no Azure settings.
+  auto in_scratch = [&](const std::string& args) {
+    return run_shell("cd '" + s_.path().string() +
+                     "' && env -u AZURE_STORAGE_CONNECTION_STRING -u AZURE_STORAGE_ACCOUNT_NAME "
+                     "-u AZURE_STORAGE_ACCOUNT_KEY -u AZURE_STORAGE_SAS_TOKEN '" +
+                     cli_path().string() + "' " + args);
+  };
+  for (const std::string& args : {"inspect '" + url + "'", "compute --base '" + url + "' --post post -o out",
+                                  "compute --base base --post post -o '" + url + "' --quiet",
+                                  "logits --model '" + url + "' --ids 1,2"}) {
+    SCOPED_TRACE(args);
+    const CommandResult r = in_scratch(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos) << r.err;
+  }
+  const CommandResult r = in_scratch("tokenize --tokenizer '" + url + "' --text hi");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("other inputs are local paths"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(s_ / "out"));
+  EXPECT_FALSE(fs::exists(s_ / "az:"));
 }
 
 }  // namespace

@@ -250,7 +250,8 @@ TEST_F(AnalyzeFixture, TheHtmlPageIsWrittenWholeAndAnExistingOneNeedsForce) {
   EXPECT_EQ(r.summary.bytes_written, page.size());
 
   write_file(o.html, "mine");
-  expect_error([&] { analyze_delta(o); }, ErrorKind::kExists, {"report.html", "pass force=true to replace it"});
+  expect_error([&] { analyze_delta(o); }, ErrorKind::kExists,
+               {"report.html", "pass force=true to replace it"});
   EXPECT_EQ(read_file(o.html), "mine");
   EXPECT_EQ(entries_in(dir.path()), 7u) << "no staging file left behind";  // 4 models, 2 deltas, the page
   o.run.force = true;
