@@ -34,10 +34,14 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   std::vector<std::byte> head(static_cast<std::size_t>(std::min<std::uint64_t>(size, 512)));
   source->read(0, head);
   if (!could_be_safetensors(head, size)) refuse_foreign_weights(head, size, label);
-  // Only sizes checked against the file and the limit are allocated.
+  // Only sizes checked against the file and the limit are allocated; a
+  // length that fails them is reported by the header's parser from the
+  // first bytes.
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint64_t>(head[static_cast<std::size_t>(i)]);
-  if (8 + n > head.size()) {
+  for (std::size_t i = std::min<std::size_t>(head.size(), 8); i-- > 0;) {
+    n = (n << 8) | static_cast<std::uint64_t>(head[i]);
+  }
+  if (head.size() >= 8 && n <= kMaxHeaderBytes && n <= size - 8 && 8 + n > head.size()) {
     head.resize(static_cast<std::size_t>(8 + n));
     source->read(0, head);
   }

@@ -139,12 +139,12 @@ TEST_F(CliPaths, AzureWithoutAnAccountIsOneLineNamingTheSettings) {
                                   "logits --model '" + url + "' --ids 1,2"}) {
     SCOPED_TRACE(args);
     const CommandResult r = in_scratch(args);
-    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(r.exit_code, 2) << r.err;  // a setting to make: a usage error
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos) << r.err;
   }
   const CommandResult r = in_scratch("tokenize --tokenizer '" + url + "' --text hi");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("other inputs are local paths"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(s_ / "out"));
   EXPECT_FALSE(fs::exists(s_ / "az:"));

@@ -29,12 +29,12 @@ TEST(CliUnknownArguments, AMisspeltCommandIsNamedWithTheClosestCommand) {
 }
 
 TEST(CliUnknownArguments, AWordThatIsNoCommandListsTheCommands) {
-  expect_one_usage_line(run_cli({"batch", "jobs.yaml"}),
-                        {"'batch' is not a paramdelta command", "analyze, apply, combine, compute, eval"});
+  expect_one_usage_line(run_cli({"batch", "jobs.yaml"}), {"'batch' is not a paramdelta command",
+                                                          "analyze, apply, combine, compute, cp, eval"});
 }
 
 TEST(CliUnknownArguments, NoCommandListsTheCommands) {
-  expect_one_usage_line(run_cli({}), {"no command given", "analyze, apply, combine, compute, eval"});
+  expect_one_usage_line(run_cli({}), {"no command given", "analyze, apply, combine, compute, cp, eval"});
 }
 
 TEST(CliUnknownArguments, AnUnderscoredFlagIsNamedWithItsDashedSpelling) {
