@@ -410,13 +410,6 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{args.size}: uploading the trio to Azurite")
         bench.upload_trio(trio, args.size)
         sz = args.size
-        log("  prepare: paramdelta compute base -> post (the delta apply reads)")
-        prep = run_measured(bench.paramdelta("compute", "--base", bench.url(f"{sz}/base"), "--post",
-                                             bench.url(f"{sz}/post"), "-o", bench.url(f"{sz}/delta")),
-                            bench.env, azurite, bench.scratch, args.timeout)
-        if not prep.ok:
-            raise SystemExit(f"remote_bench: preparing the delta failed: {prep.stderr_tail}")
-        log(f"    {prep.wall_s:.1f} s")
         contenders: list[Contender] = []
         specs = {"compute": ([f"{sz}/base", f"{sz}/post"], ["--base", f"{sz}/base", "--post", f"{sz}/post"]),
                  "apply": ([f"{sz}/newbase", f"{sz}/delta"], ["--base", f"{sz}/newbase", "--delta", f"{sz}/delta"])}
@@ -441,7 +434,22 @@ def main(argv: list[str] | None = None) -> int:
             return argv
 
         # Warm-up, in list order: paramdelta's run of an operation gives its peers the output sizes.
+        # compute's warm-up writes the delta that apply reads.
         for c in contenders:
+            if c.key == "compute" or (c.key == "apply" and "compute" not in operations):
+                log("  warm-up: compute base -> post, writing the delta that apply reads")
+                ours = next(o for o in contenders if o.key == "compute") if c.key == "compute" else None
+                argv = bench.paramdelta("compute", "--base", bench.url(f"{sz}/base"), "--post",
+                                        bench.url(f"{sz}/post"), "-o", bench.url(f"{sz}/delta"))
+                prep = run_measured(argv, bench.env, azurite, bench.scratch, args.timeout)
+                log(f"    {prep.wall_s:.1f} s, exit {prep.exit_code}")
+                if not prep.ok:
+                    raise SystemExit(f"remote_bench: computing the delta failed: {prep.stderr_tail}")
+                if ours is not None:
+                    ours.warmup = prep
+                    ours.output_bytes = sum(bench.blobs(f"{sz}/delta").values())
+                    ours.output = f"{sz}/delta"  # its peers' upload sizes; the timed runs write out/compute
+                    continue
             if c.tool == "peer":
                 ours = next(o for o in contenders if o.tool == "paramdelta" and o.operation == c.operation)
                 if ours.error:
@@ -455,12 +463,11 @@ def main(argv: list[str] | None = None) -> int:
             if not c.warmup.ok:
                 c.error = f"exited {c.warmup.exit_code}: {c.warmup.stderr_tail.strip()[-300:]}"
                 log(f"    failed: {c.error}")
-            if c.tool == "paramdelta":
-                # Keep the output until its peers have seen its sizes (measure() deletes it first).
-                pass
         for c in contenders:
             if c.tool == "peer":
                 bench.delete(c.output)
+            if c.key == "compute":
+                c.output = "out/compute"
         active = [c for c in contenders if not c.error]
         for r in range(args.runs):
             shift = r % len(active) if active else 0
