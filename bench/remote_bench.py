@@ -464,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                 c.error = f"exited {c.warmup.exit_code}: {c.warmup.stderr_tail.strip()[-300:]}"
                 log(f"    failed: {c.error}")
         for c in contenders:
+            # The delta apply reads exists only now.
+            c.input_bytes = sum(sum(bench.blobs(p).values()) for p in c.inputs)
             if c.tool == "peer":
                 bench.delete(c.output)
             if c.key == "compute":
