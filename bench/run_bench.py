@@ -80,10 +80,12 @@ class Tools:
     cli_extra: list[str]
     threads: int | None
     timeout_s: float
+    baseline: Path | None = None  # another paramdelta build, measured alongside (--baseline-cli)
+    baseline_extra: list[str] = field(default_factory=list)
 
 
-def paramdelta_argv(tools: Tools, *args: str) -> list[str]:
-    argv = [str(tools.cli), *args, *tools.cli_extra]
+def paramdelta_argv(tools: Tools, *args: str, baseline: bool = False) -> list[str]:
+    argv = [str(tools.baseline), *args, *tools.baseline_extra] if baseline else [str(tools.cli), *args, *tools.cli_extra]
     if tools.threads:
         argv += ["--threads", str(tools.threads)]
     return argv
@@ -159,6 +161,13 @@ def make_contenders(tools: Tools, trio: Path, prep: dict[str, Path | str], opera
     def add_with_floor(op: str, inputs: list[Path], make_argv: Callable[[Path], list[str]], error: str | None) -> None:
         main = Contender(op, op, "paramdelta", inputs, make_argv, error=error)
         out.append(main)
+        if tools.baseline is not None:
+            # The same command run by the baseline build: its argv with the other binary and flags.
+            def baseline_argv(o: Path, make_argv=make_argv) -> list[str]:
+                argv = make_argv(o)
+                rest = [a for a in argv[1:] if a not in tools.cli_extra]
+                return [str(tools.baseline), *rest, *tools.baseline_extra]
+            out.append(Contender(f"baseline:{op}", op, "baseline", inputs, baseline_argv, error=error))
         # The floor's output sizes are those of the operation's warm-up run.
         out.append(Contender(f"floor:{op}", op, "floor", inputs,
                              lambda o, m=main: floor_argv(tools.io_floor, m.inputs, o, m.warmup.output_files),
@@ -288,19 +297,20 @@ def gb(n: float) -> str:
     return f"{n / 1e9:.2f}" if n >= 1e8 else f"{n / 1e9:.2g}"
 
 
-def size_table(size: str, contenders: list[Contender]) -> list[str]:
+def size_table(size: str, contenders: list[Contender], baseline_label: str = "") -> list[str]:
     shape = generate_trio.PRESETS[size]
     params = sum(t.numel for t in generate_trio.llama_tensors(shape))
     lines = [f"### {size}: {human(params, '')} parameters, {human(2 * params, 'B')} per bf16 model "
              f"({shape.layers} layers, hidden {shape.hidden}, vocab {shape.vocab})", "",
              "| operation | tool | median s | min–max s | CPU s | input GB | output GB | GB/s | peak RSS MiB | × floor "
-             "| × peer |",
-             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "| × peer |" + (" × baseline |" if baseline_label else ""),
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if baseline_label else "")]
     by_key = {c.key: c for c in contenders}
     summaries = {c.key: summarize(c) for c in contenders}
-    tool_names = {"paramdelta": "paramdelta", "floor": "I/O floor", "peer": "Python peer (whole state dict)"}
+    tool_names = {"paramdelta": "paramdelta", "floor": "I/O floor", "peer": "Python peer (whole state dict)",
+                  "baseline": f"paramdelta baseline ({baseline_label})"}
     for op in OPERATIONS:
-        keys = [k for k in (op, f"floor:{op}") if k in by_key]
+        keys = [k for k in (op, f"baseline:{op}", f"floor:{op}") if k in by_key]
         peer_key = f"peer:{PEER_OF[op]}" if op in PEER_OF else None
         # Each peer row is shown once, under the first operation that has it.
         if peer_key in by_key and not any(PEER_OF.get(o) == PEER_OF[op] and o in by_key
@@ -308,20 +318,24 @@ def size_table(size: str, contenders: list[Contender]) -> list[str]:
             keys.append(peer_key)
         floor_s = summaries.get(f"floor:{op}")
         peer_s = summaries.get(peer_key) if peer_key else None
+        baseline_s = summaries.get(f"baseline:{op}")
         for i, key in enumerate(keys):
             c, s = by_key[key], summaries[key]
             title = OPERATION_TITLES[op] if i == 0 else ""
             if s is None:
                 lines.append(f"| {title} | {tool_names[c.tool]} | failed: {(c.error or 'all runs failed')[:120]} "
-                             "| | | | | | | | |")
+                             "| | | | | | | | |" + (" |" if baseline_label else ""))
                 continue
             rss = f"{s['peak_rss_mib']:.0f}" if s["peak_rss_mib"] is not None else "–"
             cpu = f"{s['median_cpu_s']:.2f}" if s["median_cpu_s"] is not None else "–"
             vary = " (varies)" if s["output_bytes_vary"] else ""
             to_peer = ratio_text(s, peer_s) if c.tool == "paramdelta" else ""
+            to_baseline = ""
+            if baseline_label:
+                to_baseline = f" {ratio_text(s, baseline_s) if c.tool == 'paramdelta' else ''} |"
             lines.append(f"| {title} | {tool_names[c.tool]} | {s['median_s']:.2f} | {s['min_s']:.2f}–{s['max_s']:.2f} | {cpu} "
                          f"| {gb(s['input_bytes'])} | {gb(s['output_bytes'])}{vary} | {s['gb_per_s']:.2f} "
-                         f"| {rss} | {ratio_text(s, floor_s)} | {to_peer} |")
+                         f"| {rss} | {ratio_text(s, floor_s)} | {to_peer} |{to_baseline}")
     return lines
 
 
@@ -339,12 +353,15 @@ def report(results: dict[str, list[Contender]], meta: dict[str, object], runs: i
     lines = ["## paramdelta benchmark", "",
              f"Machine: {machine.describe_line(meta['machine'])}.  ",
              f"CLI: {meta['cli_version']}; peer: {meta['peer']}.  ",
+             *([f"Baseline: {meta['baseline_label']}, measured alongside in the same rounds; × baseline is "
+                f"paramdelta's median over the baseline's.  "] if meta.get("baseline_label") else []),
              f"Median of {runs} interleaved runs after one warm-up; {meta['date']}; 1-minute load average "
              f"{meta['load_average']['start']:.2f} at the start, {meta['load_average']['end']:.2f} at the end."]
     if runs < MIN_RUNS:
         lines.append(f"**Only {runs} run(s): a trial of the harness, not a result to publish.**")
     for size, contenders in results.items():
-        lines += ["", *size_table(size, contenders), "", residency_note(contenders) + "."]
+        lines += ["", *size_table(size, contenders, meta.get("baseline_label") or ""), "",
+                  residency_note(contenders) + "."]
     lines += ["",
               "GB/s counts input plus output bytes (10⁹ bytes) over the median wall time of the whole process. "
               "CPU s is the median user + system time of the process (all its threads): unlike the wall time it "
@@ -413,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--operations", default=",".join(DEFAULT_OPERATIONS),
                         help=f"default: %(default)s; all: {','.join(OPERATIONS)}")
     parser.add_argument("--runs", type=int, default=MIN_RUNS, help="timed runs after the warm-up (default: %(default)s)")
+    parser.add_argument("--baseline-cli", type=Path,
+                        help="another paramdelta binary (e.g. an older revision's build), measured alongside")
+    parser.add_argument("--baseline-label", help="what the baseline is, for the report (e.g. its revision)")
     parser.add_argument("--no-peer", action="store_true", help="skip the Python peer")
     parser.add_argument("--peer-python", type=Path, help="Python with torch and safetensors (default: bench/.venv)")
     parser.add_argument("--threads", type=int, help="pass --threads N to paramdelta (default: its own choice)")
@@ -447,12 +467,20 @@ def main(argv: list[str] | None = None) -> int:
                          "(or pass --no-peer)")
     args.data, args.work, args.results = args.data.resolve(), args.work.resolve(), args.results.resolve()
     tools = Tools(cli, io_floor, peer_python, detect_cli_extra(cli), args.threads, args.timeout)
+    baseline_label = None
+    if args.baseline_cli:
+        tools.baseline = args.baseline_cli.resolve()
+        if not os.access(tools.baseline, os.X_OK):
+            raise SystemExit(f"run_bench: baseline paramdelta not found at {tools.baseline}")
+        tools.baseline_extra = detect_cli_extra(tools.baseline)
+        baseline_label = args.baseline_label or "another build"
 
     meta = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine.describe(args.data, cli.parent, REPO_DIR),
         "cli_version": cli_version(cli),
         "peer": peer,
+        "baseline_label": baseline_label,
         "settings": {"sizes": sizes, "operations": operations, "runs": args.runs, "threads": args.threads,
                      "cli_extra": tools.cli_extra},
     }

@@ -27,7 +27,8 @@ namespace {
 class UploadPool {
  public:
   static constexpr std::size_t kThreads = 4;
-  static constexpr std::size_t kMaxQueuedParts = 6;
+  // Parts waiting besides the kThreads in flight: more only added to peak memory.
+  static constexpr std::size_t kMaxQueuedParts = 3;
 
   static UploadPool& instance() {
     static UploadPool pool;
