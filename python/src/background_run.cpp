@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace nb = nanobind;
 
@@ -22,6 +24,10 @@ class PolledProgress : public ProgressSink {
  public:
   void begin(const std::string& operation, std::uint64_t total_bytes) override {
     std::lock_guard lock(mutex_);
+    // The operation that ends here keeps its last count for the waiting
+    // thread, which may not have looked since: every operation's final count
+    // is delivered, however short it was.
+    if (!operation_.empty()) ended_.push_back({operation_, std::min(done_.load(), total_), total_});
     operation_ = operation;
     total_ = total_bytes;
     done_ = 0;
@@ -39,8 +45,14 @@ class PolledProgress : public ProgressSink {
     std::lock_guard lock(mutex_);
     return {operation_, std::min(done_.load(), total_), total_};
   }
+  // The final counts of the operations that ended since the last call.
+  std::vector<Snapshot> take_ended() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(ended_, {});
+  }
 
  private:
+  std::vector<Snapshot> ended_;
   std::mutex mutex_;
   std::string operation_;
   std::uint64_t total_ = 0;
@@ -77,6 +89,11 @@ void run_in_background(const nb::object& progress, const BackgroundWork& work) {
   PolledProgress::Snapshot delivered;
   auto deliver = [&] {
     if (sink_for_work == nullptr) return;
+    for (const PolledProgress::Snapshot& ended : sink.take_ended()) {
+      if (ended == delivered) continue;
+      progress(ended.operation, ended.done, ended.total);
+      delivered = ended;
+    }
     const PolledProgress::Snapshot now = sink.snapshot();
     if (now.operation.empty() || now == delivered) return;
     progress(now.operation, now.done, now.total);

@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -105,7 +106,6 @@ def test_notes_are_reported_apart_from_the_json():
         (dict(metric="accuracy", data=DATA / "instruct.jsonl", batch=0), "batch"),
         (dict(metric="accuracy", data=DATA / "instruct.jsonl", max_new_tokens=0), "max_new_tokens"),
         (dict(metric="perplexity", threads=-1), "threads"),
-        (dict(metric="perplexity", progress="yes"), "progress"),
     ],
 )
 def test_impossible_options_are_usage_errors_naming_the_field(options, field):
@@ -117,10 +117,20 @@ def test_impossible_options_are_usage_errors_naming_the_field(options, field):
     assert f"field '{field}'" in str(caught.value)
 
 
+def test_a_progress_that_is_neither_callable_nor_bool_names_the_option():
+    with pytest.raises(paramdelta.UsageError) as caught:
+        paramdelta.evaluate(CHAT_V2, DATA / "ppl_new.txt", "perplexity", progress="yes")
+    assert caught.value.option == "progress"
+    assert "progress 'yes' is neither a callable nor a bool" in str(caught.value)
+
+
 def error_line(cli, *flags):
+    """The command's error line, with its flags spelled as this package's keywords
+    (the library names options; each front end spells them: --context, context)."""
     result = cli("eval", *flags, check=False)
     assert result.returncode != 0
-    return result.stderr.strip().splitlines()[-1].removeprefix("paramdelta: error: ")
+    line = result.stderr.strip().splitlines()[-1].removeprefix("paramdelta: error: ")
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), line)
 
 
 def test_input_errors_are_the_command_lines_with_their_kind(cli, tmp_path):
