@@ -16,5 +16,8 @@ int hex_digit_value(char c);
 // %XX escapes decoded (a broken escape stays as written); with
 // `plus_is_space`, '+' is a space as in a URL's query.
 std::string percent_decode(std::string_view s, bool plus_is_space);
+// The five markup characters as entities, valid in XML and in HTML alike
+// ("&#39;" for the apostrophe, which HTML 4 lacks as a named entity).
+std::string markup_escape(std::string_view s);
 
 }  // namespace paramdelta::text

@@ -7,39 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
 #include "delta/operation_support.h"
 #include "paramdelta/error.h"
 #include "paramdelta/report.h"
 
 namespace paramdelta {
 namespace {
-
-std::string escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string shown(double value) {
   if (!std::isfinite(value)) return "–";
@@ -108,11 +82,11 @@ std::string bar_chart(const Column& column, const std::vector<TensorAnalysis>& b
   const double scale = column.signed_values ? plot / 2 / top : plot / top;
   const double step = kWidth / static_cast<double>(blocks.size());
   std::string svg = "<figure class=\"chart\" data-key=\"" + std::string(column.key) + "\"><figcaption>" +
-                    escape(column.title) + " (bar height: " + (column.signed_values ? "±" : "") + shown(top) +
-                    ")</figcaption>\n";
+                    text::markup_escape(column.title) + " (bar height: " + (column.signed_values ? "±" : "") +
+                    shown(top) + ")</figcaption>\n";
   char buf[256];
   std::snprintf(buf, sizeof buf, "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">", kWidth,
-                kHeight, escape(column.title).c_str());
+                kHeight, text::markup_escape(column.title).c_str());
   svg += buf;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const double v = column.value(blocks[i]);
@@ -121,14 +95,14 @@ std::string bar_chart(const Column& column, const std::vector<TensorAnalysis>& b
     std::snprintf(buf, sizeof buf, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\">",
                   i * step + step * 0.1, v >= 0 ? zero - h : zero, step * 0.8, h);
     svg += buf;
-    svg += "<title>" + escape(blocks[i].name) + ": " + shown(v) + "</title></rect>";
+    svg += "<title>" + text::markup_escape(blocks[i].name) + ": " + shown(v) + "</title></rect>";
   }
   std::snprintf(buf, sizeof buf, "<line x1=\"0\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\"/>", zero, kWidth, zero);
   svg += buf;
   std::snprintf(buf, sizeof buf, "<text x=\"0\" y=\"%.0f\">", kHeight - 4);
-  svg += buf + escape(blocks.front().name) + "</text>";
+  svg += buf + text::markup_escape(blocks.front().name) + "</text>";
   std::snprintf(buf, sizeof buf, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", kWidth, kHeight - 4);
-  svg += buf + escape(blocks.back().name) + "</text></svg></figure>\n";
+  svg += buf + text::markup_escape(blocks.back().name) + "</text></svg></figure>\n";
   return svg;
 }
 
@@ -174,7 +148,7 @@ std::string tensor_table(const AnalyzeReport& report, const std::vector<Column>&
   for (const auto& c : columns) html += "<th data-key=\"" + std::string(c.key) + "\">" + c.heading + "</th>";
   html += "<th data-key=\"notes\">notes</th></tr></thead>\n<tbody>\n";
   for (const auto& t : report.tensors) {
-    html += "<tr><td>" + escape(t.name) + "</td>";
+    html += "<tr><td>" + text::markup_escape(t.name) + "</td>";
     for (const auto& c : columns) {
       const double v = t.elements > 0 ? c.value(t) : NAN;
       const std::string text = std::string(c.key) == "elements" ? std::to_string(t.elements) : shown(v);
@@ -182,7 +156,7 @@ std::string tensor_table(const AnalyzeReport& report, const std::vector<Column>&
     }
     std::string notes;
     for (const auto& n : t.notes) notes += (notes.empty() ? "" : "; ") + spell_options(n);
-    html += "<td>" + escape(notes) + "</td></tr>\n";
+    html += "<td>" + text::markup_escape(notes) + "</td></tr>\n";
   }
   return html + "</tbody>\n</table>\n";
 }
@@ -267,23 +241,28 @@ std::string render_analysis_html(const AnalyzeReport& report, const AnalyzeOptio
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
       "script-src 'unsafe-inline'\">\n<title>paramdelta analyze: " +
-      escape(options.delta) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
-  html += "<h1>Delta analysis</h1>\n<p class=\"inputs\">delta <code>" + escape(options.delta) + "</code>";
-  if (!options.base.empty()) html += "; base <code>" + escape(options.base) + "</code>";
-  if (!options.new_base.empty()) html += "; new base <code>" + escape(options.new_base) + "</code>";
-  if (!options.other_delta.empty()) html += "; other delta <code>" + escape(options.other_delta) + "</code>";
-  html += "<br>" + escape(tool_identity()) + ", " + escape(utc_timestamp()) + "</p>\n";
+      text::markup_escape(options.delta) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  html += "<h1>Delta analysis</h1>\n<p class=\"inputs\">delta <code>" + text::markup_escape(options.delta) +
+          "</code>";
+  if (!options.base.empty()) html += "; base <code>" + text::markup_escape(options.base) + "</code>";
+  if (!options.new_base.empty())
+    html += "; new base <code>" + text::markup_escape(options.new_base) + "</code>";
+  if (!options.other_delta.empty())
+    html += "; other delta <code>" + text::markup_escape(options.other_delta) + "</code>";
+  html +=
+      "<br>" + text::markup_escape(tool_identity()) + ", " + text::markup_escape(utc_timestamp()) + "</p>\n";
 
   html += "<h2>Whole model</h2>\n" + totals_table(report);
   if (!report.summary.notes.empty()) {
     html += "<ul class=\"notes\">\n";
-    for (const auto& n : report.summary.notes) html += "<li>" + escape(spell_options(n)) + "</li>\n";
+    for (const auto& n : report.summary.notes)
+      html += "<li>" + text::markup_escape(spell_options(n)) + "</li>\n";
     html += "</ul>\n";
   }
   if (!report.blocks.empty()) {
     html += "<h2>By block</h2>\n<p>" + std::to_string(report.blocks.size()) + " blocks, from " +
-            escape(report.blocks.front().name) + " to " + escape(report.blocks.back().name) +
-            "; hover over a bar for its value.</p>\n";
+            text::markup_escape(report.blocks.front().name) + " to " +
+            text::markup_escape(report.blocks.back().name) + "; hover over a bar for its value.</p>\n";
     for (const auto& c : columns) {
       if (*c.title) html += bar_chart(c, report.blocks);
     }

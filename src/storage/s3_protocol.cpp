@@ -4,6 +4,8 @@
 #include <cstring>
 #include <pugixml.hpp>
 
+#include "core/text.h"
+
 namespace paramdelta::storage::s3 {
 
 namespace {
@@ -64,32 +66,6 @@ std::optional<std::uint64_t> parse_size(std::string_view s) {
     v = v * 10 + digit;
   }
   return v;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -158,8 +134,8 @@ std::optional<ErrorBody> parse_error_body(std::string_view xml) {
 std::string complete_multipart_xml(const std::vector<std::string>& etags) {
   std::string out = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (std::size_t i = 0; i < etags.size(); ++i) {
-    out += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags[i]) +
-           "</ETag></Part>";
+    out += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+           text::markup_escape(etags[i]) + "</ETag></Part>";
   }
   out += "</CompleteMultipartUpload>";
   return out;
