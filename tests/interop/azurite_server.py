@@ -7,6 +7,7 @@ its blobs in memory and stops with the fixture."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -76,3 +77,14 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextlib.contextmanager
+def running(workdir: Path, container: str):
+    """An Azurite with `container` created, stopped when the block ends (for module fixtures)."""
+    server = Azurite(workdir)
+    try:
+        server.service().create_container(container)
+        yield server
+    finally:
+        server.stop()

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobSasPermissions, ContainerSasPermissions, generate_container_sas
 
-from azurite_server import ACCOUNT, KEY, Azurite, free_port
+import azurite_server
+from azurite_server import ACCOUNT, KEY, free_port
 from fault_proxy import Fault, FaultProxy
 
 CONTAINER = "models"
@@ -24,12 +25,8 @@ CONTAINER = "models"
 
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory):
-    server = Azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.service().create_container(CONTAINER)
+    with azurite_server.running(tmp_path_factory.mktemp("azurite"), CONTAINER) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ import pytest
 from safetensors.numpy import save_file
 
 import seaweedfs_server as sw
-from azurite_server import ACCOUNT, KEY, Azurite
+import azurite_server
+from azurite_server import ACCOUNT, KEY
 from fault_proxy import Fault, FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,12 +28,8 @@ CONTAINER = "models"
 
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory):
-    server = Azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        server.service().create_container(CONTAINER)
+    with azurite_server.running(tmp_path_factory.mktemp("azurite"), CONTAINER) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
